@@ -1,0 +1,167 @@
+"""Django admin for every certauth model.
+
+Private keys are never shown (the field is not editable and not listed);
+enrollment passwords are write-only. Changes go through certauth.services so
+that the same rules and event-log lines apply as in the GUI and CLI.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from certauth import services
+from certauth.models import Certificate, CertificateAuthority, Enrollment, LogEntry
+
+
+def _actor(request: HttpRequest) -> services.Actor:
+    return services.Actor(user=request.user.get_username(), source_ip=request.META.get("REMOTE_ADDR"))
+
+
+@admin.register(CertificateAuthority)
+class CertificateAuthorityAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "subject", "issuer", "key_type", "key_size", "not_after", "status")
+    list_filter = ("kind", "key_type")
+    search_fields = ("name", "subject", "issuer", "serial")
+    readonly_fields = (
+        "kind", "subject", "issuer", "serial", "certificate_pem", "key_type", "key_size", "curve",
+        "hash_algorithm", "not_before", "not_after", "parent", "imported", "revoked_at",
+        "revocation_reason", "crl_number", "crl_next_update", "created", "updated", "has_key",
+    )
+    fields = ("name",) + readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # CAs are created or imported with a key, through the GUI or the CLI.
+        return False
+
+    @admin.display(boolean=True, description="private key")
+    def has_key(self, obj: CertificateAuthority) -> bool:
+        return obj.has_key
+
+    def delete_model(self, request: HttpRequest, obj: CertificateAuthority) -> None:
+        try:
+            services.delete_ca(obj, actor=_actor(request))
+        except services.ServiceError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    list_display = ("name", "subject", "ca", "serial", "status", "not_after", "enrollment", "created")
+    list_filter = ("status", "kind", "ca")
+    search_fields = ("name", "subject", "serial")
+    date_hierarchy = "created"
+    readonly_fields = (
+        "name", "kind", "ca", "enrollment", "serial", "subject", "sans", "key_usage",
+        "ext_key_usage", "certificate_pem", "not_before", "not_after", "status", "revoked_at",
+        "revocation_reason", "replaces", "created", "updated",
+    )
+    list_select_related = ("ca", "enrollment")
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected certificates (unspecified)")
+    def revoke_selected(self, request: HttpRequest, queryset) -> None:
+        for cert in queryset:
+            try:
+                services.revoke_certificate(cert, actor=_actor(request))
+            except services.ServiceError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+
+    def delete_model(self, request: HttpRequest, obj: Certificate) -> None:
+        try:
+            services.delete_certificate(obj, actor=_actor(request))
+        except services.ServiceError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class EnrollmentAdminForm(forms.ModelForm):
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Write-only. Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = Enrollment
+        fields = (
+            "reference", "password", "ca", "type", "method", "kind", "subject", "allowed_sans",
+            "key_usage", "ext_key_usage", "validity_days", "renewable_days", "allow_reenrollment",
+            "allow_mac_kur", "trusted_ca", "status", "enabled",
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and data.get("type") == Enrollment.Type.REGULAR and not data.get("password"):
+            self.add_error("password", "A regular enrollment needs a password.")
+        if data.get("ca") is not None:
+            try:
+                services.check_enrollment_fields(
+                    ca=data["ca"],
+                    subject=data.get("subject") or "",
+                    key_usage=data.get("key_usage") or [],
+                    ext_key_usage=data.get("ext_key_usage") or [],
+                    allowed_sans=data.get("allowed_sans") or [],
+                    validity_days=data.get("validity_days") or 0,
+                )
+            except services.InvalidInput as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    form = EnrollmentAdminForm
+    list_display = ("reference", "status", "type", "method", "subject", "ca", "renewable_days", "enabled", "updated")
+    list_filter = ("status", "type", "enabled", "ca")
+    search_fields = ("reference", "subject")
+
+    def save_model(self, request: HttpRequest, obj: Enrollment, form, change: bool) -> None:
+        data = form.cleaned_data
+        password = data.pop("password", "") or None
+        fields = {k: v for k, v in data.items() if k not in ("reference",)}
+        try:
+            if change:
+                saved = services.update_enrollment(obj, password=password, actor=_actor(request), **fields)
+            else:
+                saved = services.create_enrollment(
+                    reference=data["reference"], password=password or "", actor=_actor(request), **fields
+                )
+        except (services.ServiceError, services.InvalidInput) as exc:
+            # The form's clean() ran the same checks; this is a concurrent change.
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: Enrollment) -> None:
+        services.delete_enrollment(obj, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(admin.ModelAdmin):
+    list_display = ("timestamp", "level", "category", "subcategory", "log_type_id", "user", "source_ip", "message")
+    list_filter = ("level", "subcategory")
+    search_fields = ("message", "user", "source_ip")
+    date_hierarchy = "timestamp"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,173 @@
+"""The only module that decrypts a CA private key or an enrollment secret.
+
+Keys and secrets are stored encrypted (AES-256-GCM, authenticated) with a key
+derived (HKDF-SHA256) from ``FAC_KEYSTORE_KEY``. Each blob is bound by its
+associated data to its purpose, so a CA key cannot be passed off as an
+enrollment password. The public interface is small on purpose, so that an HSM
+backend can replace the default one: ``seal_private_key``, ``seal_secret``,
+``sign_certificate``, ``sign_crl``, ``sign_data``, ``private_key_for_export``
+and ``secret_for``.
+
+Blob format: version byte (1) | 12-byte nonce | ciphertext+tag.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Protocol
+
+from cryptography import x509
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+from certauth.x509 import PrivateKey
+
+if TYPE_CHECKING:
+    from certauth.models import CertificateAuthority, Enrollment
+
+log = logging.getLogger(__name__)
+
+_VERSION = b"\x01"
+_PURPOSE_CA_KEY = b"fac:ca-private-key"
+_PURPOSE_SECRET = b"fac:enrollment-secret"
+
+
+class KeystoreError(Exception):
+    """A blob cannot be decrypted (wrong FAC_KEYSTORE_KEY, or corrupted data)."""
+
+
+class HasSealedKey(Protocol):
+    name: str
+    encrypted_key: bytes | None
+
+
+_key_lock = threading.Lock()
+_derived: dict[str, bytes] = {}
+
+
+def _master_key() -> str:
+    configured = settings.FAC_KEYSTORE_KEY
+    if configured:
+        return configured
+    from fac.datafiles import read_or_create_secret
+
+    path = settings.DATA_DIR / "keystore.key"
+    if not path.exists():
+        log.warning(
+            "FAC_KEYSTORE_KEY is not set: generated a keystore key into %s. "
+            "A multi-host deployment must set FAC_KEYSTORE_KEY to the same value on every host.",
+            path,
+        )
+    return read_or_create_secret(path)
+
+
+def _aead() -> AESGCM:
+    master = _master_key()
+    with _key_lock:
+        key = _derived.get(master)
+        if key is None:
+            key = HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None, info=b"fac keystore v1"
+            ).derive(master.encode())
+            _derived.clear()
+            _derived[master] = key
+    return AESGCM(key)
+
+
+def _seal(plaintext: bytes, purpose: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return _VERSION + nonce + _aead().encrypt(nonce, plaintext, purpose)
+
+
+def _open(blob: bytes, purpose: bytes) -> bytes:
+    blob = bytes(blob)
+    if len(blob) < 13 or blob[:1] != _VERSION:
+        raise KeystoreError("Unknown keystore blob format.")
+    try:
+        return _aead().decrypt(blob[1:13], blob[13:], purpose)
+    except InvalidTag:
+        raise KeystoreError(
+            "Cannot decrypt a stored key: FAC_KEYSTORE_KEY differs from the one it was stored with."
+        ) from None
+
+
+# --- Sealing (encrypting for storage) --------------------------------------------
+
+
+def seal_private_key(key: PrivateKey) -> bytes:
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return _seal(der, _PURPOSE_CA_KEY)
+
+
+def seal_secret(secret: str) -> bytes:
+    return _seal(secret.encode(), _PURPOSE_SECRET)
+
+
+# --- Using sealed material ----------------------------------------------------
+
+
+def _private_key(ca: HasSealedKey) -> PrivateKey:
+    if not ca.encrypted_key:
+        raise KeystoreError(f"CA {ca.name} has no private key.")
+    key = serialization.load_der_private_key(_open(ca.encrypted_key, _PURPOSE_CA_KEY), None)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    return key
+
+
+def sign_certificate(
+    ca: CertificateAuthority | None,
+    builder: x509.CertificateBuilder,
+    algorithm: hashes.HashAlgorithm,
+    *,
+    self_signed_key: PrivateKey | None = None,
+) -> x509.Certificate:
+    """Sign *builder* with the CA's key (or, for a new root, with its own new key)."""
+    key = self_signed_key if self_signed_key is not None else _private_key(ca)  # type: ignore[arg-type]
+    return builder.sign(key, algorithm)
+
+
+def sign_crl(
+    ca: CertificateAuthority,
+    builder: x509.CertificateRevocationListBuilder,
+    algorithm: hashes.HashAlgorithm,
+) -> x509.CertificateRevocationList:
+    return builder.sign(_private_key(ca), algorithm)
+
+
+def sign_data(ca: CertificateAuthority, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
+    """Sign raw bytes with the CA's key (CMP message protection, OCSP responses)."""
+    key = _private_key(ca)
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), algorithm)
+    return key.sign(data, ec.ECDSA(algorithm))
+
+
+def private_key_for_export(ca: CertificateAuthority) -> PrivateKey:
+    """The CA's key, for a PKCS#12 export that an administrator asked for."""
+    return _private_key(ca)
+
+
+def secret_for(enrollment: Enrollment) -> bytes:
+    """The enrollment password in clear, to check and apply a password-based MAC."""
+    if not enrollment.encrypted_password:
+        raise KeystoreError(f"Enrollment {enrollment.reference} has no password.")
+    return _open(enrollment.encrypted_password, _PURPOSE_SECRET)
+
+
+def check_key(ca: HasSealedKey) -> bool:
+    """Whether the stored key of *ca* can be decrypted with the configured key."""
+    try:
+        _private_key(ca)
+    except KeystoreError:
+        return False
+    return True
