@@ -83,6 +83,9 @@ class CertificateAuthority(models.Model):
         ordering = ["name"]
         verbose_name = "certificate authority"
         verbose_name_plural = "certificate authorities"
+        permissions = [
+            ("manage_pki", "Can change CAs, certificates, enrollments and CMP settings"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -3,5 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The CMP endpoint (cmp.urls) and the administrator's GUI.
     path("", include("cmp.urls")),
+    path("", include("certauth.gui.urls")),
+    path("", include("cmp.gui.urls")),
 ]

@@ -1,0 +1,117 @@
+"""CMP server state kept in the database.
+
+Several gunicorn workers, and several hosts, serve one deployment: the
+certConf of a transaction may reach another process than its ir, so every
+piece of protocol state lives here, never in process memory.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from certauth.models import Certificate, CertificateAuthority, Enrollment
+
+
+class CMPConfig(models.Model):
+    """The CMP > General settings: one row."""
+
+    enabled = models.BooleanField("enable CMP", default=True)
+    default_ca = models.ForeignKey(
+        CertificateAuthority, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        limit_choices_to={"kind": CertificateAuthority.Kind.LOCAL},
+    )
+    confirm_wait = models.PositiveIntegerField(
+        "confirm wait time (seconds)", default=300,
+        help_text="An issued certificate whose certConf does not come within this time is revoked.",
+    )
+    debug = models.BooleanField("debug mode", default=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "CMP settings"
+        verbose_name_plural = "CMP settings"
+
+    def __str__(self) -> str:
+        return "CMP settings"
+
+    @classmethod
+    def load(cls) -> CMPConfig:
+        config, _ = cls.objects.get_or_create(
+            pk=1, defaults={"confirm_wait": settings.FAC_CMP_CONFIRM_WAIT}
+        )
+        return config
+
+
+class CMPTransaction(models.Model):
+    """One CMP transaction (RFC 9810, 5.1.1: identified by its transactionID)."""
+
+    class State(models.TextChoices):
+        WAITING_CONFIRM = "waiting_confirm", "Waiting for certConf"
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected by the client"
+        EXPIRED = "expired", "Confirmation not received"
+        FAILED = "failed", "Failed"
+
+    OPEN_STATES = (State.WAITING_CONFIRM,)
+
+    transaction_id = models.CharField(max_length=256, db_index=True)  # hex
+    enrollment = models.ForeignKey(Enrollment, null=True, on_delete=models.SET_NULL, related_name="+")
+    sender_kid = models.CharField(max_length=256, blank=True)
+    body_type = models.CharField(max_length=16)
+    state = models.CharField(max_length=20, choices=State.choices)
+    # The senderNonce we sent: the certConf must carry it as recipNonce (RFC 9810, 5.1.1).
+    server_nonce = models.CharField(max_length=128)
+    certificate = models.ForeignKey(Certificate, null=True, on_delete=models.SET_NULL, related_name="+")
+    pvno = models.PositiveSmallIntegerField(default=2)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            # RFC 9810, 5.1.1: a transactionID identifies one open transaction.
+            models.UniqueConstraint(
+                fields=["transaction_id"],
+                condition=Q(state="waiting_confirm"),
+                name="cmp_open_transaction_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id} ({self.state})"
+
+
+class CMPTraceQuerySet(models.QuerySet["CMPTrace"]):
+    def trim(self, keep: int) -> int:
+        """Delete all but the newest *keep* traces; returns how many went."""
+        cutoff = self.order_by("-id").values_list("id", flat=True)[keep : keep + 1]
+        ids = list(cutoff)
+        if not ids:
+            return 0
+        deleted, _ = self.filter(id__lte=ids[0]).delete()
+        return deleted
+
+
+class CMPTrace(models.Model):
+    """One recorded exchange while debug mode is on (Debug > Others > SCEP/CMP)."""
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    transaction_id = models.CharField(max_length=256, blank=True, db_index=True)
+    sender_kid = models.CharField(max_length=256, blank=True)
+    body_type = models.CharField(max_length=16, blank=True)
+    http_status = models.PositiveSmallIntegerField(default=200)
+    error = models.CharField(max_length=512, blank=True)
+    lines = models.TextField()
+    request_der = models.BinaryField()
+    response_der = models.BinaryField(blank=True)
+
+    objects = CMPTraceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created:%Y-%m-%d %H:%M:%S} {self.body_type} {self.transaction_id}"
