@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Run the whole test suite on every available database.
+#
+#   bash scripts/test.sh [PYTEST ARGS...]
+#
+# 1. scripts/setup.sh --dev (virtualenv, test tools, PostgreSQL server binaries)
+# 2. pytest on SQLite
+# 3. pytest again on a throw-away PostgreSQL cluster (scripts/pg-cluster.sh),
+#    started here and stopped and deleted on exit, failure or interrupt
+#
+# Exits non-zero when any run failed or collected no tests.
+#
+# Environment:
+#   FAC_TEST_DATABASES   "auto" (default): sqlite, plus postgresql when its server
+#                        binaries are found; or a comma list of sqlite, postgresql
+#                        (postgresql listed explicitly must be available)
+#   FAC_TEST_FAIL_FAST=1 skip the remaining databases after a failed run
+#   FAC_TEST_SKIP_SETUP=1  do not run scripts/setup.sh --dev first
+# Results (JUnit XML, PostgreSQL server log on failure) go to test-artifacts/.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf '[test] %s\n' "$*"; }
+
+if [ "${FAC_TEST_SKIP_SETUP:-0}" != 1 ]; then
+    bash scripts/setup.sh --dev || { say "setup failed"; exit 1; }
+fi
+VPY="${FAC_VENV:-$ROOT/.venv}/bin/python"
+
+# --- which databases -------------------------------------------------------
+requested="${FAC_TEST_DATABASES:-auto}"
+DBS=()
+SKIPPED=()
+pg_available() { bash scripts/pg-cluster.sh bindir >/dev/null 2>&1; }
+case "$requested" in
+    auto|"")
+        DBS=(sqlite)
+        if pg_available; then
+            DBS+=(postgresql)
+        else
+            SKIPPED+=("postgresql (no server binaries: initdb/pg_ctl not on PATH nor in /usr/lib/postgresql/*/bin)")
+        fi
+        ;;
+    *)
+        IFS=', ' read -r -a DBS <<<"$requested"
+        for db in "${DBS[@]}"; do
+            case "$db" in
+                sqlite) ;;
+                postgresql|postgres|pg)
+                    pg_available || { say "PostgreSQL requested but its server binaries were not found"; exit 1; } ;;
+                *) say "FAC_TEST_DATABASES: unknown database '$db' (use sqlite, postgresql)"; exit 2 ;;
+            esac
+        done
+        ;;
+esac
+
+# --- isolation: tests never touch the checkout's data/ ----------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/fac-test.XXXXXX")"
+FAC_PG_DIR=""
+cleanup() {
+    if [ -n "$FAC_PG_DIR" ]; then
+        bash scripts/pg-cluster.sh stop "$FAC_PG_DIR" || true
+        FAC_PG_DIR=""
+    fi
+    rm -rf -- "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+export FAC_DATA_DIR="${FAC_DATA_DIR:-$WORK/data}"
+mkdir -p "$FAC_DATA_DIR"
+export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-test-only-secret-key-not-for-production-0123456789}"
+ARTIFACTS="$ROOT/test-artifacts"
+mkdir -p "$ARTIFACTS"
+
+PASSED=()
+FAILED=()
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+TOTAL_SKIPPED=0
+
+count_junit() {
+    # count_junit FILE -> "passed failed skipped"
+    "$VPY" - "$1" <<'EOF' 2>/dev/null || echo "0 0 0"
+import sys
+import xml.etree.ElementTree as ET
+
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = f = s = 0
+for su in suites:
+    t += int(su.get("tests", 0))
+    f += int(su.get("failures", 0)) + int(su.get("errors", 0))
+    s += int(su.get("skipped", 0))
+print(max(t - f - s, 0), f, s)
+EOF
+}
+
+run_pytest() {
+    # run_pytest LABEL [PYTEST ARGS...]
+    local label="$1"; shift
+    local junit="$ARTIFACTS/junit-${label%% *}.xml" rc p f s
+    rm -f "$junit"
+    say "=== pytest on $label ==="
+    "$VPY" -m pytest --junitxml="$junit" "$@"
+    rc=$?
+    read -r p f s < <(if [ -f "$junit" ]; then count_junit "$junit"; else echo "0 0 0"; fi)
+    TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + s))
+    case "$rc" in
+        0) PASSED+=("$label"); say "$label: passed ($p passed, $s skipped)" ;;
+        5) FAILED+=("$label (no tests collected)")
+           TOTAL_FAILED=$((TOTAL_FAILED + 1))
+           say "$label: FAILED: pytest collected no tests (exit 5)" ;;
+        *) FAILED+=("$label (pytest exit $rc)")
+           [ "$f" -gt 0 ] || TOTAL_FAILED=$((TOTAL_FAILED + 1))
+           say "$label: FAILED (pytest exit $rc)" ;;
+    esac
+    return "$rc"
+}
+
+for db in "${DBS[@]}"; do
+    if [ "${#FAILED[@]}" -gt 0 ] && [ "${FAC_TEST_FAIL_FAST:-0}" = 1 ]; then
+        SKIPPED+=("$db (FAC_TEST_FAIL_FAST after a failure)")
+        continue
+    fi
+    case "$db" in
+        sqlite)
+            label="sqlite $("$VPY" -c 'import sqlite3; print(sqlite3.sqlite_version)')"
+            DATABASE_URL="sqlite:///$WORK/fac.sqlite3" run_pytest "$label" "$@"
+            ;;
+        postgresql|postgres|pg)
+            if ! out="$(bash scripts/pg-cluster.sh start)"; then
+                FAILED+=("postgresql (cluster did not start)")
+                TOTAL_FAILED=$((TOTAL_FAILED + 1))
+                continue
+            fi
+            eval "$out"   # sets FAC_PG_DIR and DATABASE_URL
+            label="postgresql $(bash scripts/pg-cluster.sh version)"
+            if ! DATABASE_URL="$DATABASE_URL" run_pytest "$label" "$@"; then
+                cp "$FAC_PG_DIR/server.log" "$ARTIFACTS/postgresql-server.log" 2>/dev/null || true
+            fi
+            unset DATABASE_URL
+            bash scripts/pg-cluster.sh stop "$FAC_PG_DIR" || true
+            FAC_PG_DIR=""
+            ;;
+    esac
+done
+
+echo
+say "================ summary ================"
+[ "${#PASSED[@]}" -gt 0 ] && say "Tests passed on: $(IFS=,; echo "${PASSED[*]}" | sed 's/,/, /g')"
+[ "${#FAILED[@]}" -gt 0 ] && say "Tests FAILED on: $(IFS=,; echo "${FAILED[*]}" | sed 's/,/, /g')"
+for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do say "Not run: $s"; done
+echo "Total: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
+if [ "${#FAILED[@]}" -gt 0 ] || [ "${#PASSED[@]}" -eq 0 ]; then
+    exit 1
+fi
+exit 0
