@@ -6,5 +6,6 @@ urlpatterns = [
     # The CMP endpoint (cmp.urls) and the administrator's GUI.
     path("", include("cmp.urls")),
     path("", include("certauth.gui.urls")),
+    path("", include("certauth.gui.urls_b")),
     path("", include("cmp.gui.urls")),
 ]
