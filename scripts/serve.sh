@@ -3,8 +3,9 @@
 #
 #   bash scripts/serve.sh [GUNICORN ARGS...]
 #
-# Reads .env (shell syntax, see .env.example) when present. SQLite in data/
-# unless DATABASE_URL says otherwise.
+# SQLite in data/ unless DATABASE_URL says otherwise. The settings read the
+# environment and .env (see .env.example); the variables below may be in
+# either.
 #
 # Environment:
 #   PORT          port to listen on (default 8000)
@@ -19,34 +20,24 @@ cd "$ROOT"
 
 say() { printf '[serve] %s\n' "$*"; }
 
-if [ -f .env ]; then
-    say "reading .env"
-    set -a
-    # shellcheck disable=SC1091
-    . ./.env
-    set +a
-fi
+# The Django settings read .env themselves; take this script's own variables
+# from it too when they are not in the environment.
+env_default() {
+    local key="$1" line
+    [ -z "${!key:-}" ] && [ -f .env ] || return 0
+    line="$(grep -E "^[[:space:]]*(export[[:space:]]+)?$key=" .env | tail -1 || true)"
+    [ -n "$line" ] || return 0
+    line="${line#*=}"; line="${line%\"}"; line="${line#\"}"; line="${line%\'}"; line="${line#\'}"
+    printf -v "$key" '%s' "$line"
+}
+for var in PORT FAC_BIND FAC_WORKERS FAC_TIMEOUT DJANGO_ALLOWED_HOSTS; do
+    env_default "$var"
+done
 
 if [ "${FAC_SKIP_SETUP:-0}" != 1 ]; then
     bash scripts/setup.sh
 fi
 VPY="${FAC_VENV:-$ROOT/.venv}/bin/python"
-
-DATA_DIR="${FAC_DATA_DIR:-$ROOT/data}"
-mkdir -p "$DATA_DIR"
-chmod 700 "$DATA_DIR" 2>/dev/null || true
-
-# Django needs a secret key with DEBUG off. Without one in the environment,
-# keep a generated one in the data directory so sessions survive restarts.
-if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
-    keyfile="$DATA_DIR/django_secret_key"
-    if [ ! -s "$keyfile" ]; then
-        (umask 077; "$VPY" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$keyfile")
-        say "generated DJANGO_SECRET_KEY into $keyfile"
-    fi
-    DJANGO_SECRET_KEY="$(cat "$keyfile")"
-    export DJANGO_SECRET_KEY
-fi
 
 say "applying database migrations"
 "$VPY" manage.py migrate --noinput
@@ -62,11 +53,11 @@ cat <<EOF
   Server: http://127.0.0.1:${PORT:-8000}/   CMP: http://HOST:${PORT:-8000}/app/cert/cmp2
 EOF
 if [ "$has_admin" != True ]; then
-    cat <<EOF
-  No admin user yet. Create the first one (in another terminal) with:
-      .venv/bin/python manage.py createsuperuser
-EOF
+    echo "  No admin user yet. Create the first one (in another terminal) with:"
+else
+    echo "  Create more admin users with:"
 fi
+echo "      .venv/bin/python manage.py createsuperuser"
 cat <<EOF
   Reached by another host name or address? Add it to DJANGO_ALLOWED_HOSTS
   (now: ${DJANGO_ALLOWED_HOSTS:-localhost,127.0.0.1}).
