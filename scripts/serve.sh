@@ -71,4 +71,5 @@ exec "${FAC_VENV:-$ROOT/.venv}/bin/gunicorn" fac.wsgi:application \
     --timeout "${FAC_TIMEOUT:-60}" \
     --access-logfile - \
     --error-logfile - \
+    --no-control-socket \
     "$@"
