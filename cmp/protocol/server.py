@@ -1,0 +1,653 @@
+"""The CMP server: bytes in, bytes out, no I/O and no framework.
+
+:class:`CMPServer` answers one request at a time and keeps no state between
+requests; everything that must survive from the ip/cp to the certConf (the
+issued certificate, the nonce we sent) is handed to the :class:`Backend`,
+which can keep it in a database shared by several worker processes.
+
+Usage (the adapter is a view that posts the body here)::
+
+    server = CMPServer(backend)
+    try:
+        result = server.handle(request_body)
+    except MalformedMessage:
+        return HttpResponseBadRequest()
+    return HttpResponse(result.body, content_type="application/pkixcmp")
+
+Supported now (RFC 9483 profile, MAC-protected requests): ir/ip, cr/cp,
+p10cr/cp, certConf/pkiConf, error/pkiConf and implicit confirmation.  Other
+bodies (kur, rr, genm, pollReq, ...) are answered with ``badRequest`` "<body>
+is not supported."; adding one means adding a ``_handle_<body>`` method (and,
+for kur or signed requests, a backend method that names trusted signers).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+
+from . import errors, messages, protection
+from .errors import (
+    BadCertId,
+    BadCertTemplate,
+    BadDataFormat,
+    BadMessageCheck,
+    BadPOP,
+    BadRecipientNonce,
+    BadRequest,
+    BadSenderNonce,
+    BadTime,
+    CMPError,
+    NotAuthorized,
+    TransactionIdInUse,
+    UnsupportedVersion,
+    WrongIntegrity,
+)
+from .messages import PKIStatus, Request, RequestHeader
+
+__all__ = [
+    "Backend",
+    "CMPServer",
+    "CertificationRequest",
+    "Issued",
+    "PendingConfirmation",
+    "ServerResult",
+    "SharedSecret",
+]
+
+#: EC curves accepted for new certificates, RFC 9481, 3.2 (P-256, P-384, P-521).
+ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+MIN_RSA_BITS = 2048
+
+
+# --------------------------------------------------------------------------- backend
+
+
+@dataclass(frozen=True)
+class SharedSecret:
+    """What the backend knows about a senderKID (an enrollment reference).
+
+    ``secret`` is the password the client MACs with.  ``sender`` is the name of
+    the CA that answers for this enrollment: every response of the transaction,
+    errors included, carries it as header sender, because the client pins the
+    CA certificate and rejects a response whose sender differs (OpenSSL:
+    "does not match expected sender").
+    """
+
+    secret: bytes = field(repr=False)
+    sender: x509.Name | None = None
+
+
+@dataclass(frozen=True)
+class CertificationRequest:
+    """An ir/cr/p10cr that passed every protocol check, for the backend to decide.
+
+    ``response_nonce`` is the senderNonce the ip/cp will carry: the certConf
+    must echo it as recipNonce, so the backend stores it with the transaction.
+    """
+
+    body_type: str  # "ir", "cr" or "p10cr"
+    pvno: int
+    transaction_id: bytes
+    sender_kid: bytes | None
+    sender: x509.Name | None
+    sender_nonce: bytes
+    response_nonce: bytes
+    implicit_confirm_requested: bool
+    cert_req_id: int
+    subject: x509.Name
+    public_key: CertificateIssuerPublicKeyTypes
+    extensions: x509.Extensions
+    not_before: datetime.datetime | None = None
+    not_after: datetime.datetime | None = None
+    csr: x509.CertificateSigningRequest | None = None  # p10cr only
+
+    @property
+    def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
+        try:
+            ext = self.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        except x509.ExtensionNotFound:
+            return ()
+        return tuple(ext.value)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The backend's answer to :meth:`Backend.certify`.
+
+    ``chain``: issuing CA first, up to the root (sent as extraCerts).
+    ``ca_pubs``: root certificate(s), sent in caPubs of an ip only.
+    ``sender``: the issuing CA's subject, the response's header sender.
+    ``implicit_confirm_granted``: the backend agreed to implicit confirmation
+    (only looked at when the client asked for it) and then expects no certConf.
+    """
+
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    ca_pubs: tuple[x509.Certificate, ...]
+    sender: x509.Name
+    implicit_confirm_granted: bool = False
+
+
+@dataclass(frozen=True)
+class PendingConfirmation:
+    """An issued certificate waiting for certConf (stored by ``certify``)."""
+
+    sender_kid: bytes | None
+    recip_nonce: bytes  # the senderNonce we sent in the ip/cp
+    certificate: x509.Certificate
+    sender: x509.Name
+
+
+class Backend(Protocol):
+    """What the server needs from the certificate authority.
+
+    Every method may raise a :class:`~cmp.protocol.errors.CMPError` subclass,
+    which becomes the error message sent to the client.  No state is kept by
+    the server between calls: a certConf may reach another process than its ir.
+    """
+
+    def mac_secret(self, sender_kid: bytes) -> SharedSecret:
+        """The shared secret and CA name for a senderKID (the enrollment reference).
+
+        Raise ``errors.SignerNotTrusted("Enrollment not found.")`` (this exact
+        text) if unknown; ``errors.NotAuthorized(...)`` for a disabled, pending
+        or rejected enrollment.  Errors raised here are sent unprotected.
+        """
+        ...
+
+    def transaction_in_use(self, transaction_id: bytes) -> bool:
+        """True if an open transaction already uses this transactionID."""
+        ...
+
+    def certify(self, request: CertificationRequest) -> Issued:
+        """Issue the certificate and store the pending transaction atomically.
+
+        Store transaction_id, sender_kid, request.response_nonce, the
+        certificate and the sender name so that :meth:`pending_confirmation`
+        can return them, unless implicit confirmation is granted.  Raise
+        BadCertTemplate, NotAuthorized, DuplicateCertReq, TransactionIdInUse...
+        to refuse.
+        """
+        ...
+
+    def pending_confirmation(self, transaction_id: bytes) -> PendingConfirmation | None:
+        """The certificate awaiting certConf in this transaction, or None."""
+        ...
+
+    def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
+        """Close the transaction: the client accepted or rejected the certificate."""
+        ...
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class ServerResult:
+    """The outcome of :meth:`CMPServer.handle`.
+
+    ``body`` is the DER response to send with Content-Type application/pkixcmp
+    (an error message when ``error`` is set).  ``trace`` holds human-readable
+    lines for a debug log; it never contains a secret or a key.
+    """
+
+    body: bytes
+    body_type: str
+    transaction_id: bytes | None
+    sender_kid: bytes | None
+    error: CMPError | None
+    trace: tuple[str, ...]
+
+
+@dataclass
+class _Exchange:
+    """Per-request working state (never kept past :meth:`CMPServer.handle`)."""
+
+    request: Request
+    trace: list[str]
+    secret: SharedSecret | None = None
+    sender: x509.Name | None = None
+    protector: protection.Protector | None = None
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _kid(sender_kid: bytes | None) -> str:
+    if sender_kid is None:
+        return "(none)"
+    if sender_kid.isascii() and sender_kid.decode().isprintable():
+        return sender_kid.decode()
+    return sender_kid.hex()
+
+
+def _transaction_id(header: RequestHeader) -> bytes:
+    # RFC 9810, 5.1.1: every message of a transaction carries its transactionID.
+    if not header.transaction_id:
+        raise BadDataFormat("transactionID is missing.")
+    return header.transaction_id
+
+
+def _name(name: x509.Name | None) -> str:
+    return name.rfc4514_string() if name else "(NULL-DN)"
+
+
+class CMPServer:
+    """Sans-IO CMP server, RFC 9810 with the RFC 9483 profile.
+
+    ``clock`` returns the current aware datetime; ``max_clock_skew`` bounds the
+    difference between a request's messageTime and ``clock()``; ``nonce``
+    returns a fresh 16-byte nonce.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        clock: Callable[[], datetime.datetime] = _utcnow,
+        max_clock_skew: datetime.timedelta = datetime.timedelta(minutes=5),
+        nonce: Callable[[], bytes] = messages.new_nonce,
+    ) -> None:
+        self.backend = backend
+        self.clock = clock
+        self.max_clock_skew = max_clock_skew
+        self.nonce = nonce
+
+    # ------------------------------------------------------------------ entry point
+
+    def handle(self, der: bytes) -> ServerResult:
+        """Answer one request; raises MalformedMessage if ``der`` is no PKIMessage."""
+        trace = [f"CMP request received: {len(der)} bytes"]
+        request = messages.decode(der)
+        header = request.header
+        trace.append(f"PKIBody type: {request.body_type}")
+        trace.append(f"pvno: {header.pvno}")
+        trace.append(
+            "transactionID: " + (header.transaction_id.hex() if header.transaction_id else "(none)")
+        )
+        trace.append(f"senderKID: {_kid(header.sender_kid)}")
+        trace.append(f"sender: {_name(header.sender)}")
+        if header.implicit_confirm:
+            trace.append("implicitConfirm requested")
+        exchange = _Exchange(request=request, trace=trace)
+        error: CMPError | None = None
+        try:
+            response = self._dispatch(exchange)
+        except CMPError as exc:
+            error = exc
+            trace.append(f"error: {exc.failure.name}: {exc.text}")
+            response = errors.error_response(
+                exc,
+                header,
+                sender=exchange.sender,
+                protector=exchange.protector,
+                clock_now=self.clock(),
+                nonce=self.nonce(),
+            )
+        trace.append(
+            "CMP response sent: "
+            + ("error" if error is not None else self._response_type(request))
+            + f", {len(response)} bytes"
+            + ("" if exchange.protector is not None else ", unprotected")
+        )
+        return ServerResult(
+            body=response,
+            body_type=request.body_type,
+            transaction_id=header.transaction_id,
+            sender_kid=header.sender_kid,
+            error=error,
+            trace=tuple(trace),
+        )
+
+    @staticmethod
+    def _response_type(request: Request) -> str:
+        return messages.RESPONSE_BODY.get(request.body_type, "pkiConf")
+
+    def _dispatch(self, exchange: _Exchange) -> bytes:
+        self._lookup_secret(exchange)
+        self._check_header(exchange.request.header)
+        handler = getattr(self, f"_handle_{exchange.request.body_type}", None)
+        if handler is None:
+            # RFC 9483, 3.5 / RFC 9810, 5.1: the transaction type is not supported.
+            raise BadRequest(f"{exchange.request.body_type} is not supported.")
+        return handler(exchange)
+
+    # ------------------------------------------------------------------ common checks
+
+    def _lookup_secret(self, exchange: _Exchange) -> None:
+        """Find the shared secret first, so that even errors can be protected."""
+        header = exchange.request.header
+        algorithm = header.protection_alg
+        if algorithm is None or not protection.is_mac(algorithm):
+            return
+        if not header.sender_kid:
+            # RFC 9483, 3.1: senderKID MUST identify the key used for MAC protection.
+            raise BadMessageCheck("senderKID is required with MAC-based protection.")
+        exchange.secret = self.backend.mac_secret(header.sender_kid)
+        exchange.sender = exchange.secret.sender
+        exchange.trace.append(f"Enrollment found for senderKID {_kid(header.sender_kid)}")
+        # Raises BadAlg for parameters we do not accept; the error then goes unprotected.
+        exchange.protector = protection.MacProtector.like(
+            algorithm, exchange.secret.secret, header.sender_kid
+        )
+
+    def _check_header(self, header: RequestHeader) -> None:
+        # RFC 9810, 5.1.1 and 7: pvno is cmp2000 (2) or cmp2021 (3).
+        if header.pvno not in (2, 3):
+            raise UnsupportedVersion(f"pvno {header.pvno} is not supported.")
+        # RFC 9810, 5.1.1: transactionID identifies the transaction; RFC 9483, 3.1: MUST be present.
+        if not header.transaction_id:
+            raise BadDataFormat("transactionID is missing.")
+        # RFC 9483, 3.1: senderNonce MUST be present and at least 128 bits.
+        if header.sender_nonce is None or len(header.sender_nonce) < 16:
+            raise BadSenderNonce("senderNonce is missing or shorter than 128 bits.")
+        # RFC 9810, 5.1.1: messageTime lets the receiver check the sender's clock.
+        if header.message_time is not None:
+            skew = abs(self.clock() - header.message_time)
+            if skew > self.max_clock_skew:
+                raise BadTime(
+                    f"messageTime differs from the server time by {int(skew.total_seconds())} s."
+                )
+
+    def _check_protection(self, exchange: _Exchange) -> None:
+        request = exchange.request
+        algorithm = request.header.protection_alg
+        # RFC 9810, 5.1.3 and RFC 9483, 3.2: requests MUST be protected.
+        if algorithm is None or request.protection is None:
+            raise BadMessageCheck("Message is not protected.")
+        if protection.is_mac(algorithm):
+            if exchange.secret is None:
+                raise BadMessageCheck("No shared secret is known for this sender.")
+            # RFC 9810, 5.1.3.1: MAC over DER(ProtectedPart) with the shared secret.
+            protection.verify_mac(
+                algorithm, exchange.secret.secret, request.protected_part, request.protection
+            )
+            exchange.trace.append(f"Protection checked: {self._describe(algorithm)}: OK")
+            return
+        if protection.is_signature(algorithm):
+            # RFC 9483, 3.2: signature protection needs a trusted CMP signer; this
+            # server enrolls with shared secrets only so far.
+            raise WrongIntegrity(
+                "Signature-based protection is not supported; use the shared secret."
+            )
+        raise errors.BadAlg(f"Protection algorithm {algorithm.oid} is not supported.")
+
+    @staticmethod
+    def _describe(algorithm: messages.AlgorithmId) -> str:
+        params = protection.mac_parameters(algorithm)
+        if isinstance(params, protection.PBMParameters):
+            return (
+                f"PasswordBasedMac (owf {protection._OWF_NAMES[params.owf]}, "
+                f"{params.iteration_count} iterations, mac hmac-{protection.PBM_MACS[params.mac]})"
+            )
+        return (
+            f"PBMAC1 (PBKDF2 hmac-{protection.HMAC_SHA2[params.prf]}, "
+            f"{params.iteration_count} iterations, mac hmac-{protection.HMAC_SHA2[params.mac]})"
+        )
+
+    def _check_new_transaction(self, exchange: _Exchange) -> None:
+        transaction_id = _transaction_id(exchange.request.header)
+        # RFC 9810, 5.1.1: a new transaction must not reuse an open transactionID.
+        if self.backend.transaction_in_use(transaction_id):
+            raise TransactionIdInUse("transactionID is already in use.")
+
+    @staticmethod
+    def _check_public_key(public_key: object) -> None:
+        # RFC 9481, 3: RSA of at least 2048 bits or ECDSA on P-256/P-384/P-521.
+        if isinstance(public_key, rsa.RSAPublicKey):
+            if public_key.key_size < MIN_RSA_BITS:
+                raise BadCertTemplate(
+                    f"RSA key of {public_key.key_size} bits is too short (minimum {MIN_RSA_BITS})."
+                )
+            return
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            if public_key.curve.name not in ACCEPTED_CURVES:
+                raise BadCertTemplate(f"EC curve {public_key.curve.name} is not accepted.")
+            return
+        raise BadCertTemplate("Only RSA and EC (P-256, P-384, P-521) keys are accepted.")
+
+    # ------------------------------------------------------------------ ir / cr / p10cr
+
+    def _handle_ir(self, exchange: _Exchange) -> bytes:
+        return self._certification(exchange)
+
+    def _handle_cr(self, exchange: _Exchange) -> bytes:
+        return self._certification(exchange)
+
+    def _certification(self, exchange: _Exchange) -> bytes:
+        self._check_protection(exchange)
+        self._check_new_transaction(exchange)
+        requests = messages.cert_requests(exchange.request)
+        # RFC 9483, 4.1.1: exactly one CertReqMsg, with certReqId 0.
+        if len(requests) != 1:
+            raise BadRequest("Exactly one CertReqMsg is supported.")
+        cert_req = requests[0]
+        if cert_req.cert_req_id != 0:
+            raise BadRequest(f"certReqId must be 0, not {cert_req.cert_req_id}.")
+        # RFC 9483, 4.1.1: the template carries subject and publicKey.
+        if cert_req.subject is None or len(cert_req.subject) == 0:
+            raise BadCertTemplate("The certificate template has no subject.")
+        if cert_req.public_key is None:
+            raise BadCertTemplate("The certificate template has no public key.")
+        self._check_public_key(cert_req.public_key)
+        self._check_pop(exchange, cert_req)
+        return self._issue(
+            exchange,
+            cert_req_id=0,
+            subject=cert_req.subject,
+            public_key=cert_req.public_key,
+            extensions=cert_req.extensions,
+            not_before=cert_req.not_before,
+            not_after=cert_req.not_after,
+            csr=None,
+        )
+
+    def _check_pop(self, exchange: _Exchange, cert_req: messages.CertRequest) -> None:
+        pop = cert_req.pop
+        if pop.kind == "raVerified":
+            # RFC 9483, 4.1.1: raVerified is for an RA that checked the POP, not for an EE.
+            raise NotAuthorized("raVerified proof-of-possession is not accepted.")
+        if pop.kind == "none":
+            raise BadPOP("Proof-of-possession is missing.")
+        if pop.kind != "signature":
+            raise BadPOP(f"{pop.kind} proof-of-possession is not supported; sign the certReq.")
+        if pop.has_poposk_input:
+            # RFC 4211, 4.1: poposkInput is only used when the template lacks subject
+            # or publicKey, which this server refuses anyway.
+            raise BadPOP("POPOSigningKeyInput is not supported.")
+        if pop.algorithm is None or pop.signature is None or pop.signed_data is None:
+            raise BadPOP("Proof-of-possession is incomplete.")
+        # RFC 4211, 4.1: the signature is over DER(certReq) with the requested key.
+        if not protection.verify_signature(
+            cert_req.public_key, pop.algorithm, pop.signature, pop.signed_data
+        ):
+            raise BadPOP("Proof-of-possession signature does not verify.")
+        exchange.trace.append("POP checked: signature over certReq: OK")
+
+    def _handle_p10cr(self, exchange: _Exchange) -> bytes:
+        self._check_protection(exchange)
+        self._check_new_transaction(exchange)
+        csr = messages.p10cr(exchange.request)
+        try:
+            public_key = csr.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise BadCertTemplate("The public key in the CSR cannot be parsed.") from exc
+        self._check_public_key(public_key)
+        # RFC 9483, 4.1.4 / RFC 2986, 3: the CSR's signature is the proof-of-possession.
+        try:
+            valid = csr.is_signature_valid
+        except UnsupportedAlgorithm as exc:
+            raise errors.BadAlg("The CSR signature algorithm is not supported.") from exc
+        if not valid:
+            raise BadPOP("The PKCS#10 signature does not verify.")
+        exchange.trace.append("POP checked: PKCS#10 signature: OK")
+        if len(csr.subject) == 0:
+            raise BadCertTemplate("The CSR has no subject.")
+        return self._issue(
+            exchange,
+            # RFC 9483, 4.1.4: the CertResponse for a p10cr carries certReqId -1.
+            cert_req_id=-1,
+            subject=csr.subject,
+            public_key=public_key,
+            extensions=csr.extensions,
+            not_before=None,
+            not_after=None,
+            csr=csr,
+        )
+
+    def _issue(
+        self,
+        exchange: _Exchange,
+        *,
+        cert_req_id: int,
+        subject: x509.Name,
+        public_key: CertificateIssuerPublicKeyTypes,
+        extensions: x509.Extensions,
+        not_before: datetime.datetime | None,
+        not_after: datetime.datetime | None,
+        csr: x509.CertificateSigningRequest | None,
+    ) -> bytes:
+        request = exchange.request
+        header = request.header
+        response_nonce = self.nonce()
+        issued = self.backend.certify(
+            CertificationRequest(
+                body_type=request.body_type,
+                pvno=header.pvno,
+                transaction_id=_transaction_id(header),
+                sender_kid=header.sender_kid,
+                sender=header.sender,
+                sender_nonce=header.sender_nonce or b"",
+                response_nonce=response_nonce,
+                implicit_confirm_requested=header.implicit_confirm,
+                cert_req_id=cert_req_id,
+                subject=subject,
+                public_key=public_key,
+                extensions=extensions,
+                not_before=not_before,
+                not_after=not_after,
+                csr=csr,
+            )
+        )
+        exchange.sender = issued.sender
+        certificate = issued.certificate
+        exchange.trace.append(
+            f"Certificate signed: serial {certificate.serial_number:x}, "
+            f"subject {certificate.subject.rfc4514_string()}, "
+            f"issuer {certificate.issuer.rfc4514_string()}"
+        )
+        # RFC 9810, 5.1.1.1: grant implicit confirmation only when asked for.
+        implicit = header.implicit_confirm and issued.implicit_confirm_granted
+        if implicit:
+            exchange.trace.append("implicitConfirm granted")
+        body_type = messages.RESPONSE_BODY[request.body_type]
+        response_header = messages.response_header(
+            header,
+            sender=issued.sender,
+            clock_now=self.clock(),
+            nonce=response_nonce,
+            implicit_confirm=implicit,
+        )
+        body = messages.CertRepBody(
+            body_type=body_type,
+            cert_req_id=cert_req_id,
+            status=PKIStatus.accepted,
+            certificate=certificate,
+            # RFC 9483, 4.1.1: caPubs only in an ip (trust anchors for a new EE).
+            ca_pubs=issued.ca_pubs if body_type == "ip" else (),
+        )
+        # RFC 9483, 4.1.1: extraCerts carry the chain of the new certificate.
+        return messages.encode_response(
+            response_header, body, protector=exchange.protector, extra_certs=issued.chain
+        )
+
+    # ------------------------------------------------------------------ certConf / error
+
+    def _handle_certConf(self, exchange: _Exchange) -> bytes:  # noqa: N802 - body name
+        self._check_protection(exchange)
+        header = exchange.request.header
+        transaction_id = _transaction_id(header)
+        pending = self.backend.pending_confirmation(transaction_id)
+        if pending is None:
+            raise BadRequest("No certificate awaits confirmation in this transaction.")
+        exchange.sender = pending.sender
+        if pending.sender_kid != header.sender_kid:
+            raise NotAuthorized("certConf does not come from the sender of the request.")
+        # RFC 9810, 5.1.1: recipNonce is the senderNonce of our previous message.
+        if header.recip_nonce is None or not hmac.compare_digest(
+            header.recip_nonce, pending.recip_nonce
+        ):
+            raise BadRecipientNonce("recipNonce does not match the nonce sent in the response.")
+        statuses = messages.cert_conf(exchange.request)
+        # RFC 9483, 4.1.1: certConf carries exactly one CertStatus.
+        if len(statuses) != 1:
+            raise BadRequest("certConf must carry exactly one CertStatus.")
+        status = statuses[0]
+        # RFC 9483, 4.1.1: certReqId 0 (ir/cr/kur) or -1 (p10cr).
+        if status.cert_req_id not in (0, -1):
+            raise BadCertId(f"certReqId {status.cert_req_id} does not match the request.")
+        self._check_cert_hash(header, status, pending.certificate)
+        exchange.trace.append("certHash checked: OK")
+        self.backend.confirm(transaction_id, accepted=status.accepted, reason=status.status_text)
+        if status.accepted:
+            exchange.trace.append("Certificate confirmed")
+        else:
+            exchange.trace.append(f"Certificate rejected by the client: {status.status_text}")
+        return self._pkiconf(exchange, pending.sender)
+
+    @staticmethod
+    def _check_cert_hash(
+        header: RequestHeader, status: messages.CertStatus, certificate: x509.Certificate
+    ) -> None:
+        # RFC 9810, 5.3.18: certHash is computed with hashAlg if present (pvno 3),
+        # otherwise with the hash of the certificate's signature algorithm.
+        if status.hash_alg is not None:
+            if header.pvno != 3:
+                raise BadRequest("hashAlg requires pvno 3.")
+            algorithm = protection.hash_for_oid(status.hash_alg)
+        else:
+            algorithm = certificate.signature_hash_algorithm
+            if algorithm is None:
+                raise errors.BadAlg("The certificate's signature has no hash; send hashAlg.")
+        digest = hashes.Hash(algorithm)
+        digest.update(certificate.public_bytes(serialization.Encoding.DER))
+        if not hmac.compare_digest(digest.finalize(), status.cert_hash):
+            raise BadCertId("certHash does not match the issued certificate.")
+
+    def _handle_error(self, exchange: _Exchange) -> bytes:
+        """An error from the client ends the transaction, RFC 9483, 3.6.4: answer pkiConf."""
+        self._check_protection(exchange)
+        transaction_id = _transaction_id(exchange.request.header)
+        content = messages.error_content(exchange.request)
+        exchange.trace.append(
+            f"Error received from the client: status {content.status}, {content.status_text}"
+        )
+        pending = self.backend.pending_confirmation(transaction_id)
+        sender = exchange.sender
+        if pending is not None:
+            sender = pending.sender
+            self.backend.confirm(
+                transaction_id,
+                accepted=False,
+                reason=content.status_text or "error message from the client",
+            )
+        return self._pkiconf(exchange, sender)
+
+    def _pkiconf(self, exchange: _Exchange, sender: x509.Name | None) -> bytes:
+        response_header = messages.response_header(
+            exchange.request.header, sender=sender, clock_now=self.clock(), nonce=self.nonce()
+        )
+        return messages.encode_response(
+            response_header, messages.PKIConfBody(), protector=exchange.protector
+        )
