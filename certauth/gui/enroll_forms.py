@@ -1,0 +1,220 @@
+"""Forms for CMP > Enrollment Requests.
+
+The forms check what a person can fix in a field (a SAN written without its
+type, an unparseable DN); the rules themselves stay in
+``certauth.services``, whose refusals the views show as form errors.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from certauth.models import Certificate, CertificateAuthority, Enrollment
+from certauth.x509 import (
+    EXT_KEY_USAGE_LABELS,
+    KEY_USAGE_LABELS,
+    InvalidInput,
+    format_name,
+    format_san,
+    parse_name,
+    parse_san,
+)
+
+MAX_PASSWORD = 256
+
+
+class EnrollmentForm(forms.Form):
+    """Create (``instance`` None) or edit an enrollment.
+
+    The password is write-only: it is never rendered back, and left empty on
+    edit it keeps the stored one.
+    """
+
+    reference = forms.CharField(
+        label="Enrollment ID",
+        max_length=128,
+        help_text="The CMP reference (senderKID) the client sends; matched exactly.",
+    )
+    password = forms.CharField(
+        label="Password",
+        required=False,
+        max_length=MAX_PASSWORD,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    ca = forms.ModelChoiceField(
+        label="Certificate authority",
+        queryset=CertificateAuthority.objects.none(),
+        help_text="The local CA that signs the certificates of this enrollment.",
+    )
+    subject = forms.CharField(
+        label="Required subject",
+        max_length=1024,
+        required=False,
+        help_text="If set, the request's subject must be exactly this DN, e.g. CN=fw1,O=Example.",
+    )
+    allowed_sans = forms.CharField(
+        label="Allowed SANs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One per line: DNS:fw.example.com, IP:192.0.2.1, email:a@example.com, URI:...",
+    )
+    key_usage = forms.MultipleChoiceField(
+        label="Key usage",
+        required=False,
+        choices=list(KEY_USAGE_LABELS.items()),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    ext_key_usage = forms.MultipleChoiceField(
+        label="Extended key usage",
+        required=False,
+        choices=list(EXT_KEY_USAGE_LABELS.items()),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    validity_days = forms.IntegerField(
+        label="Certificate validity (days)", min_value=1, max_value=36500, initial=365
+    )
+    renewable_days = forms.IntegerField(
+        label="Renewable before expiry (days)",
+        min_value=0,
+        max_value=36500,
+        initial=0,
+        help_text="Renewal is allowed this many days before expiry; 0 allows it any time.",
+    )
+    type = forms.ChoiceField(label="Type", choices=Enrollment.Type.choices)
+    method = forms.ChoiceField(label="Method", choices=Enrollment.Method.choices)
+    kind = forms.ChoiceField(label="Certificate category", choices=Certificate.Kind.choices)
+    allow_reenrollment = forms.BooleanField(
+        label="Allow re-enrollment",
+        required=False,
+        help_text="Allow a new ir while a certificate is active; the old one is revoked as superseded.",
+    )
+    allow_mac_kur = forms.BooleanField(
+        label="Allow password-protected renewal",
+        required=False,
+        help_text="Accept key update requests protected with the enrollment password.",
+    )
+    trusted_ca = forms.ModelChoiceField(
+        label="Trusted CA (device)",
+        queryset=CertificateAuthority.objects.none(),
+        required=False,
+        help_text="Device enrollments: the trusted CA that vendor certificates chain to.",
+    )
+    enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
+
+    def __init__(self, *args, instance: Enrollment | None = None, **kwargs) -> None:
+        self.instance = instance
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_for(instance)
+        super().__init__(*args, **kwargs)
+        usable = CertificateAuthority.objects.usable()
+        if instance is not None:
+            # The current CA stays selectable even if it can no longer sign.
+            usable = usable | CertificateAuthority.objects.filter(pk=instance.ca_id)
+        self.fields["ca"].queryset = usable.distinct().order_by("name")
+        self.fields["trusted_ca"].queryset = CertificateAuthority.objects.all().order_by("name")
+        if instance is not None:
+            self.fields["reference"].disabled = True
+            self.fields["password"].help_text = (
+                "Leave empty to keep the current password."
+                if instance.has_password
+                else "No password is set."
+            )
+        else:
+            self.fields["password"].help_text = "Required for regular enrollments."
+
+    @staticmethod
+    def initial_for(enrollment: Enrollment) -> dict:
+        return {
+            "reference": enrollment.reference,
+            "ca": enrollment.ca_id,
+            "subject": enrollment.subject,
+            "allowed_sans": "\n".join(enrollment.allowed_sans),
+            "key_usage": list(enrollment.key_usage),
+            "ext_key_usage": list(enrollment.ext_key_usage),
+            "validity_days": enrollment.validity_days,
+            "renewable_days": enrollment.renewable_days,
+            "type": enrollment.type,
+            "method": enrollment.method,
+            "kind": enrollment.kind,
+            "allow_reenrollment": enrollment.allow_reenrollment,
+            "allow_mac_kur": enrollment.allow_mac_kur,
+            "trusted_ca": enrollment.trusted_ca_id,
+            "enabled": enrollment.enabled,
+        }
+
+    def clean_reference(self) -> str:
+        reference = self.cleaned_data["reference"].strip()
+        if any(c.isspace() for c in reference):
+            raise forms.ValidationError("The enrollment ID must not contain spaces.")
+        if self.instance is None and Enrollment.objects.filter(reference=reference).exists():
+            raise forms.ValidationError("An enrollment with this ID already exists.")
+        return reference
+
+    def clean_subject(self) -> str:
+        subject = self.cleaned_data["subject"].strip()
+        if not subject:
+            return ""
+        try:
+            return format_name(parse_name(subject))
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_allowed_sans(self) -> list[str]:
+        sans: list[str] = []
+        errors: list[str] = []
+        for line in self.cleaned_data["allowed_sans"].splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                sans.append(format_san(parse_san(line)))
+            except InvalidInput as exc:
+                errors.append(str(exc))
+        if errors:
+            raise forms.ValidationError(errors)
+        return list(dict.fromkeys(sans))
+
+    def clean_key_usage(self) -> list[str]:
+        return [name for name in KEY_USAGE_LABELS if name in self.cleaned_data["key_usage"]]
+
+    def clean_ext_key_usage(self) -> list[str]:
+        return [name for name in EXT_KEY_USAGE_LABELS if name in self.cleaned_data["ext_key_usage"]]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        enrollment_type = data.get("type")
+        password = data.get("password") or ""
+        has_password = self.instance is not None and self.instance.has_password
+        if enrollment_type == Enrollment.Type.REGULAR and not password and not has_password:
+            self.add_error("password", "A regular enrollment needs a password.")
+        if enrollment_type == Enrollment.Type.DEVICE:
+            trusted = data.get("trusted_ca")
+            if trusted is None:
+                self.add_error("trusted_ca", "A device enrollment needs the trusted CA of its vendor.")
+        usages = set(data.get("key_usage") or ())
+        if usages & {"encipherOnly", "decipherOnly"} and "keyAgreement" not in usages:
+            self.add_error(
+                "key_usage", "Encipher Only and Decipher Only need Key Agreement (RFC 5280 4.2.1.3)."
+            )
+        return data
+
+    def service_arguments(self) -> dict:
+        """The cleaned values as keyword arguments for create/update_enrollment."""
+        data = self.cleaned_data
+        return {
+            "ca": data["ca"],
+            "subject": data["subject"],
+            "allowed_sans": data["allowed_sans"],
+            "key_usage": data["key_usage"],
+            "ext_key_usage": data["ext_key_usage"],
+            "validity_days": data["validity_days"],
+            "renewable_days": data["renewable_days"],
+            "type": data["type"],
+            "method": data["method"],
+            "kind": data["kind"],
+            "allow_reenrollment": data["allow_reenrollment"],
+            "allow_mac_kur": data["allow_mac_kur"],
+            "trusted_ca": data["trusted_ca"],
+            "enabled": data["enabled"],
+        }

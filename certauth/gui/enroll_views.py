@@ -1,0 +1,266 @@
+"""CMP > Enrollment Requests: list, detail, create, edit, approve, reject, delete.
+
+The views are thin: every change goes through ``certauth.services``, which
+logs it; a refusal from the services is shown as a form error or a message.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views import View
+from django.views.generic import DetailView, FormView, TemplateView
+
+from certauth import services
+from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor
+from certauth.gui.enroll_forms import EnrollmentForm
+from certauth.models import Enrollment
+from certauth.x509 import EXT_KEY_USAGE_LABELS, KEY_USAGE_LABELS
+
+PAGE_SIZES = (25, 50, 100)
+
+# Sortable columns: the name in the query string -> the ORM field.
+SORTS = {
+    "method": "method",
+    "status": "status",
+    "type": "kind",
+    "reference": "reference",
+    "subject": "subject",
+    "ca": "ca__name",
+    "renewable": "renewable_days",
+    "updated": "updated",
+}
+COLUMNS = [
+    ("method", "Method"),
+    ("status", "Status"),
+    ("type", "Type"),
+    ("reference", "Enrollment ID"),
+    ("subject", "Subject"),
+    ("ca", "CA"),
+    ("renewable", "Renewable Before Expiry (Days)"),
+    ("updated", "Updated At"),
+]
+
+
+def page_size(request: HttpRequest) -> int:
+    try:
+        size = int(request.GET.get("per_page", PAGE_SIZES[0]))
+    except ValueError:
+        return PAGE_SIZES[0]
+    return size if size in PAGE_SIZES else PAGE_SIZES[0]
+
+
+def query_without(request: HttpRequest, *names: str) -> str:
+    """The current query string without *names* (to build sort and page links)."""
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+class EnrollmentListView(StaffRequiredMixin, TemplateView):
+    template_name = "enrollments/list.html"
+
+    def get_queryset(self) -> QuerySet[Enrollment]:
+        queryset = Enrollment.objects.select_related("ca")
+        status = self.request.GET.get("status", "")
+        if status in Enrollment.Status.values:
+            queryset = queryset.filter(status=status)
+        search = self.request.GET.get("q", "").strip()
+        if search:
+            queryset = queryset.filter(
+                Q(reference__icontains=search)
+                | Q(subject__icontains=search)
+                | Q(ca__name__icontains=search)
+            )
+        sort = self.request.GET.get("sort", "reference")
+        field = SORTS.get(sort.lstrip("-"), "reference")
+        prefix = "-" if sort.startswith("-") else ""
+        return queryset.order_by(f"{prefix}{field}", "pk")
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        paginator = Paginator(self.get_queryset(), page_size(self.request))
+        page = paginator.get_page(self.request.GET.get("page"))
+        sort = self.request.GET.get("sort", "reference")
+        columns = []
+        for key, label in COLUMNS:
+            active = sort.lstrip("-") == key
+            descending = active and sort.startswith("-")
+            columns.append(
+                {
+                    "key": key,
+                    "label": label,
+                    "active": active,
+                    "descending": descending,
+                    "next": key if descending or not active else f"-{key}",
+                }
+            )
+        context.update(
+            page_obj=page,
+            paginator=paginator,
+            enrollments=page.object_list,
+            columns=columns,
+            statuses=Enrollment.Status.choices,
+            status=self.request.GET.get("status", ""),
+            q=self.request.GET.get("q", ""),
+            per_page=paginator.per_page,
+            page_sizes=PAGE_SIZES,
+            sort_query=query_without(self.request, "sort", "page"),
+            page_query=query_without(self.request, "page"),
+        )
+        return context
+
+
+class EnrollmentDetailView(StaffRequiredMixin, DetailView):
+    model = Enrollment
+    template_name = "enrollments/detail.html"
+    context_object_name = "enrollment"
+
+    def get_queryset(self) -> QuerySet[Enrollment]:
+        return Enrollment.objects.select_related("ca", "trusted_ca")
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        enrollment = self.object
+        context.update(
+            certificates=enrollment.certificates.select_related("ca").order_by("-created"),
+            key_usage_labels=[KEY_USAGE_LABELS.get(k, k) for k in enrollment.key_usage],
+            ext_key_usage_labels=[EXT_KEY_USAGE_LABELS.get(k, k) for k in enrollment.ext_key_usage],
+        )
+        return context
+
+
+class EnrollmentCreateView(ManageRequiredMixin, FormView):
+    template_name = "enrollments/form.html"
+    form_class = EnrollmentForm
+
+    def get_initial(self) -> dict:
+        return {
+            "key_usage": ["digitalSignature", "keyEncipherment"],
+            "validity_days": 365,
+            "renewable_days": 0,
+            "type": Enrollment.Type.REGULAR,
+            "method": Enrollment.Method.AUTOMATIC,
+            "kind": "service",
+            "enabled": True,
+        }
+
+    def form_valid(self, form: EnrollmentForm) -> HttpResponse:
+        arguments = form.service_arguments()
+        # A manually approved enrollment waits for an administrator's approval.
+        status = (
+            Enrollment.Status.PENDING
+            if arguments["method"] == Enrollment.Method.MANUAL
+            else Enrollment.Status.APPROVED
+        )
+        try:
+            enrollment = services.create_enrollment(
+                reference=form.cleaned_data["reference"],
+                password=form.cleaned_data["password"] or "",
+                status=status,
+                actor=actor(self.request),
+                **arguments,
+            )
+        except (services.ServiceError, services.InvalidInput) as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        messages.success(self.request, f"Enrollment request {enrollment.reference} was created.")
+        return redirect("enrollment_detail", pk=enrollment.pk)
+
+    def get_context_data(self, **kwargs) -> dict:
+        return super().get_context_data(title="Create enrollment request", **kwargs)
+
+
+class EnrollmentEditView(ManageRequiredMixin, FormView):
+    template_name = "enrollments/form.html"
+    form_class = EnrollmentForm
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.enrollment = get_object_or_404(Enrollment, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict:
+        kwargs = super().get_form_kwargs()
+        kwargs["instance"] = self.enrollment
+        kwargs.pop("initial", None)
+        return kwargs
+
+    def form_valid(self, form: EnrollmentForm) -> HttpResponse:
+        password = form.cleaned_data["password"] or None  # empty keeps the stored one
+        try:
+            services.update_enrollment(
+                self.enrollment, password=password, actor=actor(self.request),
+                **form.service_arguments(),
+            )
+        except (services.ServiceError, services.InvalidInput) as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        messages.success(self.request, f"Enrollment request {self.enrollment.reference} was saved.")
+        return redirect("enrollment_detail", pk=self.enrollment.pk)
+
+    def get_context_data(self, **kwargs) -> dict:
+        return super().get_context_data(
+            title=f"Edit enrollment request {self.enrollment.reference}",
+            enrollment=self.enrollment,
+            **kwargs,
+        )
+
+
+class EnrollmentStatusView(ManageRequiredMixin, View):
+    """Approve or reject (POST only)."""
+
+    http_method_names = ["post"]
+    status: str = ""
+    verb: str = ""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        enrollment = get_object_or_404(Enrollment, pk=pk)
+        try:
+            services.update_enrollment(enrollment, status=self.status, actor=actor(request))
+        except (services.ServiceError, services.InvalidInput) as exc:
+            messages.error(request, f"Enrollment request {enrollment.reference}: {exc}")
+        else:
+            messages.success(request, f"Enrollment request {enrollment.reference} was {self.verb}.")
+        return _back(request, enrollment)
+
+
+class EnrollmentDeleteView(ManageRequiredMixin, TemplateView):
+    """GET asks for confirmation; POST deletes."""
+
+    template_name = "enrollments/delete.html"
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.enrollment = get_object_or_404(Enrollment, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            enrollment=self.enrollment,
+            certificate_count=self.enrollment.certificates.count(),
+        )
+        return context
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        reference = self.enrollment.reference
+        try:
+            services.delete_enrollment(self.enrollment, actor=actor(request))
+        except (services.ServiceError, services.InvalidInput) as exc:
+            messages.error(request, f"Enrollment request {reference}: {exc}")
+            return redirect("enrollment_detail", pk=pk)
+        messages.success(request, f"Enrollment request {reference} was deleted.")
+        return redirect("enrollment_list")
+
+
+def _back(request: HttpRequest, enrollment: Enrollment) -> HttpResponse:
+    """Return to the list (with its filters) or the detail page, wherever the button was."""
+    target = request.POST.get("next", "")
+    list_url = reverse("enrollment_list")
+    if target.startswith(list_url) and "//" not in target:
+        return HttpResponseRedirect(target)
+    return redirect("enrollment_detail", pk=enrollment.pk)

@@ -1,0 +1,217 @@
+"""CMP > General, Debug > Others > SCEP/CMP, and the pcap dump of recorded exchanges."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.db.models.functions import Length
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views import View
+
+from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
+from certauth.models import CertificateAuthority
+from certauth.services import InvalidInput
+from cmp import services as cmp_services
+from cmp.gui import asn1tree, pcap
+from cmp.gui.settings_service import MAX_CONFIRM_WAIT, update_settings
+from cmp.models import CMPTrace
+
+CMP_CONTENT_TYPE = "application/pkixcmp"
+TRACES_SHOWN = 200
+
+
+class CMPSettingsForm(forms.Form):
+    enabled = forms.BooleanField(
+        label="Enable CMP",
+        required=False,
+        help_text="When off, the CMP endpoint answers every request with systemUnavail.",
+    )
+    default_ca = forms.ModelChoiceField(
+        label="Default CA",
+        required=False,
+        queryset=CertificateAuthority.objects.none(),
+        empty_label="(none)",
+    )
+    confirm_wait = forms.IntegerField(
+        label="Confirm wait time (seconds)",
+        min_value=1,
+        max_value=MAX_CONFIRM_WAIT,
+        help_text="An issued certificate whose certConf does not come within this time is revoked.",
+    )
+    debug = forms.BooleanField(
+        label="Debug mode",
+        required=False,
+        help_text="Record every CMP exchange for Debug > Others > SCEP/CMP.",
+    )
+
+    def __init__(self, *args, current_ca_id: int | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        queryset = CertificateAuthority.objects.usable()
+        if current_ca_id:
+            queryset = queryset | CertificateAuthority.objects.filter(pk=current_ca_id)
+        self.fields["default_ca"].queryset = queryset.distinct().order_by("name")
+
+
+class CMPGeneralView(StaffRequiredMixin, View):
+    """Everyone on the staff sees the settings; only managers may save them."""
+
+    template_name = "cmp/general.html"
+
+    def _form(self, data=None) -> CMPSettingsForm:
+        cfg = cmp_services.config()
+        initial = {
+            "enabled": cfg.enabled,
+            "default_ca": cfg.default_ca_id,
+            "confirm_wait": cfg.confirm_wait,
+            "debug": cfg.debug,
+        }
+        form = CMPSettingsForm(data, initial=initial, current_ca_id=cfg.default_ca_id)
+        if not can_manage(self.request.user):
+            for field in form.fields.values():
+                field.disabled = True
+        return form
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, {"form": self._form(), "config": cmp_services.config()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not can_manage(request.user):
+            raise PermissionDenied("Read-only administrators cannot change the CMP settings.")
+        form = self._form(request.POST)
+        if form.is_valid():
+            try:
+                _cfg, changes = update_settings(actor=actor(request), **form.cleaned_data)
+            except InvalidInput as exc:
+                form.add_error(None, str(exc))
+            else:
+                if changes:
+                    messages.success(request, "CMP settings saved.")
+                else:
+                    messages.info(request, "No changes.")
+                return redirect("cmp_general")
+        return render(request, self.template_name, {"form": form, "config": cmp_services.config()})
+
+
+# --- Debug > Others > SCEP/CMP ----------------------------------------------------------
+
+
+def _trace_rows() -> QuerySet[CMPTrace]:
+    return (
+        CMPTrace.objects.defer("request_der", "response_der")
+        .annotate(request_size=Length("request_der"), response_size=Length("response_der"))
+        .order_by("-id")
+    )
+
+
+def group_traces(traces: list[CMPTrace]) -> list[dict]:
+    """Traces grouped per transactionID: newest exchange first, each group in time order."""
+    groups: OrderedDict[str, list[CMPTrace]] = OrderedDict()
+    for trace in traces:  # newest first
+        key = trace.transaction_id or f"#{trace.pk}"
+        groups.setdefault(key, []).append(trace)
+    return [
+        {"transaction_id": key if not key.startswith("#") else "", "traces": list(reversed(items))}
+        for key, items in groups.items()
+    ]
+
+
+class DebugView(StaffRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        traces = list(_trace_rows()[:TRACES_SHOWN])
+        return render(
+            request,
+            "debug/cmp.html",
+            {
+                "config": cmp_services.config(),
+                "groups": group_traces(traces),
+                "trace_count": CMPTrace.objects.count(),
+                "shown": len(traces),
+            },
+        )
+
+
+class DebugToggleView(ManageRequiredMixin, View):
+    """Enter or exit debug mode (POST ``debug=on|off``)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        value = request.POST.get("debug")
+        if value not in ("on", "off"):
+            messages.error(request, "Choose to enter or exit debug mode.")
+            return redirect("cmp_debug")
+        who = actor(request)
+        cmp_services.set_debug(value == "on", user=who.user, source_ip=who.source_ip)
+        if value == "on":
+            messages.success(request, "CMP debug mode is on: exchanges are recorded.")
+        else:
+            messages.success(request, "CMP debug mode is off.")
+        return redirect("cmp_debug")
+
+
+class TraceDetailView(StaffRequiredMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        trace = get_object_or_404(CMPTrace, pk=pk)
+        request_der = bytes(trace.request_der or b"")
+        response_der = bytes(trace.response_der or b"")
+        return render(
+            request,
+            "debug/trace.html",
+            {
+                "trace": trace,
+                "request_size": len(request_der),
+                "response_size": len(response_der),
+                "request_tree": asn1tree.decode(request_der),
+                "response_tree": asn1tree.decode(response_der),
+                "related": CMPTrace.objects.filter(transaction_id=trace.transaction_id)
+                .exclude(pk=trace.pk)
+                .exclude(transaction_id="")
+                .defer("request_der", "response_der", "lines")
+                .order_by("id"),
+            },
+        )
+
+
+class TraceDERView(StaffRequiredMixin, View):
+    part: str = "request"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        trace = get_object_or_404(CMPTrace, pk=pk)
+        data = bytes(getattr(trace, f"{self.part}_der") or b"")
+        if not data:
+            return HttpResponse(f"This exchange has no {self.part}.", status=404, content_type="text/plain")
+        response = HttpResponse(data, content_type=CMP_CONTENT_TYPE)
+        response["Content-Disposition"] = f'attachment; filename="cmp-{trace.pk}-{self.part}.der"'
+        return response
+
+
+def _exchanges() -> list[pcap.Exchange]:
+    exchanges = []
+    for trace in CMPTrace.objects.order_by("id").iterator(chunk_size=100):
+        exchanges.append(
+            pcap.Exchange(
+                when=trace.created,
+                client_ip=trace.source_ip,
+                request=bytes(trace.request_der or b""),
+                response=bytes(trace.response_der or b""),
+                http_status=trace.http_status,
+                client_port=40000 + trace.pk % 20000,
+            )
+        )
+    return exchanges
+
+
+class PcapDumpView(StaffRequiredMixin, View):
+    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+        stamp = timezone.localtime()
+        response = StreamingHttpResponse(
+            pcap.pcap_stream(_exchanges()), content_type="application/vnd.tcpdump.pcap"
+        )
+        response["Content-Disposition"] = f'attachment; filename="cmp-{stamp:%Y%m%d-%H%M%S}.pcap"'
+        return response
