@@ -27,8 +27,10 @@ die() { printf '[pg-cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 bindir() {
     local d c
     if [ -n "${FAC_PG_BIN:-}" ]; then
-        [ -x "$FAC_PG_BIN/initdb" ] && [ -x "$FAC_PG_BIN/pg_ctl" ] && [ -x "$FAC_PG_BIN/postgres" ] \
-            || die "FAC_PG_BIN=$FAC_PG_BIN lacks initdb, pg_ctl or postgres"
+        if ! { [ -x "$FAC_PG_BIN/initdb" ] && [ -x "$FAC_PG_BIN/pg_ctl" ] \
+                && [ -x "$FAC_PG_BIN/postgres" ]; }; then
+            die "FAC_PG_BIN=$FAC_PG_BIN lacks initdb, pg_ctl or postgres"
+        fi
         echo "$FAC_PG_BIN"; return 0
     fi
     for c in pg_ctl initdb; do
@@ -40,6 +42,7 @@ bindir() {
         fi
     done
     # Debian/Ubuntu keep the server binaries off PATH; take the newest.
+    # shellcheck disable=SC2012  # plain version-numbered directory names
     for d in $(ls -d /usr/lib/postgresql/*/bin /usr/pgsql-*/bin 2>/dev/null | sort -rV); do
         if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ]; then
             echo "$d"; return 0

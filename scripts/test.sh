@@ -20,7 +20,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 say() { printf '[test] %s\n' "$*"; }
 
@@ -59,6 +59,7 @@ esac
 # --- isolation: tests never touch the checkout's data/ ----------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/fac-test.XXXXXX")"
 FAC_PG_DIR=""
+# shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
     if [ -n "$FAC_PG_DIR" ]; then
         bash scripts/pg-cluster.sh stop "$FAC_PG_DIR" || true
@@ -151,8 +152,9 @@ done
 
 echo
 say "================ summary ================"
-[ "${#PASSED[@]}" -gt 0 ] && say "Tests passed on: $(IFS=,; echo "${PASSED[*]}" | sed 's/,/, /g')"
-[ "${#FAILED[@]}" -gt 0 ] && say "Tests FAILED on: $(IFS=,; echo "${FAILED[*]}" | sed 's/,/, /g')"
+join() { local out="$1"; shift; for x in "$@"; do out+=", $x"; done; echo "$out"; }
+[ "${#PASSED[@]}" -gt 0 ] && say "Tests passed on: $(join "${PASSED[@]}")"
+[ "${#FAILED[@]}" -gt 0 ] && say "Tests FAILED on: $(join "${FAILED[@]}")"
 for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do say "Not run: $s"; done
 echo "Total: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
 if [ "${#FAILED[@]}" -gt 0 ] || [ "${#PASSED[@]}" -eq 0 ]; then
