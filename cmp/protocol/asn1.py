@@ -165,7 +165,7 @@ def decode_message(der: bytes) -> DecodedMessage:
         body_der = der[parts[1][1] : parts[1][3]]
         message, rest = der_decoder.decode(der, asn1Spec=rfc9810.PKIMessage())
     except (PyAsn1Error, ValueError) as exc:
-        raise MalformedMessage(f"Not a DER PKIMessage: {exc}") from exc
+        raise MalformedMessage(f"Not a DER PKIMessage: {str(exc)[:200]}") from exc
     if rest:
         raise MalformedMessage("Trailing data after the PKIMessage.")
     return DecodedMessage(message=message, header_der=header_der, body_der=body_der)
@@ -344,11 +344,11 @@ def encode_header(
     pvno: int,
     sender_der: bytes,
     recipient_der: bytes,
-    message_time: datetime.datetime,
+    message_time: datetime.datetime | None,
     protection_alg_der: bytes | None,
     sender_kid: bytes | None,
     transaction_id: bytes | None,
-    sender_nonce: bytes,
+    sender_nonce: bytes | None,
     recip_nonce: bytes | None,
     general_info: tuple[tuple[str, bytes | None], ...] = (),
 ) -> bytes:
@@ -357,7 +357,8 @@ def encode_header(
     header["pvno"] = pvno
     _set_directory_name(header["sender"], sender_der)
     _set_directory_name(header["recipient"], recipient_der)
-    header["messageTime"] = message_time.astimezone(datetime.UTC).strftime("%Y%m%d%H%M%SZ")
+    if message_time is not None:
+        header["messageTime"] = message_time.astimezone(datetime.UTC).strftime("%Y%m%d%H%M%SZ")
     if protection_alg_der is not None:
         alg = _decode(protection_alg_der, rfc5280.AlgorithmIdentifier())
         header["protectionAlg"]["algorithm"] = alg["algorithm"]
@@ -367,7 +368,8 @@ def encode_header(
         header["senderKID"] = sender_kid
     if transaction_id is not None:
         header["transactionID"] = transaction_id
-    header["senderNonce"] = sender_nonce
+    if sender_nonce is not None:
+        header["senderNonce"] = sender_nonce
     if recip_nonce is not None:
         header["recipNonce"] = recip_nonce
     for oid, value_der in general_info:

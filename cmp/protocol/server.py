@@ -248,7 +248,11 @@ class CMPServer:
 
     ``clock`` returns the current aware datetime; ``max_clock_skew`` bounds the
     difference between a request's messageTime and ``clock()``; ``nonce``
-    returns a fresh 16-byte nonce.
+    returns a fresh 16-byte nonce.  ``default_sender`` is the header sender of
+    errors sent before any enrollment is known (unknown senderKID, bad header);
+    None means the NULL-DN (RFC 9810, 5.1.1).  A client that pins the CA
+    certificate (OpenSSL ``-srvcert``) only shows the text of an error whose
+    sender is that CA's subject.
     """
 
     def __init__(
@@ -258,8 +262,10 @@ class CMPServer:
         clock: Callable[[], datetime.datetime] = _utcnow,
         max_clock_skew: datetime.timedelta = datetime.timedelta(minutes=5),
         nonce: Callable[[], bytes] = messages.new_nonce,
+        default_sender: x509.Name | None = None,
     ) -> None:
         self.backend = backend
+        self.default_sender = default_sender
         self.clock = clock
         self.max_clock_skew = max_clock_skew
         self.nonce = nonce
@@ -280,7 +286,7 @@ class CMPServer:
         trace.append(f"sender: {_name(header.sender)}")
         if header.implicit_confirm:
             trace.append("implicitConfirm requested")
-        exchange = _Exchange(request=request, trace=trace)
+        exchange = _Exchange(request=request, trace=trace, sender=self.default_sender)
         error: CMPError | None = None
         try:
             response = self._dispatch(exchange)
@@ -335,7 +341,8 @@ class CMPServer:
             # RFC 9483, 3.1: senderKID MUST identify the key used for MAC protection.
             raise BadMessageCheck("senderKID is required with MAC-based protection.")
         exchange.secret = self.backend.mac_secret(header.sender_kid)
-        exchange.sender = exchange.secret.sender
+        if exchange.secret.sender is not None:
+            exchange.sender = exchange.secret.sender
         exchange.trace.append(f"Enrollment found for senderKID {_kid(header.sender_kid)}")
         # Raises BadAlg for parameters we do not accept; the error then goes unprotected.
         exchange.protector = protection.MacProtector.like(

@@ -1,0 +1,325 @@
+"""A small CMP client for the unit tests: builds requests, reads responses.
+
+It can build what a well-behaved client sends and every kind of broken
+request the server must refuse.  Requests are built with pyasn1 here (test
+tooling only; the protocol layer itself keeps pyasn1 inside ``asn1.py``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass, field, replace
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pyasn1.codec.der import decoder, encoder
+from pyasn1.type import univ
+from pyasn1_alt_modules import rfc4211, rfc5280, rfc9810
+
+from cmp.protocol import asn1, errors, protection
+from cmp.protocol.asn1 import OID
+from cmp.protocol.messages import AlgorithmId
+
+
+def pbm(owf: str = OID.sha256, mac: str = OID.hmac_sha1, iterations: int = 500) -> AlgorithmId:
+    return protection.PBMParameters(os.urandom(16), owf, iterations, mac).algorithm()
+
+
+def pbmac1(iterations: int = 1000, prf: str = OID.hmac_with_sha256) -> AlgorithmId:
+    return protection.PBMAC1Parameters(
+        os.urandom(16), iterations, 32, prf, OID.hmac_with_sha256
+    ).algorithm()
+
+
+def _sig_oid(key) -> str:
+    return OID.sha256_with_rsa if isinstance(key, rsa.RSAPrivateKey) else OID.ecdsa_with_sha256
+
+
+def _sign(key, data: bytes) -> bytes:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+@dataclass
+class Client:
+    """Header fields of the next request; ``replace()`` to vary one."""
+
+    secret: bytes = b"fortinet1"
+    sender_kid: bytes | None = b"fgt100f"
+    pvno: int = 2
+    sender: x509.Name = field(
+        default_factory=lambda: x509.Name.from_rfc4514_string("CN=fgt100f.local")
+    )
+    transaction_id: bytes | None = field(default_factory=lambda: os.urandom(16))
+    sender_nonce: bytes | None = field(default_factory=lambda: os.urandom(16))
+    recip_nonce: bytes | None = None
+    message_time: datetime.datetime | None = field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC)
+    )
+    implicit_confirm: bool = False
+    #: None: unprotected; "wrong": a MAC with a wrong password.
+    algorithm: AlgorithmId | None = field(default_factory=pbm)
+    wrong_mac: bool = False
+
+    def but(self, **changes) -> Client:
+        return replace(self, **changes)
+
+    # ------------------------------------------------------------------ messages
+
+    def finish(self, body_der: bytes) -> bytes:
+        algorithm = self.algorithm
+        header = asn1.encode_header(
+            pvno=self.pvno,
+            sender_der=self.sender.public_bytes(),
+            recipient_der=asn1.null_dn_der(),
+            message_time=self.message_time,
+            protection_alg_der=(
+                asn1.encode_algorithm_identifier(algorithm.oid, algorithm.parameters)
+                if algorithm
+                else None
+            ),
+            sender_kid=self.sender_kid,
+            transaction_id=self.transaction_id,
+            sender_nonce=self.sender_nonce,
+            recip_nonce=self.recip_nonce,
+            general_info=((OID.implicit_confirm, b"\x05\x00"),) if self.implicit_confirm else (),
+        )
+        mac = None
+        if algorithm is not None:
+            secret = self.secret + (b"x" if self.wrong_mac else b"")
+            try:
+                mac = protection.compute_mac(
+                    algorithm, secret, asn1.protected_part(header, body_der)
+                )
+            except errors.CMPError:
+                mac = b"\x00" * 32  # an algorithm the server refuses: any bytes
+        return asn1.encode_message(header, body_der, mac)
+
+    def ir(
+        self,
+        key,
+        subject: str | None = "CN=fgt100f.local",
+        *,
+        body_type: str = "ir",
+        cert_req_id: int = 0,
+        pop: str = "signature",
+        sans: tuple[x509.GeneralName, ...] = (),
+        count: int = 1,
+        include_key: bool = True,
+    ) -> bytes:
+        body = rfc9810.PKIBody()
+        messages = body[body_type]
+        for _ in range(count):
+            messages.append(
+                cert_req_msg(
+                    key,
+                    subject,
+                    cert_req_id=cert_req_id,
+                    pop=pop,
+                    sans=sans,
+                    include_key=include_key,
+                )
+            )
+        return self.finish(encoder.encode(body))
+
+    def p10cr(self, csr: x509.CertificateSigningRequest | bytes) -> bytes:
+        der = csr if isinstance(csr, bytes) else csr.public_bytes(serialization.Encoding.DER)
+        return self.finish(asn1.tlv(0xA4, der))
+
+    def cert_conf(
+        self,
+        certificate: x509.Certificate,
+        *,
+        accepted: bool = True,
+        text: str | None = None,
+        cert_hash: bytes | None = None,
+        hash_alg: str | None = None,
+        cert_req_id: int = 0,
+    ) -> bytes:
+        if cert_hash is None:
+            algorithm = (
+                protection.hash_for_oid(hash_alg)
+                if hash_alg
+                else certificate.signature_hash_algorithm
+            )
+            digest = hashes.Hash(algorithm)
+            digest.update(certificate.public_bytes(serialization.Encoding.DER))
+            cert_hash = digest.finalize()
+        status = rfc9810.CertStatus()
+        status["certHash"] = cert_hash
+        status["certReqId"] = cert_req_id
+        if not accepted or text:
+            status["statusInfo"]["status"] = 0 if accepted else 2
+            if text:
+                status["statusInfo"]["statusString"].append(text)
+        if hash_alg:
+            status["hashAlg"]["algorithm"] = univ.ObjectIdentifier(hash_alg)
+        body = rfc9810.PKIBody()
+        body["certConf"].append(status)
+        return self.finish(encoder.encode(body))
+
+    def error(self, text: str = "client gave up") -> bytes:
+        return self.finish(asn1.encode_error_body(status=2, status_text=text, failure=2))
+
+    def simple(self, body_type: str) -> bytes:
+        """A minimal body of another type: genm, rr, pollReq, kur (empty), pkiconf."""
+        bodies = {
+            # GenMsgContent ::= SEQUENCE OF InfoTypeAndValue (id-it-caCerts, no value)
+            "genm": asn1.tlv(
+                0xB5,
+                asn1.tlv(0x30, asn1.tlv(0x30, asn1.tlv(0x06, bytes.fromhex("2b06010505070411")))),
+            ),
+            # PollReqContent ::= SEQUENCE OF SEQUENCE { certReqId INTEGER }
+            "pollReq": asn1.tlv(0xB9, asn1.tlv(0x30, asn1.tlv(0x30, b"\x02\x01\x00"))),
+            # RevReqContent ::= SEQUENCE OF RevDetails { certDetails CertTemplate }
+            "rr": asn1.tlv(0xAB, asn1.tlv(0x30, asn1.tlv(0x30, asn1.tlv(0x30, b"")))),
+            "pkiconf": asn1.encode_pkiconf_body(),
+        }
+        return self.finish(bodies[body_type])
+
+
+def cert_req_msg(
+    key,
+    subject: str | None,
+    *,
+    cert_req_id: int = 0,
+    pop: str = "signature",
+    sans: tuple[x509.GeneralName, ...] = (),
+    include_key: bool = True,
+):
+    msg = rfc4211.CertReqMsg()
+    msg["certReq"]["certReqId"] = cert_req_id
+    template = msg["certReq"]["certTemplate"]
+    if subject is not None:
+        name_der = x509.Name.from_rfc4514_string(subject).public_bytes()
+        template["subject"]["rdnSequence"] = decoder.decode(name_der, asn1Spec=rfc5280.Name())[0][
+            "rdnSequence"
+        ]
+    if include_key:
+        spki_der = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        spki = decoder.decode(spki_der, asn1Spec=rfc5280.SubjectPublicKeyInfo())[0]
+        template["publicKey"]["algorithm"] = spki["algorithm"]
+        template["publicKey"]["subjectPublicKey"] = spki["subjectPublicKey"]
+    if sans:
+        ext = x509.SubjectAlternativeName(list(sans))
+        extension = rfc5280.Extension()
+        extension["extnID"] = univ.ObjectIdentifier("2.5.29.17")
+        extension["extnValue"] = ext.public_bytes()
+        template["extensions"].append(extension)
+    if pop == "raVerified":
+        msg["popo"]["raVerified"] = msg["popo"]["raVerified"].clone(b"")
+    elif pop in ("signature", "bad"):
+        data = encoder.encode(msg["certReq"])
+        signature = _sign(key, data)
+        if pop == "bad":
+            signature = _sign(key, data + b"tampered")
+        signing_key = msg["popo"]["signature"]
+        signing_key["algorithmIdentifier"]["algorithm"] = univ.ObjectIdentifier(_sig_oid(key))
+        signing_key["signature"] = univ.BitString.fromOctetString(signature)
+    return msg
+
+
+# ---------------------------------------------------------------------- responses
+
+
+@dataclass(frozen=True)
+class Response:
+    """The parts of a response the tests look at."""
+
+    der: bytes
+    body_type: str
+    pvno: int
+    sender: x509.Name | None
+    recipient: x509.Name | None
+    sender_kid: bytes | None
+    transaction_id: bytes | None
+    sender_nonce: bytes | None
+    recip_nonce: bytes | None
+    implicit_confirm: bool
+    algorithm: AlgorithmId | None
+    protected_part: bytes
+    protection: bytes | None
+    extra_certs: tuple[x509.Certificate, ...]
+    # error / CertResponse status
+    status: int | None = None
+    status_text: str | None = None
+    failure_bits: tuple[int, ...] = ()
+    cert_req_id: int | None = None
+    certificate: x509.Certificate | None = None
+    ca_pubs: tuple[x509.Certificate, ...] = ()
+
+    @property
+    def failure(self) -> int | None:
+        return self.failure_bits[0] if len(self.failure_bits) == 1 else None
+
+    def mac_ok(self, secret: bytes = b"fortinet1") -> bool:
+        if self.algorithm is None or self.protection is None:
+            return False
+        try:
+            protection.verify_mac(self.algorithm, secret, self.protected_part, self.protection)
+        except Exception:
+            return False
+        return True
+
+
+def _cert(value) -> x509.Certificate:
+    der = encoder.encode(value)
+    if der[0] == 0xA0:  # certificate [0] EXPLICIT CMPCertificate
+        der = asn1.body_content_der(der)
+    return x509.load_der_x509_certificate(der)
+
+
+def read_response(der: bytes) -> Response:
+    from cmp.protocol import messages
+
+    request = messages.decode(der)  # the header parser is the same for both directions
+    message = decoder.decode(der, asn1Spec=rfc9810.PKIMessage())[0]
+    body = message["body"]
+    name = body.getName()
+    extra: dict = {}
+
+    def status_info(info):
+        texts = asn1.optional(info, "statusString")
+        fail = asn1.optional(info, "failInfo")
+        return {
+            "status": int(info["status"]),
+            "status_text": "; ".join(str(t) for t in texts) if texts is not None else None,
+            "failure_bits": asn1.bit_numbers(fail) if fail is not None else (),
+        }
+
+    if name == "error":
+        extra = status_info(body["error"]["pKIStatusInfo"])
+    elif name in ("ip", "cp", "kup"):
+        rep = body[name]
+        response = rep["response"][0]
+        extra = status_info(response["status"])
+        extra["cert_req_id"] = int(response["certReqId"])
+        ckp = asn1.optional(response, "certifiedKeyPair")
+        if ckp is not None:
+            extra["certificate"] = _cert(ckp["certOrEncCert"]["certificate"])
+        ca_pubs = asn1.optional(rep, "caPubs")
+        if ca_pubs is not None:
+            extra["ca_pubs"] = tuple(_cert(c) for c in ca_pubs)
+    header = request.header
+    return Response(
+        der=der,
+        body_type=name,
+        pvno=header.pvno,
+        sender=header.sender,
+        recipient=header.recipient,
+        sender_kid=header.sender_kid,
+        transaction_id=header.transaction_id,
+        sender_nonce=header.sender_nonce,
+        recip_nonce=header.recip_nonce,
+        implicit_confirm=header.implicit_confirm,
+        algorithm=header.protection_alg,
+        protected_part=request.protected_part,
+        protection=request.protection,
+        extra_certs=request.extra_certs,
+        **extra,
+    )
