@@ -83,14 +83,10 @@ def test_ir_ip_certconf_pkiconf(server, backend, client, key, ca):
 
 
 def test_trace_has_no_secret(server, client, ec_key):
-    result, _ = enroll(server, client, ec_key)
-    text = "\n".join(result.trace)
-    assert "fortinet1" not in text
-    assert result.trace[
-        0
-    ] == f"CMP request received: {len(client.ir(ec_key))} bytes" or result.trace[0].startswith(
-        "CMP request received: "
-    )
+    request = client.ir(ec_key)
+    result = server.handle(request)
+    assert "fortinet1" not in "\n".join(result.trace)
+    assert result.trace[0] == f"CMP request received: {len(request)} bytes"
     for line in (
         "PKIBody type: ir",
         f"transactionID: {client.transaction_id.hex()}",
