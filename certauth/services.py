@@ -39,6 +39,7 @@ __all__ = [
     "issue_certificate",
     "issue_from_csr",
     "confirm_certificate",
+    "reject_certificate",
     "revoke_certificate",
     "unrevoke_certificate",
     "delete_certificate",
@@ -420,6 +421,22 @@ def confirm_certificate(cert: Certificate, *, actor: Actor = SYSTEM) -> Certific
             old = Certificate.objects.select_for_update().get(pk=cert.replaces_id)
             if old.status != Certificate.Status.REVOKED:
                 _revoke(old, Certificate.Reason.SUPERSEDED, actor)
+    return cert
+
+
+def reject_certificate(cert: Certificate, *, reason: str = "", actor: Actor = SYSTEM) -> Certificate:
+    """The client refused a pending certificate (CMP certConf rejection): revoke it."""
+    with transaction.atomic():
+        cert = Certificate.objects.select_for_update().get(pk=cert.pk)
+        if cert.status == Certificate.Status.REVOKED:
+            return cert
+        _revoke(
+            cert,
+            Certificate.Reason.CESSATION_OF_OPERATION,
+            actor,
+            message=events.cert_rejected(cert.subject, cert.serial_colons, reason),
+            log_type=events.CERT_REJECTED,
+        )
     return cert
 
 

@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from cmp import views
+
+urlpatterns = [
+    path("app/cert/cmp2", views.cmp_endpoint, name="cmp"),
+]

@@ -1,0 +1,160 @@
+"""The CMP endpoint: ``POST /app/cert/cmp2`` (RFC 9811, HTTP transfer for CMP).
+
+One thin view. It checks method, content type and size, hands the bytes to
+the sans-IO server (cmp.protocol) with a database-backed backend, and is the
+single place where failures become responses: a CMP failure is answered with
+a CMP error message (HTTP 200: OpenSSL discards the body of any other
+status), anything unexpected is logged with its traceback and answered with
+``systemFailure``, never with a 500 page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from certauth import events
+from certauth.models import LogEntry
+from cmp import services
+from cmp.backend import DatabaseBackend, server_for
+from cmp.protocol import errors, messages
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/pkixcmp"
+# The headers FortiAuthenticator sends with its CMP responses.
+RESPONSE_HEADERS = {
+    "X-XSS-Protection": "1; mode=block",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "fullscreen=(self)",
+}
+
+
+def _response(body: bytes, status: int = 200, content_type: str = CONTENT_TYPE) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type=content_type)
+    for name, value in RESPONSE_HEADERS.items():
+        response[name] = value
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _plain(text: str, status: int) -> HttpResponse:
+    return _response(text.encode() + b"\n", status, "text/plain; charset=utf-8")
+
+
+def _source_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _unaddressed_error(exc: errors.CMPError, body: bytes) -> bytes:
+    """An unprotected error message, echoing the request's header where it decodes."""
+    try:
+        header = messages.decode(body).header
+    except Exception:  # noqa: BLE001 - junk: answer without echoing anything
+        header = None
+    return errors.error_response(exc, header)
+
+
+@csrf_exempt
+def cmp_endpoint(request: HttpRequest) -> HttpResponse:
+    # RFC 9811, 3.2: CMP messages are sent with HTTP POST only.
+    if request.method != "POST":
+        response = _plain("CMP requests must be sent with POST.", 405)
+        response["Allow"] = "POST"
+        return response
+    # RFC 9811, 3.4: the media type is application/pkixcmp.
+    if request.content_type != CONTENT_TYPE:
+        return _plain(f"Content-Type must be {CONTENT_TYPE}.", 415)
+    limit = settings.FAC_CMP_MAX_BODY
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _plain("Invalid Content-Length.", 400)
+    if declared > limit:
+        return _plain(f"CMP message larger than {limit} bytes.", 413)
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return _plain(f"CMP message larger than {limit} bytes.", 413)
+    if not body:
+        return _plain("Empty request body: a DER-encoded PKIMessage is expected.", 400)
+
+    source_ip = _source_ip(request)
+    config = services.config()
+    if not config.enabled:
+        return _response(_unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body))
+
+    try:
+        services.sweep(config)
+        backend = DatabaseBackend(source_ip=source_ip)
+        result = server_for(backend, config).handle(body)
+    except errors.MalformedMessage as exc:
+        _trace(config, source_ip=source_ip, request_der=body, status=400, error=str(exc),
+               lines=[f"request received: {len(body)} bytes from {source_ip}", f"not a PKIMessage: {exc}"])
+        return _plain(f"Not a DER-encoded PKIMessage: {exc}", 400)
+    except Exception:  # noqa: BLE001 - the one place that turns anything else into systemFailure
+        log.exception("CMP request from %s failed unexpectedly", source_ip)
+        failure = errors.SystemFailure("Internal error; see the server log.")
+        response_der = _unaddressed_error(failure, body)
+        _trace(config, source_ip=source_ip, request_der=body, response_der=response_der,
+               error=failure.text, lines=[f"request received: {len(body)} bytes", "internal error"])
+        return _response(response_der)
+
+    kid = _kid_text(result.sender_kid)
+    if result.error is not None:
+        LogEntry.objects.log(
+            f"CMP {result.body_type or 'request'}"
+            f"{' from ' + kid if kid else ''} failed: "
+            f"{result.error.text} ({result.error.failure.name})",
+            level=events.CMP_REQUEST_FAILED.level,
+            subcategory=events.CMP_REQUEST_FAILED.subcategory,
+            log_type=events.CMP_REQUEST_FAILED.id,
+            user=kid,
+            source_ip=source_ip,
+        )
+    _trace(
+        config,
+        source_ip=source_ip,
+        request_der=body,
+        response_der=result.body,
+        transaction_id=result.transaction_id.hex() if result.transaction_id else "",
+        sender_kid=kid,
+        body_type=result.body_type or "",
+        error=f"{result.error.failure.name}: {result.error.text}" if result.error else "",
+        lines=list(result.trace),
+    )
+    return _response(result.body)
+
+
+def _kid_text(sender_kid: bytes | None) -> str:
+    if not sender_kid:
+        return ""
+    try:
+        text = sender_kid.decode("utf-8")
+    except UnicodeDecodeError:
+        return sender_kid.hex()
+    return text if text.isprintable() else sender_kid.hex()
+
+
+def _trace(config, *, source_ip, request_der, lines, response_der=b"", status=200, error="",
+           transaction_id="", sender_kid="", body_type="") -> None:
+    """Record the exchange for Debug > Others > SCEP/CMP while debug mode is on."""
+    if not config.debug:
+        return
+    try:
+        services.record_trace(
+            source_ip=source_ip,
+            request_der=request_der,
+            response_der=response_der,
+            http_status=status,
+            error=error[:512],
+            transaction_id=transaction_id,
+            sender_kid=sender_kid[:256],
+            body_type=body_type,
+            lines="\n".join(lines),
+        )
+    except Exception:  # noqa: BLE001 - a trace must never break the exchange
+        log.exception("Could not record a CMP debug trace")
