@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from certauth.x509 import serial_colons
 
-
 # --- Certificate authorities -------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.db import IntegrityError, transaction
@@ -208,8 +209,8 @@ def _find_local_parent(certificate: x509.Certificate) -> CertificateAuthority | 
     for candidate in CertificateAuthority.objects.local().filter(subject=issuer):
         try:
             certificate.verify_directly_issued_by(candidate.certificate)
-        except (ValueError, TypeError, Exception):  # noqa: BLE001 - any mismatch: not the parent
-            continue
+        except (ValueError, TypeError, InvalidSignature):
+            continue  # another CA with the same name: not the issuer
         return candidate
     return None
 

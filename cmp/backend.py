@@ -20,6 +20,7 @@ from certauth import x509 as x509util
 from certauth.models import Certificate, CertificateAuthority, Enrollment
 from cmp.models import CMPConfig, CMPTransaction
 from cmp.protocol import errors
+from cmp.protocol.protection import SignatureProtector
 from cmp.protocol.server import (
     CertificationRequest,
     CMPServer,
@@ -46,7 +47,28 @@ def server_for(backend: DatabaseBackend, config: CMPConfig | None = None) -> CMP
         backend,
         max_clock_skew=dt.timedelta(seconds=settings.FAC_CMP_CLOCK_SKEW),
         default_sender=default_sender,
+        error_signer=ca_signer,
     )
+
+
+def ca_signer(sender: x509.Name) -> SignatureProtector | None:
+    """Sign with the local CA whose subject is *sender*; the key stays in the keystore.
+
+    Used for errors whose request MAC could not be verified (unknown
+    enrollment, wrong password): the client pins this CA's certificate
+    (FortiGate: the CA named in the enroll command; openssl: -srvcert), so a
+    signed error is one it can check and then show its text.
+    """
+    subject = x509util.format_name(sender)
+    for ca in CertificateAuthority.objects.usable().filter(subject=subject):
+        if ca.certificate.subject != sender:
+            continue
+        return SignatureProtector(
+            ca.certificate,
+            lambda data, algorithm, ca=ca: keystore.sign_data(ca, data, algorithm),
+            ca.hash_algorithm if ca.hash_algorithm in x509util.HASHES else "sha256",
+        )
+    return None
 
 
 def _reference(sender_kid: bytes | None) -> str:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
 from . import asn1
-from .errors import BadCertTemplate, BadDataFormat, BadRequest
+from .errors import BadCertTemplate, BadDataFormat, BadRequest, MalformedMessage
 
 if TYPE_CHECKING:  # pragma: no cover
     from .protection import Protector
@@ -163,16 +163,23 @@ def decode(der: bytes) -> Request:
     """Decode request bytes; raises MalformedMessage if they are no PKIMessage."""
     decoded = asn1.decode_message(der)
     message = decoded.message
-    protection = asn1.optional(message, "protection")
-    return Request(
-        header=_header(message["header"]),
-        body_type=asn1.body_name(message),
-        protected_part=decoded.protected_part,
-        protection=asn1.bit_string_bytes(protection) if protection is not None else None,
-        extra_certs=_extra_certs(message),
-        size=len(der),
-        _decoded=decoded,
-    )
+    try:
+        protection = asn1.optional(message, "protection")
+        return Request(
+            header=_header(message["header"]),
+            body_type=asn1.body_name(message),
+            protected_part=decoded.protected_part,
+            protection=asn1.bit_string_bytes(protection) if protection is not None else None,
+            extra_certs=_extra_certs(message),
+            size=len(der),
+            _decoded=decoded,
+        )
+    except MalformedMessage:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any undecodable field: not a usable PKIMessage
+        # e.g. a messageTime that is no valid GeneralizedTime, an extraCert
+        # that is no certificate: nothing can be answered to such a header.
+        raise MalformedMessage(f"undecodable PKIMessage header: {type(exc).__name__}") from None
 
 
 def _octets(value) -> bytes | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -250,6 +251,12 @@ def verify_signature_protection(
 
 
 def _signature_oid(private_key: object, hash_name: str) -> str:
+    if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise BadAlg("Only RSA and ECDSA keys can sign CMP messages.")
+    return _signature_oid_for(private_key.public_key(), hash_name)
+
+
+def _signature_oid_for(public_key: object, hash_name: str) -> str:
     table = {
         (True, "sha256"): OID.sha256_with_rsa,
         (True, "sha384"): OID.sha384_with_rsa,
@@ -258,10 +265,10 @@ def _signature_oid(private_key: object, hash_name: str) -> str:
         (False, "sha384"): OID.ecdsa_with_sha384,
         (False, "sha512"): OID.ecdsa_with_sha512,
     }
-    if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise BadAlg("Only RSA and ECDSA keys can sign CMP messages.")
     try:
-        return table[(isinstance(private_key, rsa.RSAPrivateKey), hash_name)]
+        return table[(isinstance(public_key, rsa.RSAPublicKey), hash_name)]
     except KeyError:
         raise BadAlg(f"Hash {hash_name} is not supported for signatures.") from None
 
@@ -332,11 +339,27 @@ class SignatureProtector:
 
     RFC 9483, 3.1: for signature protection senderKID is the
     SubjectKeyIdentifier of the protecting certificate, if it has one.
+    ``sign_with(data, hash)`` makes the signature, so the private key can stay
+    in a keystore or an HSM; :meth:`with_key` wraps a key object held here.
     """
 
-    private_key: object = field(repr=False)
     certificate: x509.Certificate
+    sign_with: Callable[[bytes, hashes.HashAlgorithm], bytes] = field(repr=False)
     hash_name: str = "sha256"
+
+    @classmethod
+    def with_key(
+        cls, private_key: object, certificate: x509.Certificate, hash_name: str = "sha256"
+    ) -> SignatureProtector:
+        def sign_with(data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
+            if isinstance(private_key, rsa.RSAPrivateKey):
+                return private_key.sign(data, padding.PKCS1v15(), algorithm)
+            if isinstance(private_key, ec.EllipticCurvePrivateKey):
+                return private_key.sign(data, ec.ECDSA(algorithm))
+            raise BadAlg("Only RSA and ECDSA keys can sign CMP messages.")
+
+        _signature_oid(private_key, hash_name)  # refuse unsupported keys and hashes now
+        return cls(certificate, sign_with, hash_name)
 
     @property
     def sender_kid(self) -> bytes | None:
@@ -347,13 +370,14 @@ class SignatureProtector:
         return ext.value.digest
 
     def new_algorithm(self) -> AlgorithmId:
-        oid = _signature_oid(self.private_key, self.hash_name)
+        oid = _signature_oid_for(self.certificate.public_key(), self.hash_name)
         # RFC 4055, 5: sha*WithRSAEncryption parameters are NULL; RFC 5758, 3.2:
         # ecdsa-with-SHA* parameters are absent.
         return AlgorithmId(oid, b"\x05\x00" if oid in _RSA_SIGNATURES else None)
 
     def protect(self, algorithm: AlgorithmId, data: bytes) -> bytes:
-        return sign(self.private_key, algorithm, data)
+        _key_type, hash_type = SIGNATURES[algorithm.oid]
+        return self.sign_with(data, hash_type())
 
 
 _RSA_SIGNATURES = frozenset({OID.sha256_with_rsa, OID.sha384_with_rsa, OID.sha512_with_rsa})

@@ -218,6 +218,7 @@ class _Exchange:
     secret: SharedSecret | None = None
     sender: x509.Name | None = None
     protector: protection.Protector | None = None
+    mac_verified: bool = False
 
 
 def _utcnow() -> datetime.datetime:
@@ -263,9 +264,11 @@ class CMPServer:
         max_clock_skew: datetime.timedelta = datetime.timedelta(minutes=5),
         nonce: Callable[[], bytes] = messages.new_nonce,
         default_sender: x509.Name | None = None,
+        error_signer: Callable[[x509.Name], protection.Protector | None] | None = None,
     ) -> None:
         self.backend = backend
         self.default_sender = default_sender
+        self.error_signer = error_signer
         self.clock = clock
         self.max_clock_skew = max_clock_skew
         self.nonce = nonce
@@ -275,6 +278,7 @@ class CMPServer:
     def handle(self, der: bytes) -> ServerResult:
         """Answer one request; raises MalformedMessage if ``der`` is no PKIMessage."""
         trace = [f"CMP request received: {len(der)} bytes"]
+        protector: protection.Protector | None = None
         request = messages.decode(der)
         header = request.header
         trace.append(f"PKIBody type: {request.body_type}")
@@ -293,11 +297,12 @@ class CMPServer:
         except CMPError as exc:
             error = exc
             trace.append(f"error: {exc.failure.name}: {exc.text}")
+            protector = self._error_protector(exchange)
             response = errors.error_response(
                 exc,
                 header,
                 sender=exchange.sender,
-                protector=exchange.protector,
+                protector=protector,
                 clock_now=self.clock(),
                 nonce=self.nonce(),
             )
@@ -305,7 +310,7 @@ class CMPServer:
             "CMP response sent: "
             + ("error" if error is not None else self._response_type(request))
             + f", {len(response)} bytes"
-            + ("" if exchange.protector is not None else ", unprotected")
+            + ("" if error is None or protector is not None else ", unprotected")
         )
         return ServerResult(
             body=response,
@@ -315,6 +320,29 @@ class CMPServer:
             error=error,
             trace=tuple(trace),
         )
+
+    def _error_protector(self, exchange: _Exchange) -> protection.Protector | None:
+        """How to protect an error message.
+
+        RFC 9483, 3.6.4 / RFC 9810, 5.1.3: errors are protected where possible.
+        With the client's MAC verified, the error is MAC-protected like any
+        response. Otherwise (unknown senderKID, wrong password, no protection)
+        a MAC with the stored secret would not help a client holding another
+        secret, so the error is signed by the CA named as sender, which a
+        client pinning that CA certificate verifies and then shows the text.
+        """
+        if exchange.protector is not None and exchange.mac_verified:
+            return exchange.protector
+        if self.error_signer is not None and exchange.sender is not None:
+            try:
+                signer = self.error_signer(exchange.sender)
+            except CMPError:
+                signer = None
+            if signer is not None:
+                exchange.trace.append("error signed by the CA (the request's MAC was not verified)")
+                return signer
+        # Without a signer: the stored secret still serves a client that holds it.
+        return exchange.protector
 
     @staticmethod
     def _response_type(request: Request) -> str:
@@ -380,6 +408,7 @@ class CMPServer:
             protection.verify_mac(
                 algorithm, exchange.secret.secret, request.protected_part, request.protection
             )
+            exchange.mac_verified = True
             exchange.trace.append(f"Protection checked: {self._describe(algorithm)}: OK")
             return
         if protection.is_signature(algorithm):

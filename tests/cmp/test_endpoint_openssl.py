@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from cmp.protocol.errors import FailureInfo
@@ -241,24 +241,28 @@ def test_allowed_sans_are_kept(pki: Server) -> None:
 
 
 def test_unknown_reference(pki: Server) -> None:
-    result, out, rsp = enroll(pki, "no-such-ref", rsa_key(pki, "u.key"), "-unprotected_errors",
-                              subject="/CN=x")
+    result, out, rsp = enroll(pki, "no-such-ref", rsa_key(pki, "u.key"), subject="/CN=x")
     assert result.returncode != 0
     assert not out.exists()
     error = last_error(rsp)
     assert error.status_text == "Enrollment not found."
     assert error.failure_bits == (FailureInfo.signerNotTrusted,)
-    assert "Enrollment not found." in result.stdout
+    # The error is signed by the CA the client pins, so the client shows its text.
+    assert error.sender.rfc4514_string() == "CN=fac.cz.root"
+    assert 'StatusString: "Enrollment not found."' in result.stdout
 
 
 def test_wrong_password_gets_no_certificate(pki: Server) -> None:
     ref = new_ref()
     add_enrollment(pki, ref)
-    result, out, rsp = enroll(pki, ref, rsa_key(pki, "w.key"), "-unprotected_errors",
-                              secret="wrong-password", subject=f"/CN={ref}")
+    result, out, rsp = enroll(pki, ref, rsa_key(pki, "w.key"), secret="wrong-password",
+                              subject=f"/CN={ref}")
     assert result.returncode != 0
     assert not out.exists()
-    assert last_error(rsp).failure_bits == (FailureInfo.badMessageCheck,)
+    error = last_error(rsp)
+    assert error.failure_bits == (FailureInfo.badMessageCheck,)
+    assert not error.mac_ok(PASSWORD.encode())  # signed by the CA, not MACed with the secret
+    assert "PKIFailureInfo: badMessageCheck" in result.stdout
     assert certs_of(pki, ref) == []
     assert not any("wrong-password" in message for message in log_messages(pki))
 

@@ -137,7 +137,7 @@ def test_signature_protection_round_trip(key_name, rsa_key, ec_key, ca):
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(ca.root_key, hashes.SHA256())
     )
-    signer = protection.SignatureProtector(key, certificate)
+    signer = protection.SignatureProtector.with_key(key, certificate)
     header = messages.ResponseHeader(
         pvno=2,
         sender=certificate.subject,
