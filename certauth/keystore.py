@@ -5,7 +5,7 @@ derived (HKDF-SHA256) from ``FAC_KEYSTORE_KEY``. Each blob is bound by its
 associated data to its purpose, so a CA key cannot be passed off as an
 enrollment password. The public interface is small on purpose, so that an HSM
 backend can replace the default one: ``seal_private_key``, ``seal_secret``,
-``sign_certificate``, ``sign_crl``, ``sign_data``, ``private_key_for_export``
+``sign_certificate``, ``sign_crl``, ``sign_ocsp_response``, ``sign_data``, ``private_key_for_export``
 and ``secret_for``.
 
 Blob format: version byte (1) | 12-byte nonce | ciphertext+tag.
@@ -146,6 +146,11 @@ def sign_crl(
     builder: x509.CertificateRevocationListBuilder,
     algorithm: hashes.HashAlgorithm,
 ) -> x509.CertificateRevocationList:
+    return builder.sign(_private_key(ca), algorithm)
+
+
+def sign_ocsp_response(ca: CertificateAuthority, builder, algorithm: hashes.HashAlgorithm):
+    """Sign an OCSP response (cryptography's OCSPResponseBuilder) with the CA's key."""
     return builder.sign(_private_key(ca), algorithm)
 
 

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -81,6 +82,11 @@ def _log(log_type: events.LogType, message: str, actor: Actor) -> None:
         user=actor.user,
         source_ip=actor.source_ip,
     )
+
+
+def _public_url(path: str) -> str | None:
+    """A URL on this server for certificate extensions (CRL DP, AIA), if FAC_PUBLIC_URL is set."""
+    return f"{settings.FAC_PUBLIC_URL}{path}" if settings.FAC_PUBLIC_URL else None
 
 
 def _unique_serial() -> int:
@@ -368,6 +374,8 @@ def issue_certificate(
             key_usage=key_usage,
             ext_key_usage=ext_key_usage,
             sans=sans,
+            crl_url=_public_url(f"/app/cert/crl/{ca.name}.crl"),
+            ocsp_url=_public_url("/app/cert/ocsp"),
         )
         algorithm = x509util.hash_algorithm(hash_name or ca.hash_algorithm or "sha256")
         certificate = keystore.sign_certificate(ca, builder, algorithm)
@@ -459,6 +467,17 @@ def _revoke(
         message or events.cert_revoked(cert.subject, cert.serial_colons, label),
         actor,
     )
+    # The CRL reflects a revocation at once (it is re-signed when fetched, too).
+    transaction.on_commit(lambda: _refresh_crl(cert.ca_id))
+
+
+def _refresh_crl(ca_id: int) -> None:
+    ca = CertificateAuthority.objects.filter(pk=ca_id).first()
+    if ca is not None and ca.has_key and ca.status == CertificateAuthority.Status.ACTIVE:
+        try:
+            generate_crl(ca)
+        except ServiceError as exc:
+            log.warning("CRL of CA %s not regenerated: %s", ca.name, exc)
 
 
 def revoke_certificate(

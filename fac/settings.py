@@ -123,6 +123,11 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 
+# Base URL under which devices reach this server, e.g. http://ca.example.net:8000.
+# When set, issued certificates carry a CRL distribution point
+# ({base}/app/cert/crl/<CA>.crl) and an OCSP responder URL ({base}/app/cert/ocsp).
+FAC_PUBLIC_URL = env.str("FAC_PUBLIC_URL", default="").rstrip("/")
+
 # CMP server (/app/cert/cmp2).
 FAC_CMP_MAX_BODY = env.int("FAC_CMP_MAX_BODY", default=1024 * 1024)
 # Seconds an issued certificate waits for its certConf before it is revoked.

@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The CMP endpoint (cmp.urls) and the administrator's GUI.
     path("", include("cmp.urls")),
+    path("", include("certauth.pki_urls")),
     path("", include("certauth.gui.urls")),
     path("", include("certauth.gui.urls_b")),
     path("", include("cmp.gui.urls")),

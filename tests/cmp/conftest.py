@@ -118,6 +118,7 @@ def cmp_server(tmp_path_factory) -> Iterator[Server]:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "FAC_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     server = Server(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, env=env, workdir=tmp)
     server.manage("migrate", "-v0")
