@@ -87,8 +87,10 @@ def _chain(ca: CertificateAuthority) -> tuple[x509.Certificate, ...]:
 class DatabaseBackend:
     """One instance per HTTP request (it knows the client's address for the log)."""
 
-    def __init__(self, *, source_ip: str | None = None) -> None:
+    def __init__(self, *, source_ip: str | None = None, profile: str | None = None) -> None:
         self.source_ip = source_ip
+        # RFC 9811, 3.3: /.well-known/cmp/p/<label>; the label is an enrollment ID.
+        self.profile = profile
         self.actor = ca_services.Actor(user="", source_ip=source_ip)
 
     # --- authentication -------------------------------------------------------------
@@ -103,6 +105,10 @@ class DatabaseBackend:
         )
         if enrollment is None or enrollment.reference != reference:
             raise errors.SignerNotTrusted(ENROLLMENT_NOT_FOUND)
+        if self.profile is not None and self.profile != reference:
+            raise errors.NotAuthorized(
+                f"senderKID {reference} does not match the enrollment ID {self.profile} in the path."
+            )
         return enrollment
 
     def mac_secret(self, sender_kid: bytes) -> SharedSecret:

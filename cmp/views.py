@@ -60,7 +60,7 @@ def _unaddressed_error(exc: errors.CMPError, body: bytes) -> bytes:
 
 
 @csrf_exempt
-def cmp_endpoint(request: HttpRequest) -> HttpResponse:
+def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpResponse:
     # RFC 9811, 3.2: CMP messages are sent with HTTP POST only.
     if request.method != "POST":
         response = _plain("CMP requests must be sent with POST.", 405)
@@ -89,7 +89,7 @@ def cmp_endpoint(request: HttpRequest) -> HttpResponse:
 
     try:
         services.sweep(config)
-        backend = DatabaseBackend(source_ip=source_ip)
+        backend = DatabaseBackend(source_ip=source_ip, profile=profile)
         result = server_for(backend, config).handle(body)
     except errors.MalformedMessage as exc:
         _trace(config, source_ip=source_ip, request_der=body, status=400, error=str(exc),

@@ -79,10 +79,10 @@ class Server:
             raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def cmp(self, *args: str, timeout: int = 60) -> subprocess.CompletedProcess:
+    def cmp(self, *args: str, timeout: int = 60, path: str = "/app/cert/cmp2") -> subprocess.CompletedProcess:
         """Run ``openssl cmp`` against this server's /app/cert/cmp2 (output in ``stdout``)."""
         return subprocess.run(
-            [OPENSSL, "cmp", "-server", f"{self.host}:{self.port}", "-path", "/app/cert/cmp2", *args],
+            [OPENSSL, "cmp", "-server", f"{self.host}:{self.port}", "-path", path, *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.workdir,
             timeout=timeout,
         )

@@ -68,7 +68,7 @@ def ec_key(server: Server, name: str, curve: str = "prime256v1") -> Path:
 
 
 def enroll(server: Server, ref: str, key: Path, *extra: str, cmd: str = "ir",
-           secret: str = PASSWORD, subject: str | None = None) -> tuple[subprocess.CompletedProcess, Path, Path]:
+           secret: str = PASSWORD, subject: str | None = None, path: str = "/app/cert/cmp2") -> tuple[subprocess.CompletedProcess, Path, Path]:
     """Run openssl cmp; returns the process, the certificate path and the rspout stem."""
     out = server.workdir / f"{ref}-{secrets.token_hex(2)}.crt"
     rsp = server.workdir / f"{out.stem}.rsp.der"
@@ -78,7 +78,7 @@ def enroll(server: Server, ref: str, key: Path, *extra: str, cmd: str = "ir",
         args += ["-newkey", str(key)]
     if subject is not None:
         args += ["-subject", subject]
-    result = server.cmp(*args, *extra)
+    result = server.cmp(*args, *extra, path=path)
     return result, out, rsp
 
 
@@ -434,3 +434,24 @@ def test_response_headers(pki: Server) -> None:
     assert headers["Permissions-Policy"] == "fullscreen=(self)"
     # Replaying the ir: its transaction is closed, but the enrollment holds a certificate.
     assert read_response(body).failure_bits == (FailureInfo.duplicateCertReq,)
+
+
+@pytest.mark.parametrize("path", ["/.well-known/cmp", "/.well-known/cmp/p/{ref}"])
+def test_well_known_paths(pki: Server, path: str) -> None:
+    ref = new_ref("wk")
+    add_enrollment(pki, ref)
+    result, out, _ = enroll(pki, ref, rsa_key(pki, "wk.key"), subject=f"/CN={ref}", path=path.format(ref=ref))
+    assert result.returncode == 0, result.stdout
+    verify(pki, out)
+
+
+def test_well_known_profile_must_match_reference(pki: Server) -> None:
+    ref, other = new_ref("wk"), new_ref("wk")
+    add_enrollment(pki, ref)
+    add_enrollment(pki, other)
+    result, out, rsp = enroll(pki, ref, rsa_key(pki, "wk.key"), subject=f"/CN={ref}",
+                              path=f"/.well-known/cmp/p/{other}")
+    assert result.returncode != 0 and not out.exists()
+    error = last_error(rsp)
+    assert error.failure_bits == (FailureInfo.notAuthorized,)
+    assert error.status_text == f"senderKID {ref} does not match the enrollment ID {other} in the path."
