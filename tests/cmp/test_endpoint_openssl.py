@@ -455,3 +455,35 @@ def test_well_known_profile_must_match_reference(pki: Server) -> None:
     error = last_error(rsp)
     assert error.failure_bits == (FailureInfo.notAuthorized,)
     assert error.status_text == f"senderKID {ref} does not match the enrollment ID {other} in the path."
+
+
+def test_debug_mode_records_traces_without_secrets(pki: Server) -> None:
+    assert "CMP debug mode is on" in pki.manage("cmp_debug", "on").stdout
+    try:
+        ref = new_ref("dbg")
+        add_enrollment(pki, ref)
+        result, _, _ = enroll(pki, ref, rsa_key(pki, "dbg.key"), subject=f"/CN={ref}")
+        assert result.returncode == 0, result.stdout
+        failed, _, _ = enroll(pki, "dbg-unknown", rsa_key(pki, "dbg.key"), subject="/CN=x")
+        assert failed.returncode != 0
+    finally:
+        assert "CMP debug mode is off" in pki.manage("cmp_debug", "off").stdout
+    out = pki.shell(
+        "import json; from cmp.models import CMPTrace; "
+        f"print(json.dumps([[t.body_type, t.sender_kid, t.error, t.lines, bytes(t.request_der).hex(), "
+        f"bytes(t.response_der).hex()] for t in CMPTrace.objects.filter(sender_kid__in=[{ref!r}, 'dbg-unknown']).order_by('id')]))"
+    )
+    traces = json.loads(out.strip().splitlines()[-1])
+    assert [(t[0], t[1]) for t in traces] == [("ir", ref), ("certConf", ref), ("ir", "dbg-unknown")]
+    ir_lines = traces[0][3].splitlines()
+    assert "PKIBody type: ir" in ir_lines
+    assert f"Enrollment found for senderKID {ref}" in ir_lines
+    assert any(line.startswith("Protection checked: PasswordBasedMac") for line in ir_lines)
+    assert "POP checked: signature over certReq: OK" in ir_lines
+    assert any(line.startswith("CMP response sent: ip") for line in ir_lines)
+    assert read_response(bytes.fromhex(traces[0][5])).body_type == "ip"
+    assert traces[2][2] == "signerNotTrusted: Enrollment not found."
+    for trace in traces:
+        assert PASSWORD not in trace[3]
+        assert PASSWORD.encode().hex() not in trace[4] + trace[5]
+    assert pki.manage("cmp_debug", "status").stdout.strip() == "CMP debug mode is off"

@@ -1,0 +1,73 @@
+"""CMP settings and housekeeping (cmp.services), on the test database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.utils import timezone
+
+from certauth import services as ca_services
+from certauth import x509 as x509util
+from certauth.models import Certificate, LogEntry
+from cmp import services
+from cmp.models import CMPConfig, CMPTrace, CMPTransaction
+
+pytestmark = pytest.mark.django_db
+
+
+def test_config_is_one_row_with_settings_defaults(settings) -> None:
+    settings.FAC_CMP_CONFIRM_WAIT = 123
+    config = services.config()
+    assert (config.pk, config.enabled, config.debug, config.confirm_wait) == (1, True, False, 123)
+    assert services.config().pk == 1
+    assert CMPConfig.objects.count() == 1
+
+
+def test_set_debug_logs_only_changes() -> None:
+    services.set_debug(True, user="admin", source_ip="192.0.2.7")
+    services.set_debug(True, user="admin")
+    services.set_debug(False, user="admin")
+    assert services.config().debug is False
+    messages = list(LogEntry.objects.order_by("id").values_list("message", "user", "source_ip"))
+    assert messages == [
+        ("CMP debug mode enabled", "admin", "192.0.2.7"),
+        ("CMP debug mode disabled", "admin", None),
+    ]
+
+
+def test_traces_roll_off(settings) -> None:
+    settings.FAC_CMP_TRACE_LIMIT = 3
+    for i in range(5):
+        services.record_trace(lines=f"trace {i}", request_der=b"\x30\x00", body_type="ir")
+    assert list(CMPTrace.objects.order_by("id").values_list("lines", flat=True)) == [
+        "trace 2", "trace 3", "trace 4",
+    ]
+
+
+def test_sweep_revokes_unconfirmed_and_closes_transaction() -> None:
+    ca = ca_services.create_ca(name="sweep.root", subject="CN=sweep.root", key_type="ec")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pending = ca_services.issue_certificate(
+        ca=ca, subject=x509util.parse_name("CN=pending"), public_key=key.public_key(),
+        status=Certificate.Status.PENDING,
+    )
+    fresh = ca_services.issue_certificate(
+        ca=ca, subject=x509util.parse_name("CN=fresh"), public_key=key.public_key(),
+        status=Certificate.Status.PENDING,
+    )
+    Certificate.objects.filter(pk=pending.pk).update(created=timezone.now() - dt.timedelta(seconds=301))
+    CMPTransaction.objects.create(
+        transaction_id="aa" * 16, body_type="ir", state=CMPTransaction.State.WAITING_CONFIRM,
+        server_nonce="bb" * 16, certificate=pending,
+    )
+    assert services.sweep() == 1
+    pending.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (pending.status, fresh.status) == ("revoked", "pending")
+    assert CMPTransaction.objects.get().state == CMPTransaction.State.EXPIRED
+    assert LogEntry.objects.filter(
+        message=f'Certificate "CN=pending" ({pending.serial_colons}) was revoked: '
+        "the client did not confirm it in time"
+    ).exists()
