@@ -112,14 +112,12 @@ if [ "$DEV" = 1 ] && [ "${FAC_SETUP_POSTGRES:-1}" != 0 ] \
     pg_server_bin_dir >/dev/null || need_pkg postgresql
 fi
 
-# >>> Hook for the browser tests ------------------------------------------------
-# Packages the browser tests will need, as "command:package" pairs: the package
-# is installed only when the command is not found. To enable, uncomment:
+# Packages the browser tests need, as "command:package" pairs: the package is
+# installed only when the command is not found. Playwright drives Debian's
+# Chromium (tests/gui); it never downloads a browser of its own.
 DEV_BROWSER_PACKAGES=(
-    # "chromium:chromium"
-    # "chromedriver:chromium-driver"
+    "chromium:chromium"
 )
-# <<< -----------------------------------------------------------------------------
 if [ "$DEV" = 1 ]; then
     for pair in "${DEV_BROWSER_PACKAGES[@]+"${DEV_BROWSER_PACKAGES[@]}"}"; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || need_pkg "${pair#*:}"
