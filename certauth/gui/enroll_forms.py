@@ -102,6 +102,14 @@ class EnrollmentForm(forms.Form):
     )
     enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
 
+    fieldsets = [
+        ("Enrollment", ["reference", "password", "type", "method", "enabled"]),
+        ("Certificate", ["ca", "kind", "subject", "allowed_sans", "validity_days", "renewable_days"]),
+        ("Key usage", ["key_usage", "ext_key_usage"]),
+        ("Renewal", ["allow_reenrollment", "allow_mac_kur"]),
+        ("Device enrollment", ["trusted_ca"]),
+    ]
+
     def __init__(self, *args, instance: Enrollment | None = None, **kwargs) -> None:
         self.instance = instance
         if instance is not None and "initial" not in kwargs:
@@ -122,6 +130,11 @@ class EnrollmentForm(forms.Form):
             )
         else:
             self.fields["password"].help_text = "Required for regular enrollments."
+
+    @property
+    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """(legend, bound fields) for templates/includes/form.html."""
+        return [(legend, [self[name] for name in names]) for legend, names in self.fieldsets]
 
     @staticmethod
     def initial_for(enrollment: Enrollment) -> dict:
@@ -218,3 +231,4 @@ class EnrollmentForm(forms.Form):
             "trusted_ca": data["trusted_ca"],
             "enabled": data["enabled"],
         }
+

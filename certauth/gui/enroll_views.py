@@ -6,8 +6,9 @@ logs it; a refusal from the services is shown as a form error or a message.
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -18,100 +19,55 @@ from django.views.generic import DetailView, FormView, TemplateView
 from certauth import services
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor
 from certauth.gui.enroll_forms import EnrollmentForm
+from certauth.gui.listing import Column, Listing
 from certauth.models import Enrollment
 from certauth.x509 import EXT_KEY_USAGE_LABELS, KEY_USAGE_LABELS
 
-PAGE_SIZES = (25, 50, 100)
+STATUS_CHOICES = [("", "All"), *Enrollment.Status.choices]
 
-# Sortable columns: the name in the query string -> the ORM field.
-SORTS = {
-    "method": "method",
-    "status": "status",
-    "type": "kind",
-    "reference": "reference",
-    "subject": "subject",
-    "ca": "ca__name",
-    "renewable": "renewable_days",
-    "updated": "updated",
-}
 COLUMNS = [
-    ("method", "Method"),
-    ("status", "Status"),
-    ("type", "Type"),
-    ("reference", "Enrollment ID"),
-    ("subject", "Subject"),
-    ("ca", "CA"),
-    ("renewable", "Renewable Before Expiry (Days)"),
-    ("updated", "Updated At"),
+    Column("method", "Method", ["method"]),
+    Column("status", "Status", ["status"]),
+    Column("type", "Type", ["kind", "type"]),
+    Column("reference", "Enrollment ID", ["reference"]),
+    Column("subject", "Subject", ["subject"]),
+    Column("ca", "CA", ["ca__name"]),
+    Column("renewable", "Renewable Before Expiry (Days)", ["renewable_days"]),
+    Column("updated", "Updated At", ["updated"]),
 ]
 
 
-def page_size(request: HttpRequest) -> int:
-    try:
-        size = int(request.GET.get("per_page", PAGE_SIZES[0]))
-    except ValueError:
-        return PAGE_SIZES[0]
-    return size if size in PAGE_SIZES else PAGE_SIZES[0]
+def _status_filter(queryset: QuerySet[Enrollment], status: str) -> QuerySet[Enrollment]:
+    return queryset.filter(status=status) if status in Enrollment.Status.values else queryset
 
 
-def query_without(request: HttpRequest, *names: str) -> str:
-    """The current query string without *names* (to build sort and page links)."""
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
+def _search(queryset: QuerySet[Enrollment], text: str) -> QuerySet[Enrollment]:
+    return queryset.filter(
+        Q(reference__icontains=text) | Q(subject__icontains=text) | Q(ca__name__icontains=text)
+    )
 
 
 class EnrollmentListView(StaffRequiredMixin, TemplateView):
     template_name = "enrollments/list.html"
 
-    def get_queryset(self) -> QuerySet[Enrollment]:
-        queryset = Enrollment.objects.select_related("ca")
-        status = self.request.GET.get("status", "")
-        if status in Enrollment.Status.values:
-            queryset = queryset.filter(status=status)
-        search = self.request.GET.get("q", "").strip()
-        if search:
-            queryset = queryset.filter(
-                Q(reference__icontains=search)
-                | Q(subject__icontains=search)
-                | Q(ca__name__icontains=search)
-            )
-        sort = self.request.GET.get("sort", "reference")
-        field = SORTS.get(sort.lstrip("-"), "reference")
-        prefix = "-" if sort.startswith("-") else ""
-        return queryset.order_by(f"{prefix}{field}", "pk")
-
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
-        paginator = Paginator(self.get_queryset(), page_size(self.request))
-        page = paginator.get_page(self.request.GET.get("page"))
-        sort = self.request.GET.get("sort", "reference")
-        columns = []
-        for key, label in COLUMNS:
-            active = sort.lstrip("-") == key
-            descending = active and sort.startswith("-")
-            columns.append(
-                {
-                    "key": key,
-                    "label": label,
-                    "active": active,
-                    "descending": descending,
-                    "next": key if descending or not active else f"-{key}",
-                }
-            )
+        listing = Listing(
+            self.request,
+            Enrollment.objects.select_related("ca"),
+            columns=[copy.copy(column) for column in COLUMNS],
+            default_sort="reference",
+            search=_search,
+            search_label="Enrollment ID, subject or CA",
+            status_filter=_status_filter,
+            status_choices=STATUS_CHOICES,
+        )
         context.update(
-            page_obj=page,
-            paginator=paginator,
-            enrollments=page.object_list,
-            columns=columns,
-            statuses=Enrollment.Status.choices,
-            status=self.request.GET.get("status", ""),
-            q=self.request.GET.get("q", ""),
-            per_page=paginator.per_page,
-            page_sizes=PAGE_SIZES,
-            sort_query=query_without(self.request, "sort", "page"),
-            page_query=query_without(self.request, "page"),
+            title="Enrollment Requests",
+            listing=listing,
+            columns=listing.columns,
+            enrollments=listing.page.object_list,
+            current_url=self.request.get_full_path(),
         )
         return context
 

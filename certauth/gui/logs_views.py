@@ -7,23 +7,25 @@ first page stays fast on a log of a hundred thousand entries.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
 
 from django import forms
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
 from certauth.gui.access import StaffRequiredMixin
+from certauth.gui.listing import Column, Listing
 from certauth.models import LogEntry
 
-PAGE_SIZES = (50, 100, 200)
+PAGE_SIZE = 50
 
 PERIODS: dict[str, tuple[str, dt.timedelta | None]] = {
     "1h": ("Last hour", dt.timedelta(hours=1)),
@@ -89,34 +91,31 @@ def filtered_entries(request: HttpRequest) -> tuple[LogFilterForm, QuerySet[LogE
     return form, form.filter(LogEntry.objects.order_by("-timestamp", "-id"))
 
 
-def _page_size(request: HttpRequest) -> int:
-    try:
-        size = int(request.GET.get("per_page", PAGE_SIZES[0]))
-    except ValueError:
-        return PAGE_SIZES[0]
-    return size if size in PAGE_SIZES else PAGE_SIZES[0]
+LOG_COLUMNS = [Column("timestamp", "Timestamp", ["timestamp"])]
 
 
 class LogListView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         form, entries = filtered_entries(request)
-        paginator = Paginator(entries, _page_size(request))
-        page = paginator.get_page(request.GET.get("page"))
-        params = request.GET.copy()
-        params.pop("page", None)
+        listing = Listing(
+            request,
+            entries,
+            columns=[copy.copy(column) for column in LOG_COLUMNS],
+            default_sort="-timestamp",  # then -pk: the newest first, a total order
+            per_page=PAGE_SIZE,
+        )
+        period = form.cleaned_data.get("period") or DEFAULT_PERIOD
         return render(
             request,
             "logs/list.html",
             {
+                "title": "Logs",
                 "form": form,
-                "page_obj": page,
-                "paginator": paginator,
-                "entries": page.object_list,
-                "per_page": paginator.per_page,
-                "page_sizes": PAGE_SIZES,
-                "page_query": params.urlencode(),
+                "listing": listing,
+                "entries": listing.page.object_list,
                 "download_query": request.GET.urlencode(),
-                "period_label": PERIODS[(form.cleaned_data.get("period") or DEFAULT_PERIOD)][0],
+                "detail_query": request.GET.urlencode(),
+                "period_label": PERIODS[period][0],
             },
         )
 
@@ -127,7 +126,13 @@ class LogDetailView(StaffRequiredMixin, View):
         return render(
             request,
             "logs/detail.html",
-            {"entry": entry, "raw": raw_line(entry), "back_query": request.GET.urlencode()},
+            {
+                "title": f"Log entry {entry.pk}",
+                "entry": entry,
+                "raw": raw_line(entry),
+                "back_query": request.GET.urlencode(),
+                "nav_active": reverse("log_list"),
+            },
         )
 
 

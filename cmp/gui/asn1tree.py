@@ -374,11 +374,40 @@ def _junk(offset: int, data: bytes, reason: str) -> Node:
     )
 
 
+# RFC 9810, 5.1.2: PKIBody choice tags.
+BODY_TYPES = (
+    "ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup", "krr", "krp", "rr",
+    "rp", "ccr", "ccp", "ckuann", "cann", "rann", "crlann", "pkiconf", "nested", "genm", "genp",
+    "error", "certConf", "pollReq", "pollRep",
+)
+
+
+def _label_pki_message(nodes: list[Node]) -> None:
+    """Name the parts of a PKIMessage (RFC 9810, 5.1) when the shape fits."""
+    if len(nodes) != 1 or nodes[0].name != "SEQUENCE":
+        return
+    parts = nodes[0].children
+    if len(parts) < 2 or parts[0].name != "SEQUENCE" or parts[1].tag_class != "context":
+        return
+    nodes[0].note = "PKIMessage"
+    parts[0].note = "PKIHeader"
+    number = parts[1].tag_number
+    body = BODY_TYPES[number] if number < len(BODY_TYPES) else "unknown"
+    parts[1].note = f"PKIBody: {body}"
+    for extra in parts[2:]:
+        if extra.tag_class == "context" and extra.tag_number == 0:
+            extra.note = "protection"
+        elif extra.tag_class == "context" and extra.tag_number == 1:
+            extra.note = "extraCerts"
+
+
 def decode(data: bytes) -> list[Node]:
     """The tree of *data*; never raises on malformed input."""
     if not data:
         return []
-    return _Walker(bytes(data)).walk(0, len(data), 0)
+    nodes = _Walker(bytes(data)).walk(0, len(data), 0)
+    _label_pki_message(nodes)
+    return nodes
 
 
 def render_text(nodes: list[Node], indent: int = 0) -> str:
