@@ -346,10 +346,21 @@ class SignatureProtector:
     certificate: x509.Certificate
     sign_with: Callable[[bytes, hashes.HashAlgorithm], bytes] = field(repr=False)
     hash_name: str = "sha256"
+    #: extraCerts of the signed message: the protecting certificate first, then
+    #: its issuers (RFC 9483, 3.3).  Empty: the certificate alone is sent.
+    chain: tuple[x509.Certificate, ...] = ()
+
+    @property
+    def extra_certs(self) -> tuple[x509.Certificate, ...]:
+        return self.chain or (self.certificate,)
 
     @classmethod
     def with_key(
-        cls, private_key: object, certificate: x509.Certificate, hash_name: str = "sha256"
+        cls,
+        private_key: object,
+        certificate: x509.Certificate,
+        hash_name: str = "sha256",
+        chain: tuple[x509.Certificate, ...] = (),
     ) -> SignatureProtector:
         def sign_with(data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
             if isinstance(private_key, rsa.RSAPrivateKey):
@@ -359,7 +370,7 @@ class SignatureProtector:
             raise BadAlg("Only RSA and ECDSA keys can sign CMP messages.")
 
         _signature_oid(private_key, hash_name)  # refuse unsupported keys and hashes now
-        return cls(certificate, sign_with, hash_name)
+        return cls(certificate, sign_with, hash_name, chain)
 
     @property
     def sender_kid(self) -> bytes | None:

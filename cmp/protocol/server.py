@@ -55,13 +55,27 @@ from .errors import (
 from .messages import PKIStatus, Request, RequestHeader
 
 __all__ = [
+    "INFO_KINDS",
     "Backend",
     "CMPServer",
+    "CRLStatus",
+    "CertId",
+    "CertReqTemplate",
     "CertificationRequest",
+    "GeneralInfo",
+    "GeneralRequest",
     "Issued",
+    "KeyUpdateRequest",
     "PendingConfirmation",
+    "PollOutcome",
+    "PollRequest",
+    "Rejected",
+    "RevocationRequest",
+    "RootCaKeyUpdate",
     "ServerResult",
     "SharedSecret",
+    "Signer",
+    "Waiting",
 ]
 
 #: EC curves accepted for new certificates, RFC 9481, 3.2 (P-256, P-384, P-521).
@@ -110,6 +124,9 @@ class CertificationRequest:
     not_before: datetime.datetime | None = None
     not_after: datetime.datetime | None = None
     csr: x509.CertificateSigningRequest | None = None  # p10cr only
+    #: Set when the request is signature-protected (a device certificate for an
+    #: ir, RFC 9483, 4.1.1; a certificate we issued for a cr, 4.1.2).
+    signer: Signer | None = None
 
     @property
     def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
@@ -148,6 +165,250 @@ class PendingConfirmation:
     sender: x509.Name
 
 
+@dataclass(frozen=True)
+class Signer:
+    """A trusted signer of a signature-protected request (:meth:`Backend.signer`).
+
+    ``certificate`` is the CMP protection certificate (extraCerts[0], whose key
+    verified the signature).  ``sender`` is the subject of the CA that answers:
+    the response's header sender; responses to signed requests are always signed,
+    by :meth:`Backend.response_signer` for that name (RFC 9483, 3.2).
+    ``reference`` is whatever the backend wants handed back in later calls of
+    this request (an enrollment reference, a device record id); the server only
+    passes it on.
+    """
+
+    certificate: x509.Certificate
+    sender: x509.Name
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class CertId:
+    """Issuer and serial number of a certificate (CRMF CertId, RFC 4211, 6.5)."""
+
+    issuer: x509.Name
+    serial_number: int
+
+    @classmethod
+    def of(cls, certificate: x509.Certificate) -> CertId:
+        return cls(certificate.issuer, certificate.serial_number)
+
+
+@dataclass(frozen=True)
+class KeyUpdateRequest:
+    """A kur that passed every protocol check, for the backend to decide (RFC 9483, 4.1.3).
+
+    ``old_certificate`` is the certificate being updated when the kur is
+    signature-protected (it is the protecting certificate, ``signer.certificate``);
+    None when the kur is MAC-protected, which only a backend that allows it
+    (FortiGate "renewal" with the enrollment password) accepts: it then finds
+    the certificate by ``old_cert_id`` and the enrollment by ``sender_kid``.
+    ``old_cert_id`` is the oldCertId control when present (already checked to
+    match ``old_certificate`` when both are present).  ``subject`` is the
+    template's subject or, when the template has none, the old certificate's.
+    ``response_nonce`` is the senderNonce of the kup, which the certConf echoes.
+    """
+
+    pvno: int
+    transaction_id: bytes
+    sender_kid: bytes | None
+    sender: x509.Name | None
+    sender_nonce: bytes
+    response_nonce: bytes
+    implicit_confirm_requested: bool
+    cert_req_id: int
+    old_certificate: x509.Certificate | None
+    old_cert_id: CertId | None
+    subject: x509.Name | None
+    public_key: CertificateIssuerPublicKeyTypes
+    extensions: x509.Extensions
+    mac_protected: bool
+    signer: Signer | None = None
+    not_before: datetime.datetime | None = None
+    not_after: datetime.datetime | None = None
+
+    @property
+    def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
+        try:
+            ext = self.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        except x509.ExtensionNotFound:
+            return ()
+        return tuple(ext.value)
+
+
+@dataclass(frozen=True)
+class RevocationRequest:
+    """An rr that passed every protocol check (RFC 9483, 4.2).
+
+    The certificate to revoke is named by ``issuer`` and ``serial_number``
+    (certDetails); ``reason`` is the crlEntryDetails reasonCode, None when
+    absent.  ``signer`` is set for a signature-protected rr (RFC 9483, 4.2: the
+    certificate being revoked, or an authorized RA); ``mac_protected`` with
+    ``sender_kid`` for a MAC-protected one, which only a backend that allows it
+    accepts.
+    """
+
+    pvno: int
+    transaction_id: bytes
+    sender_kid: bytes | None
+    sender: x509.Name | None
+    sender_nonce: bytes
+    issuer: x509.Name
+    serial_number: int
+    reason: x509.ReasonFlags | None
+    mac_protected: bool
+    signer: Signer | None = None
+
+
+@dataclass(frozen=True)
+class CRLStatus:
+    """One CRLStatus of a crlStatusList genm (RFC 9483, 4.3.4; RFC 9810, 5.3.19.16).
+
+    The CRL is named by its distribution point (``distribution_point``, the
+    fullName GeneralNames) or by its issuer (``issuer``, the directoryName
+    among the CRL issuer GeneralNames); ``this_update`` is the thisUpdate of
+    the CRL the client holds (None: it holds none).
+    """
+
+    distribution_point: tuple[x509.GeneralName, ...] | None
+    issuer: x509.Name | None
+    this_update: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class GeneralRequest:
+    """A genm that passed the protection checks (RFC 9483, 4.3).
+
+    ``info_types`` are the dotted OIDs requested, in order.  ``old_root`` is
+    the root CA certificate sent with a rootCaCert request (RFC 9483, 4.3.2);
+    ``crl_statuses`` are the entries of a crlStatusList request (4.3.4).
+    """
+
+    pvno: int
+    transaction_id: bytes
+    sender_kid: bytes | None
+    sender: x509.Name | None
+    info_types: tuple[str, ...]
+    mac_protected: bool
+    signer: Signer | None = None
+    old_root: x509.Certificate | None = None
+    crl_statuses: tuple[CRLStatus, ...] = ()
+
+
+@dataclass(frozen=True)
+class RootCaKeyUpdate:
+    """RootCaKeyUpdateContent, RFC 9810, 5.3.19.15 / RFC 9483, 4.3.2."""
+
+    new_with_new: x509.Certificate
+    new_with_old: x509.Certificate | None = None
+    old_with_new: x509.Certificate | None = None
+
+
+@dataclass(frozen=True)
+class CertReqTemplate:
+    """What an enrollment asks for (CertReqTemplateContent, RFC 9483, 4.3.3).
+
+    ``subject`` and ``extensions`` go into the certTemplate (omitted when None
+    or empty).  The key the client must generate goes into keySpec: an RSA
+    key of ``rsa_key_size`` bits (id-regCtrl-rsaKeyLen) and/or an EC key on
+    ``ec_curve`` (a cryptography curve name such as "secp256r1", sent as
+    id-regCtrl-algId id-ecPublicKey with that namedCurve).
+    """
+
+    subject: x509.Name | None = None
+    extensions: tuple[x509.Extension, ...] = ()
+    rsa_key_size: int | None = None
+    ec_curve: str | None = None
+
+
+#: The infoTypes of genm the server answers (RFC 9483, 4.3), by the name passed
+#: to :meth:`Backend.general_info`, and what that method returns for each:
+#:
+#: * "caCerts" (id-it 17): ``tuple[x509.Certificate, ...]`` (may be empty);
+#: * "rootCaCert" (id-it 20): ``RootCaKeyUpdate | None`` (None: no update);
+#: * "certReqTemplate" (id-it 19): ``CertReqTemplate | None`` (None: no template);
+#: * "crlStatusList" (id-it 22): ``tuple[x509.CertificateRevocationList, ...]``,
+#:   the CRLs newer than the client's (empty: all up to date);
+#: * "signKeyPairTypes" (id-it 2): ``tuple[AlgorithmId, ...]``.
+INFO_KINDS = ("caCerts", "rootCaCert", "certReqTemplate", "crlStatusList", "signKeyPairTypes")
+
+GeneralInfo = (
+    tuple[x509.Certificate, ...]
+    | RootCaKeyUpdate
+    | CertReqTemplate
+    | tuple[x509.CertificateRevocationList, ...]
+    | tuple[messages.AlgorithmId, ...]
+    | None
+)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The request awaits manual approval: answer PKIStatus waiting (RFC 9483, 4.4).
+
+    ``certify`` or ``update_key`` returns this instead of :class:`Issued`,
+    after storing the transaction (transactionID, sender_kid, request) so that
+    :meth:`Backend.poll` can find it.  ``check_after_seconds`` goes into the
+    pollRep's checkAfter, ``reason`` into its reason text.
+    """
+
+    check_after_seconds: int = 60
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A waiting request that was finally refused (RFC 9483, 4.4).
+
+    Sent as the final ip/cp/kup with PKIStatus rejection, ``reason`` as
+    statusString and the single failInfo bit ``failure``.
+    """
+
+    reason: str
+    failure: errors.FailureInfo = errors.FailureInfo.notAuthorized
+
+
+@dataclass(frozen=True)
+class PollRequest:
+    """A pollReq that passed the protection checks (RFC 9810, 5.3.22).
+
+    ``response_nonce`` is the senderNonce of the message this poll is answered
+    with: when :meth:`Backend.poll` returns :class:`Issued` (and implicit
+    confirmation is not granted) it must store it, because the certConf then
+    echoes it as recipNonce (RFC 9810, 5.1.1).
+    """
+
+    pvno: int
+    transaction_id: bytes
+    sender_kid: bytes | None
+    sender: x509.Name | None
+    cert_req_id: int
+    response_nonce: bytes
+    implicit_confirm_requested: bool
+    mac_protected: bool
+    signer: Signer | None = None
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """The backend's answer to :meth:`Backend.poll`.
+
+    ``request_body_type`` is the body type of the request being polled for
+    ("ir", "cr", "p10cr" or "kur"): the final response is the matching
+    ip/cp/kup (RFC 9483, 4.4).  ``sender_kid`` is the senderKID of that
+    request (the server refuses a poll from another sender, as for certConf);
+    ``sender`` the answering CA's subject.  ``cert_req_id`` is the request's
+    certReqId (0, or -1 for a p10cr).
+    """
+
+    request_body_type: str
+    sender_kid: bytes | None
+    sender: x509.Name
+    cert_req_id: int
+    result: Issued | Waiting | Rejected
+
+
 class Backend(Protocol):
     """What the server needs from the certificate authority.
 
@@ -169,8 +430,11 @@ class Backend(Protocol):
         """True if an open transaction already uses this transactionID."""
         ...
 
-    def certify(self, request: CertificationRequest) -> Issued:
+    def certify(self, request: CertificationRequest) -> Issued | Waiting:
         """Issue the certificate and store the pending transaction atomically.
+
+        Return :class:`Waiting` instead to hold the request for manual approval
+        (RFC 9483, 4.4); the client then polls (:meth:`poll`).
 
         Store transaction_id, sender_kid, request.response_nonce, the
         certificate and the sender name so that :meth:`pending_confirmation`
@@ -186,6 +450,73 @@ class Backend(Protocol):
 
     def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
         """Close the transaction: the client accepted or rejected the certificate."""
+        ...
+
+    # --- signature-protected requests (RFC 9483, 3.2) ------------------------------
+
+    def signer(
+        self,
+        certificate: x509.Certificate,
+        extra_certs: tuple[x509.Certificate, ...],
+        body_type: str,
+    ) -> Signer:
+        """Decide whether the protecting certificate may sign a ``body_type`` request.
+
+        Called for every signature-protected request after the signature
+        verified with ``certificate`` (= ``extra_certs[0]``, RFC 9483, 3.3);
+        ``extra_certs`` is the whole extraCerts, with which a device
+        certificate is chained to a trusted vendor CA (RFC 9483, 4.1.1).  Check
+        the chain, validity and revocation here.  Raise
+        ``errors.SignerNotTrusted`` (unknown or untrusted),
+        ``errors.CertRevoked`` (revoked) or ``errors.NotAuthorized`` (trusted,
+        but not for this body type).
+        """
+        ...
+
+    def response_signer(self, sender: x509.Name) -> protection.SignatureProtector:
+        """The protector that signs responses as the CA whose subject is ``sender``.
+
+        Its ``chain`` (the CA certificate first) is sent as extraCerts (RFC
+        9483, 3.3).  Used for every response to a signature-protected request.
+        Raise ``errors.SystemUnavail`` if that CA cannot sign.
+        """
+        ...
+
+    # --- kur, rr, genm, pollReq ----------------------------------------------------
+
+    def update_key(self, request: KeyUpdateRequest) -> Issued | Waiting:
+        """Issue the updated certificate (RFC 9483, 4.1.3), stored as for :meth:`certify`.
+
+        The backend decides: renewal window, revoked or already updated
+        certificate, MAC-protected kur allowed or not.  Raise BadCertId (unknown
+        certificate), CertRevoked, NotAuthorized, BadCertTemplate...
+        """
+        ...
+
+    def revoke(self, request: RevocationRequest) -> None:
+        """Revoke the certificate (RFC 9483, 4.2).
+
+        Raise BadCertId (no such certificate), CertRevoked (already revoked),
+        NotAuthorized (the signer or enrollment may not revoke it).
+        """
+        ...
+
+    def general_info(self, kind: str, request: GeneralRequest) -> GeneralInfo:
+        """The content for one infoType of a genm; ``kind`` is one of :data:`INFO_KINDS`.
+
+        See :data:`INFO_KINDS` for the type returned for each kind.  Raise
+        AddInfoNotAvailable or NotAuthorized to refuse the whole genm.
+        """
+        ...
+
+    def poll(self, request: PollRequest) -> PollOutcome:
+        """The state of a request that was answered with :class:`Waiting` (RFC 9483, 4.4).
+
+        Return a result of :class:`Waiting` while still pending, :class:`Issued`
+        once approved (store ``request.response_nonce`` for the certConf, as
+        ``certify`` stores the ip's nonce), :class:`Rejected` when refused.
+        Raise BadRequest if nothing awaits in this transaction.
+        """
         ...
 
 

@@ -217,3 +217,23 @@ class MemoryBackend:
             transaction = self.transactions[transaction_id]
             transaction.state = "confirmed" if accepted else "rejected"
             transaction.reason = reason
+
+    # Extended protocol (implemented next) ----------------------------------------
+
+    def signer(self, certificate, extra_certs, body_type):
+        raise NotImplementedError
+
+    def response_signer(self, sender):
+        raise NotImplementedError
+
+    def update_key(self, request):
+        raise NotImplementedError
+
+    def revoke(self, request):
+        raise NotImplementedError
+
+    def general_info(self, kind, request):
+        raise NotImplementedError
+
+    def poll(self, request):
+        raise NotImplementedError
