@@ -32,3 +32,373 @@ class StaffAuthenticationForm(AuthenticationForm):
             raise forms.ValidationError(
                 "This account is not an administrator account.", code="not_staff"
             )
+
+
+# --- Shared pieces ----------------------------------------------------------------------
+
+MAX_UPLOAD = 256 * 1024  # certificates, keys, CSRs and PKCS#12 files are a few kB
+
+KEY_CHOICES = [
+    ("rsa-2048", "RSA 2048"),
+    ("rsa-3072", "RSA 3072"),
+    ("rsa-4096", "RSA 4096"),
+    ("ec-p256", "ECDSA P-256"),
+    ("ec-p384", "ECDSA P-384"),
+]
+HASH_CHOICES = [("sha256", "SHA-256"), ("sha384", "SHA-384"), ("sha512", "SHA-512")]
+
+
+def key_arguments(choice: str) -> dict:
+    """KEY_CHOICES value -> keyword arguments of x509.generate_private_key / create_ca."""
+    key_type, _, size = choice.partition("-")
+    if key_type == "rsa":
+        return {"key_type": "rsa", "key_size": int(size)}
+    return {"key_type": "ec", "curve": size}
+
+
+def read_upload(upload, label: str) -> bytes:
+    if upload.size > MAX_UPLOAD:
+        raise forms.ValidationError(f"The {label} is larger than {MAX_UPLOAD // 1024} kB.")
+    return upload.read()
+
+
+def _escape_dn_value(value: str) -> str:
+    # certauth.x509.parse_name: a backslash escapes a comma or a backslash.
+    return value.replace("\\", "\\\\").replace(",", "\\,")
+
+
+class SubjectFieldsMixin:
+    """CN, O, OU, L, ST, C and e-mail fields that make one DN."""
+
+    SUBJECT_FIELDS = [
+        ("country", "C"),
+        ("state", "ST"),
+        ("locality", "L"),
+        ("organization", "O"),
+        ("organizational_unit", "OU"),
+        ("common_name", "CN"),
+        ("email", "emailAddress"),
+    ]
+
+    def subject_text(self) -> str:
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        parts = [
+            f"{attribute}={_escape_dn_value(data[field])}"
+            for field, attribute in self.SUBJECT_FIELDS
+            if data.get(field)
+        ]
+        return ", ".join(parts)
+
+
+def subject_fields(cn_required: bool = True) -> dict[str, forms.Field]:
+    return {
+        "common_name": forms.CharField(label="Name (CN)", max_length=64, required=cn_required),
+        "organization": forms.CharField(label="Organization (O)", max_length=64, required=False),
+        "organizational_unit": forms.CharField(
+            label="Organizational unit (OU)", max_length=64, required=False
+        ),
+        "locality": forms.CharField(label="Locality (L)", max_length=128, required=False),
+        "state": forms.CharField(label="State/Province (ST)", max_length=128, required=False),
+        "country": forms.CharField(
+            label="Country (C)", max_length=2, min_length=2, required=False,
+            help_text="Two-letter country code, e.g. CZ.",
+        ),
+        "email": forms.EmailField(label="E-mail", max_length=128, required=False),
+    }
+
+
+class PassphraseFieldsMixin:
+    """``passphrase`` and ``passphrase_again`` must match."""
+
+    def clean_passphrase_pair(self, cleaned: dict, *, required: bool) -> None:
+        passphrase = cleaned.get("passphrase") or ""
+        again = cleaned.get("passphrase_again") or ""
+        if required and not passphrase:
+            self.add_error("passphrase", "Type a passphrase to protect the private key.")  # type: ignore[attr-defined]
+        elif passphrase != again:
+            self.add_error("passphrase_again", "The passphrases differ.")  # type: ignore[attr-defined]
+
+
+def passphrase_fields() -> dict[str, forms.Field]:
+    return {
+        "passphrase": forms.CharField(
+            label="PKCS#12 passphrase", required=False, strip=False, max_length=256,
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+            help_text="Protects the private key in the downloaded file.",
+        ),
+        "passphrase_again": forms.CharField(
+            label="Confirm passphrase", required=False, strip=False, max_length=256,
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        ),
+    }
+
+
+REASON_CHOICES = [
+    ("unspecified", "Unspecified"),
+    ("keyCompromise", "Key Compromise"),
+    ("cACompromise", "CA Compromise"),
+    ("affiliationChanged", "Affiliation Changed"),
+    ("superseded", "Superseded"),
+    ("cessationOfOperation", "Cessation Of Operation"),
+    ("certificateHold", "Certificate Hold"),
+]
+
+
+class RevokeForm(forms.Form):
+    # RFC 5280 5.3.1 reasons (removeFromCRL is what un-revoking a hold does).
+    reason = forms.ChoiceField(label="Reason", choices=REASON_CHOICES, initial="unspecified")
+
+
+# --- Certificate authorities --------------------------------------------------------
+
+
+def _ca_name_field() -> forms.CharField:
+    return forms.CharField(
+        label="Certificate ID", max_length=64,
+        help_text="Unique name of the CA in this server, e.g. fac.example.root (no spaces).",
+    )
+
+
+class CACreateForm(GroupedFieldsMixin, SubjectFieldsMixin, forms.Form):
+    ROOT, INTERMEDIATE = "root", "intermediate"
+
+    name = _ca_name_field()
+    ca_type = forms.ChoiceField(
+        label="CA type", widget=forms.RadioSelect, initial=ROOT,
+        choices=[(ROOT, "Root CA certificate"), (INTERMEDIATE, "Intermediate CA certificate")],
+    )
+    parent = forms.ModelChoiceField(
+        label="Signed by", queryset=None, required=False, empty_label="(choose a local CA)",
+        help_text="Intermediate CAs only: the local CA that signs it.",
+    )
+    key = forms.ChoiceField(label="Key type", choices=KEY_CHOICES, initial="rsa-2048")
+    hash_name = forms.ChoiceField(label="Hash algorithm", choices=HASH_CHOICES, initial="sha256")
+    validity_days = forms.IntegerField(
+        label="Validity (days)", min_value=1, max_value=36500, initial=3650,
+        help_text="An intermediate CA never outlives the CA that signs it.",
+    )
+
+    fieldsets = [
+        ("Certificate authority", ["name", "ca_type", "parent"]),
+        ("Subject", ["common_name", "organization", "organizational_unit", "locality", "state",
+                     "country", "email"]),
+        ("Key and validity", ["key", "hash_name", "validity_days"]),
+    ]
+
+    def __init__(self, *args, **kwargs):
+        from certauth.models import CertificateAuthority
+
+        super().__init__(*args, **kwargs)
+        self.fields.update(subject_fields())
+        self.fields["parent"].queryset = CertificateAuthority.objects.usable()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("ca_type") == self.INTERMEDIATE and not cleaned.get("parent"):
+            self.add_error("parent", "Choose the local CA that signs the intermediate CA.")
+        if cleaned.get("ca_type") == self.ROOT:
+            cleaned["parent"] = None
+        return cleaned
+
+
+class CAImportForm(GroupedFieldsMixin, forms.Form):
+    PEM, PKCS12 = "pem", "pkcs12"
+
+    name = _ca_name_field()
+    import_type = forms.ChoiceField(
+        label="Type", widget=forms.RadioSelect, initial=PKCS12,
+        choices=[(PKCS12, "PKCS#12 certificate"), (PEM, "Certificate and private key (PEM or DER)")],
+    )
+    pkcs12_file = forms.FileField(label="PKCS#12 file", required=False)
+    certificate_file = forms.FileField(label="Certificate file", required=False)
+    key_file = forms.FileField(label="Private key file", required=False)
+    passphrase = forms.CharField(
+        label="Passphrase", required=False, strip=False, max_length=256,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Of the PKCS#12 file, or of an encrypted private key.",
+    )
+
+    fieldsets = [
+        ("Local CA", ["name", "import_type"]),
+        ("Files", ["pkcs12_file", "certificate_file", "key_file", "passphrase"]),
+    ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("import_type") == self.PKCS12:
+            if not cleaned.get("pkcs12_file"):
+                self.add_error("pkcs12_file", "Choose the PKCS#12 file.")
+        else:
+            if not cleaned.get("certificate_file"):
+                self.add_error("certificate_file", "Choose the CA certificate file.")
+            if not cleaned.get("key_file"):
+                self.add_error("key_file", "A local CA needs its private key.")
+        for field in ("pkcs12_file", "certificate_file", "key_file"):
+            upload = cleaned.get(field)
+            if upload:
+                try:
+                    cleaned[field] = read_upload(upload, self.fields[field].label.lower())
+                except forms.ValidationError as exc:
+                    self.add_error(field, exc)
+        return cleaned
+
+
+class TrustedCAImportForm(forms.Form):
+    name = _ca_name_field()
+    certificate_file = forms.FileField(
+        label="Certificate file", help_text="The CA certificate, PEM or DER. No private key."
+    )
+
+    def clean_certificate_file(self) -> bytes:
+        return read_upload(self.cleaned_data["certificate_file"], "certificate file")
+
+
+class PKCS12ExportForm(PassphraseFieldsMixin, forms.Form):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields.update(passphrase_fields())
+
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_passphrase_pair(cleaned, required=True)
+        return cleaned
+
+
+# --- End-entity certificates ----------------------------------------------------------
+
+
+def parse_san_lines(text: str) -> tuple[list, list[str]]:
+    """SANs typed one per line -> (GeneralNames, error messages); nothing is dropped."""
+    from certauth.x509 import InvalidInput, parse_san
+
+    names, errors = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            names.append(parse_san(line))
+        except InvalidInput as exc:
+            errors.append(f"Line {number}: {exc}")
+    return names, errors
+
+
+class CertificateCreateForm(
+    GroupedFieldsMixin, SubjectFieldsMixin, PassphraseFieldsMixin, forms.Form
+):
+    CSR, GENERATE = "csr", "generate"
+
+    name = forms.CharField(
+        label="Certificate ID", max_length=128, required=False,
+        help_text="Optional; the common name is used when empty.",
+    )
+    ca = forms.ModelChoiceField(label="Certificate authority", queryset=None, empty_label=None)
+    source = forms.ChoiceField(
+        label="Key", widget=forms.RadioSelect, initial=CSR,
+        choices=[
+            (CSR, "Import a certificate signing request (CSR)"),
+            (GENERATE, "Generate the key on this server (download once as PKCS#12)"),
+        ],
+    )
+    csr_file = forms.FileField(label="CSR file", required=False, help_text="PEM or DER.")
+    csr_text = forms.CharField(
+        label="or paste the CSR", required=False, widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="-----BEGIN CERTIFICATE REQUEST----- ...",
+    )
+    key = forms.ChoiceField(label="Key type", choices=KEY_CHOICES, initial="rsa-2048")
+    sans = forms.CharField(
+        label="Subject alternative names", required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "DNS:host.example.com\nIP:192.0.2.1"}),
+        help_text="One per line: DNS:host, IP:192.0.2.1, email:user@example.com, URI:https://... "
+        "For a CSR, leave empty to keep the names the CSR asks for.",
+    )
+    key_usage = forms.MultipleChoiceField(
+        label="Key usage", required=False, widget=forms.CheckboxSelectMultiple,
+        initial=["digitalSignature", "keyEncipherment"],
+    )
+    ext_key_usage = forms.MultipleChoiceField(
+        label="Extended key usage", required=False, widget=forms.CheckboxSelectMultiple,
+    )
+    validity_days = forms.IntegerField(
+        label="Validity (days)", min_value=1, max_value=36500, initial=365,
+        help_text="Capped at the CA's own expiry.",
+    )
+    hash_name = forms.ChoiceField(
+        label="Hash algorithm", required=False,
+        choices=[("", "Same as the CA"), *HASH_CHOICES],
+    )
+
+    fieldsets = [
+        ("Certificate", ["name", "ca", "source"]),
+        ("Certificate signing request", ["csr_file", "csr_text"]),
+        ("Subject (server-generated key)", [
+            "common_name", "organization", "organizational_unit", "locality", "state", "country",
+            "email", "key", "passphrase", "passphrase_again",
+        ]),
+        ("Extensions", ["sans", "key_usage", "ext_key_usage", "validity_days", "hash_name"]),
+    ]
+
+    def __init__(self, *args, ext_key_usage_initial: list[str] | None = None, **kwargs):
+        from certauth import x509 as x509util
+        from certauth.models import CertificateAuthority
+
+        super().__init__(*args, **kwargs)
+        self.fields.update(subject_fields(cn_required=False))
+        self.fields.update(passphrase_fields())
+        self.fields["ca"].queryset = CertificateAuthority.objects.usable()
+        self.fields["key_usage"].choices = list(x509util.KEY_USAGE_LABELS.items())
+        self.fields["ext_key_usage"].choices = list(x509util.EXT_KEY_USAGE_LABELS.items())
+        if ext_key_usage_initial is not None:
+            self.fields["ext_key_usage"].initial = ext_key_usage_initial
+
+    def clean_sans(self) -> list:
+        names, errors = parse_san_lines(self.cleaned_data.get("sans", ""))
+        if errors:
+            raise forms.ValidationError(errors)
+        return names
+
+    def clean_key_usage(self) -> list[str]:
+        from certauth import x509 as x509util
+
+        value = self.cleaned_data.get("key_usage", [])
+        try:
+            x509util.key_usage_extension(value)
+        except x509util.InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return value
+
+    def clean(self):
+        from certauth import x509 as x509util
+
+        cleaned = super().clean()
+        if cleaned.get("source") == self.CSR:
+            upload, text = cleaned.get("csr_file"), (cleaned.get("csr_text") or "").strip()
+            if upload and text:
+                self.add_error("csr_text", "Upload a file or paste a CSR, not both.")
+            elif not upload and not text:
+                self.add_error("csr_file", "Upload or paste the certificate signing request.")
+            else:
+                field = "csr_file" if upload else "csr_text"
+                try:
+                    data = read_upload(upload, "CSR file") if upload else text.encode()
+                    x509util.load_csr(data)
+                except forms.ValidationError as exc:
+                    self.add_error(field, exc)
+                except x509util.InvalidInput as exc:
+                    self.add_error(field, str(exc))
+                else:
+                    cleaned["csr_data"] = data
+        elif cleaned.get("source") == self.GENERATE:
+            if not cleaned.get("common_name") and not cleaned.get("sans"):
+                self.add_error("common_name", "Give a name (CN) or subject alternative names.")
+            self.clean_passphrase_pair(cleaned, required=True)
+            if cleaned.get("common_name"):
+                try:
+                    cleaned["subject"] = x509util.parse_name(self.subject_text())
+                except x509util.InvalidInput as exc:
+                    self.add_error(None, str(exc))
+            else:
+                from cryptography import x509
+
+                cleaned["subject"] = x509.Name([])
+        return cleaned

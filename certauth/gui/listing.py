@@ -14,7 +14,7 @@ shows, to know whether there is a next one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
@@ -124,7 +124,8 @@ class Listing:
         self.params: QueryDict = request.GET
         self.search_label = search_label
         self.status_choices = list(status_choices) if status_filter else []
-        self.columns = {column.key: column for column in columns}
+        # Copies: the views declare their columns once, at module level.
+        self.columns = {column.key: replace(column) for column in columns}
 
         status = self.params.get("status", STATUS_ACTIVE_PENDING)
         self.status = status if status in dict(self.status_choices) else STATUS_ACTIVE_PENDING

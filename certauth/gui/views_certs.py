@@ -1,0 +1,283 @@
+"""Certificate Management > End Entities: Users and Local Services.
+
+Devices enrolled over CMP (Certificate.Kind.DEVICE) are listed under Local
+Services. A certificate is created from an uploaded CSR, or with a key the
+server generates: then the key leaves only once, in the PKCS#12 answer to the
+POST, and is never stored.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from certauth import keystore, services
+from certauth import x509 as x509util
+from certauth.gui import forms as gui_forms
+from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
+from certauth.gui.listing import Column, Listing
+from certauth.gui.views_common import (
+    certificate_download,
+    describe_certificate,
+    pkcs12_download,
+    safe_filename,
+    selected_ids,
+)
+from certauth.models import Certificate, CertificateAuthority
+
+USERS, SERVICES = "users", "services"
+KINDS = {
+    USERS: [Certificate.Kind.USER],
+    SERVICES: [Certificate.Kind.LOCAL_SERVICE, Certificate.Kind.DEVICE],
+}
+TITLE = {USERS: "User Certificates", SERVICES: "Local Service Certificates"}
+# The kind a certificate created on each page gets, and the EKU ticked by default.
+CREATE_KIND = {USERS: Certificate.Kind.USER, SERVICES: Certificate.Kind.LOCAL_SERVICE}
+DEFAULT_EKU = {USERS: ["clientAuth"], SERVICES: ["serverAuth"]}
+
+COLUMNS = [
+    Column("name", "Certificate ID", ["name"]),
+    Column("subject", "Subject", ["subject"]),
+    Column("issuer", "Issuer", ["ca__subject"]),
+    Column("status", "Status", ["status", "not_after"]),
+    Column("expiry", "Expiry", ["not_after"]),
+    Column("created", "Issued", ["created"]),
+]
+
+
+def list_url(cert: Certificate) -> str:
+    return f"/cert/{USERS if cert.kind == Certificate.Kind.USER else SERVICES}/"
+
+
+def cert_status_filter(queryset: QuerySet, status: str) -> QuerySet:
+    if status == "":  # active and pending, as with_status() defines each
+        return queryset.filter(
+            status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING],
+            not_after__gt=timezone.now(),
+        )
+    if status == "all":
+        return queryset
+    return queryset.with_status(status)
+
+
+def cert_search(queryset: QuerySet, text: str) -> QuerySet:
+    """Subject, certificate ID, serial (with or without colons) and issuer."""
+    query = Q(subject__icontains=text) | Q(name__icontains=text)
+    serial = text.replace(":", "").upper()
+    if serial:
+        query |= Q(serial__icontains=serial)
+    # Few CAs: match their subjects first rather than join on every row.
+    issuers = list(
+        CertificateAuthority.objects.filter(subject__icontains=text).values_list("pk", flat=True)
+    )
+    if issuers:
+        query |= Q(ca_id__in=issuers)
+    return queryset.filter(query)
+
+
+class CertificateListView(StaffRequiredMixin, TemplateView):
+    template_name = "certs/list.html"
+    section = SERVICES
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        queryset = Certificate.objects.filter(kind__in=KINDS[self.section]).select_related("ca")
+        listing = Listing(
+            self.request,
+            queryset,
+            columns=COLUMNS,
+            default_sort="-created",
+            search=cert_search,
+            search_label="Subject, issuer, certificate ID or serial",
+            status_filter=cert_status_filter,
+        )
+        context.update(title=TITLE[self.section], section=self.section, listing=listing)
+        return context
+
+
+class CertificateCreateView(ManageRequiredMixin, FormView):
+    template_name = "certs/create.html"
+    form_class = gui_forms.CertificateCreateForm
+    section = SERVICES
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["ext_key_usage_initial"] = DEFAULT_EKU[self.section]
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        kwargs.update(
+            title=f"Create New {'User' if self.section == USERS else 'Local Service'} Certificate",
+            nav_active=f"/cert/{self.section}/",
+            no_ca=not CertificateAuthority.objects.usable().exists(),
+        )
+        return super().get_context_data(**kwargs)
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        common = {
+            "ca": data["ca"],
+            "key_usage": data["key_usage"],
+            "ext_key_usage": data["ext_key_usage"],
+            "days": data["validity_days"],
+            "kind": CREATE_KIND[self.section],
+            "name": data["name"],
+            "hash_name": data["hash_name"] or None,
+            "actor": actor(self.request),
+        }
+        try:
+            if data["source"] == form.CSR:
+                cert = services.issue_from_csr(
+                    csr_data=data["csr_data"], sans=data["sans"] or None, **common
+                )
+            else:
+                key = x509util.generate_private_key(**gui_forms.key_arguments(data["key"]))
+                cert = services.issue_certificate(
+                    subject=data["subject"], public_key=key.public_key(), sans=data["sans"],
+                    **common,
+                )
+        except (services.InvalidInput, services.ServiceError, keystore.KeystoreError) as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        if data["source"] == form.CSR:
+            messages.success(self.request, f"Certificate {cert.name} was issued.")
+            return redirect(f"/cert/{cert.pk}/")
+        messages.success(
+            self.request,
+            f"Certificate {cert.name} was issued; its key was downloaded as PKCS#12 and is not kept.",
+        )
+        return pkcs12_download(
+            name=cert.name,
+            key=key,
+            certificate=cert.certificate,
+            chain=[ca.certificate for ca in cert.ca.chain()],
+            passphrase=data["passphrase"],
+            stem=cert.name or cert.serial,
+        )
+
+
+class CertificateDetailView(StaffRequiredMixin, TemplateView):
+    template_name = "certs/detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        cert = get_object_or_404(Certificate.objects.select_related("ca", "enrollment"), pk=self.kwargs["pk"])
+        context.update(
+            title=f"Certificate: {cert.name or cert.serial_colons}",
+            cert=cert,
+            info=describe_certificate(cert.certificate),
+            nav_active=list_url(cert),
+            list_url=list_url(cert),
+            revoke_form=gui_forms.RevokeForm(),
+            on_hold=cert.status == Certificate.Status.REVOKED
+            and cert.revocation_reason == Certificate.Reason.CERTIFICATE_HOLD,
+        )
+        return context
+
+
+class CertificateExportView(StaffRequiredMixin, View):
+    def get(self, request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+        cert = get_object_or_404(Certificate, pk=pk)
+        if fmt not in ("pem", "der"):
+            raise Http404("Unknown format.")
+        return certificate_download([cert.certificate], cert.name or cert.serial, fmt)
+
+
+def _revoke(request: HttpRequest, cert: Certificate, reason: str) -> None:
+    try:
+        services.revoke_certificate(cert, reason=reason, actor=actor(request))
+    except (services.InvalidInput, services.ServiceError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Certificate {cert.name} ({cert.serial_colons}) was revoked.")
+
+
+def _delete(request: HttpRequest, cert: Certificate) -> bool:
+    try:
+        services.delete_certificate(cert, actor=actor(request))
+    except (services.InvalidInput, services.ServiceError) as exc:
+        messages.error(request, str(exc))
+        return False
+    messages.success(request, f"Certificate {cert.name} ({cert.serial_colons}) was deleted.")
+    return True
+
+
+class CertificateRevokeView(ManageRequiredMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        cert = get_object_or_404(Certificate, pk=pk)
+        form = gui_forms.RevokeForm(request.POST)
+        if form.is_valid():
+            _revoke(request, cert, form.cleaned_data["reason"])
+        else:
+            messages.error(request, "Choose a revocation reason.")
+        return redirect(f"/cert/{cert.pk}/")
+
+
+class CertificateUnrevokeView(ManageRequiredMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        cert = get_object_or_404(Certificate, pk=pk)
+        try:
+            services.unrevoke_certificate(cert, actor=actor(request))
+        except (services.InvalidInput, services.ServiceError) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Certificate {cert.name} was released from hold.")
+        return redirect(f"/cert/{cert.pk}/")
+
+
+class CertificateDeleteView(ManageRequiredMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        cert = get_object_or_404(Certificate, pk=pk)
+        if _delete(request, cert):
+            return redirect(list_url(cert))
+        return redirect(f"/cert/{cert.pk}/")
+
+
+class CertificateBulkView(StaffRequiredMixin, View):
+    """Toolbar actions on the selected rows: export (PEM bundle or one DER), revoke, delete."""
+
+    section = SERVICES
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        action = request.POST.get("action", "")
+        back = f"/cert/{self.section}/"
+        if action in ("revoke", "delete") and not can_manage(request.user):
+            raise PermissionDenied
+        certs = list(
+            Certificate.objects.filter(kind__in=KINDS[self.section], pk__in=selected_ids(request))
+            .order_by("pk")
+        )
+        if not certs:
+            messages.warning(request, "Select at least one certificate first.")
+            return redirect(back)
+        if action in ("export", "export-der"):
+            if action == "export-der" and len(certs) > 1:
+                messages.warning(request, "DER holds one certificate: select one, or export PEM.")
+                return redirect(back)
+            stem = (certs[0].name or certs[0].serial) if len(certs) == 1 else f"{self.section}-certificates"
+            return certificate_download(
+                [c.certificate for c in certs], safe_filename(stem),
+                "der" if action == "export-der" else "pem",
+            )
+        if action == "revoke":
+            form = gui_forms.RevokeForm(request.POST if "confirm" in request.POST else None)
+            if not form.is_valid():
+                return render(request, "includes/confirm_revoke.html", {
+                    "title": "Revoke Certificates", "objects": certs, "form": form,
+                    "nav_active": back, "action_url": request.path, "back": back,
+                })
+            for cert in certs:
+                _revoke(request, cert, form.cleaned_data["reason"])
+            return redirect(back)
+        if action == "delete":
+            for cert in certs:
+                _delete(request, cert)
+            return redirect(back)
+        messages.error(request, "Unknown action.")
+        return redirect(back)
