@@ -86,7 +86,10 @@ class LogFilterForm(forms.Form):
 
 
 def filtered_entries(request: HttpRequest) -> tuple[LogFilterForm, QuerySet[LogEntry]]:
-    form = LogFilterForm(request.GET)
+    data = request.GET.copy()
+    if not data.get("period"):
+        data["period"] = DEFAULT_PERIOD  # so the select shows the period in force
+    form = LogFilterForm(data)
     form.is_valid()  # fills cleaned_data with the valid fields
     return form, form.filter(LogEntry.objects.order_by("-timestamp", "-id"))
 

@@ -212,3 +212,10 @@ def test_fast_on_100k_rows(admin_client, db):
     # Generous bounds (shared CI machines); typical times are tens of milliseconds.
     assert max(timings.values()) < 2.0, timings
     print(timings)
+
+
+def test_period_select_shows_default(admin_client, db):
+    html = admin_client.get("/logging/logs/").content.decode()
+    assert '<option value="24h" selected>' in html
+    html = admin_client.get("/logging/logs/?period=7d").content.decode()
+    assert '<option value="7d" selected>' in html
