@@ -71,6 +71,21 @@ class OID:
     confirm_wait_time = str(rfc9810.id_it_confirmWaitTime)
     extension_request = "1.2.840.113549.1.9.14"
     rsa_encryption = "1.2.840.113549.1.1.1"
+    ec_public_key = "1.2.840.10045.2.1"
+    reason_code = "2.5.29.21"  # RFC 5280, 5.3.1
+    # RFC 4211, 6.5 / RFC 9483, 4.1.3: the certificate a kur replaces
+    reg_ctrl_old_cert_id = str(rfc4211.id_regCtrl_oldCertID)  # 1.3.6.1.5.5.7.5.1.5
+    # RFC 9483, 4.3.3: keySpec controls of a certReqTemplate
+    reg_ctrl_alg_id = str(rfc9810.id_regCtrl_algId)  # 1.3.6.1.5.5.7.5.1.11
+    reg_ctrl_rsa_key_len = str(rfc9810.id_regCtrl_rsaKeyLen)  # 1.3.6.1.5.5.7.5.1.12
+    # RFC 9810, 5.3.19 / RFC 9483, 4.3: InfoTypeAndValue types of genm/genp
+    it_sign_key_pair_types = str(rfc9810.id_it_signKeyPairTypes)  # id-it 2
+    it_ca_certs = str(rfc9810.id_it_caCerts)  # id-it 17
+    it_root_ca_key_update = str(rfc9810.id_it_rootCaKeyUpdate)  # id-it 18
+    it_cert_req_template = str(rfc9810.id_it_certReqTemplate)  # id-it 19
+    it_root_ca_cert = str(rfc9810.id_it_rootCaCert)  # id-it 20
+    it_crl_status_list = str(rfc9810.id_it_crlStatusList)  # id-it 22
+    it_crls = str(rfc9810.id_it_crls)  # id-it 23
 
 
 # --------------------------------------------------------------------------- TLV
@@ -505,3 +520,173 @@ def certificate_der(cmp_certificate) -> bytes:
 
 def is_cert_req_messages(value) -> bool:
     return isinstance(value, rfc4211.CertReqMessages)
+
+
+def controls(cert_req) -> tuple[tuple[str, bytes], ...]:
+    """(type OID, DER of value) of each control of a CertRequest, RFC 4211, 6."""
+    out = []
+    for control in optional(cert_req, "controls") or ():
+        out.append((str(control["type"]), bytes(control["value"])))
+    return tuple(out)
+
+
+def decode_cert_id(der: bytes) -> tuple[bytes | None, int]:
+    """(DER of the issuer Name or None if not a directoryName, serialNumber) of a CertId."""
+    cert_id = _decode(der, rfc4211.CertId())
+    return general_name_directory_der(cert_id["issuer"]), int(cert_id["serialNumber"])
+
+
+def rev_details(content) -> list[tuple[bytes | None, int | None, bytes | None]]:
+    """(issuer Name DER, serialNumber, DER of crlEntryDetails Extensions) per RevDetails.
+
+    RFC 9810, 5.3.9: RevDetails ::= SEQUENCE { certDetails CertTemplate,
+    crlEntryDetails Extensions OPTIONAL }.
+    """
+    out = []
+    for details in content:
+        template = details["certDetails"]
+        issuer = optional(template, "issuer")
+        serial = optional(template, "serialNumber")
+        extensions = optional(details, "crlEntryDetails")
+        out.append(
+            (
+                name_der(issuer) if issuer is not None else None,
+                int(serial) if serial is not None else None,
+                der_encoder.encode(extensions) if extensions is not None else None,
+            )
+        )
+    return out
+
+
+def extension_values(extensions_der: bytes) -> dict[str, bytes]:
+    """extnID -> extnValue (the DER inside the OCTET STRING) of an Extensions."""
+    extensions = _decode(extensions_der, rfc5280.Extensions())
+    return {str(ext["extnID"]): bytes(ext["extnValue"]) for ext in extensions}
+
+
+def decode_enumerated(der: bytes) -> int:
+    return int(_decode(der, univ.Enumerated()))
+
+
+def info_type_values(content) -> list[tuple[str, bytes | None]]:
+    """(infoType OID, DER of infoValue or None) of each InfoTypeAndValue."""
+    return [(str(itav["infoType"]), any_der(optional(itav, "infoValue"))) for itav in content]
+
+
+def decode_crl_status_list(
+    der: bytes,
+) -> list[tuple[bytes | None, bytes | None, datetime.datetime | None]]:
+    """(DER of dpn fullName GeneralNames, DER of issuer GeneralNames, thisUpdate) per CRLStatus.
+
+    RFC 9810, 5.3.19.16: CRLSource ::= CHOICE { dpn [0] DistributionPointName,
+    issuer [1] GeneralNames }.  A dpn given as nameRelativeToCRLIssuer yields
+    (None, None, ...): the caller treats it as not understood.
+    """
+    out = []
+    for status in _decode(der, rfc9810.CRLStatusListValue()):
+        source = status["source"]
+        dpn_names = issuer_names = None
+        if source.getName() == "dpn":
+            dpn = source["dpn"]
+            if dpn.getName() == "fullName":
+                # fullName [0] IMPLICIT GeneralNames: restore the SEQUENCE tag
+                dpn_names = implicit_der(dpn["fullName"], 0x30)
+        else:
+            # issuer [1] EXPLICIT GeneralNames: the SEQUENCE inside the tag
+            issuer_names = body_content_der(der_encoder.encode(source["issuer"]))
+        this_update = optional(status, "thisUpdate")
+        out.append(
+            (dpn_names, issuer_names, time_value(this_update) if this_update is not None else None)
+        )
+    return out
+
+
+def poll_cert_req_ids(content) -> list[int]:
+    """certReqId of each entry of a PollReqContent, RFC 9810, 5.3.22."""
+    return [int(entry["certReqId"]) for entry in content]
+
+
+def encode_rev_rep_body(*, status: int, status_text: str | None, failure: int | None) -> bytes:
+    """DER of an rp body with one PKIStatusInfo, RFC 9810, 5.3.10 / RFC 9483, 4.2."""
+    body = rfc9810.PKIBody()
+    info = rfc9810.PKIStatusInfo()
+    _status_info(info, status, status_text, failure)
+    body["rp"]["status"].append(info)
+    return der_encoder.encode(body)
+
+
+def encode_genp_body(items: tuple[tuple[str, bytes | None], ...]) -> bytes:
+    """DER of a genp body: [22] GenRepContent, one InfoTypeAndValue per item."""
+    content = b""
+    for oid, value_der in items:
+        itav = der_encoder.encode(univ.ObjectIdentifier(oid)) + (value_der or b"")
+        content += tlv(0x30, itav)
+    return tlv(0xB6, tlv(0x30, content))
+
+
+def encode_poll_rep_body(*, cert_req_id: int, check_after: int, reason: str | None) -> bytes:
+    """DER of a pollRep body with one entry, RFC 9810, 5.3.22."""
+    body = rfc9810.PKIBody()
+    entry = body["pollRep"].componentType.clone()
+    entry["certReqId"] = cert_req_id
+    entry["checkAfter"] = check_after
+    if reason:
+        entry["reason"].append(reason)
+    body["pollRep"].append(entry)
+    return der_encoder.encode(body)
+
+
+def sequence_of(ders: tuple[bytes, ...] | list[bytes]) -> bytes:
+    """DER of a SEQUENCE OF the given DER elements."""
+    return tlv(0x30, b"".join(ders))
+
+
+def encode_integer(value: int) -> bytes:
+    return der_encoder.encode(univ.Integer(value))
+
+
+def encode_oid(oid: str) -> bytes:
+    return der_encoder.encode(univ.ObjectIdentifier(oid))
+
+
+def encode_root_ca_key_update(
+    new_with_new: bytes, new_with_old: bytes | None, old_with_new: bytes | None
+) -> bytes:
+    """DER of RootCaKeyUpdateContent, RFC 9810, 5.3.19.15 (EXPLICIT tags)."""
+    content = new_with_new
+    if new_with_old is not None:
+        content += tlv(0xA0, new_with_old)
+    if old_with_new is not None:
+        content += tlv(0xA1, old_with_new)
+    return tlv(0x30, content)
+
+
+def encode_extension(oid: str, critical: bool, value_der: bytes) -> bytes:
+    """DER of an Extension, RFC 5280, 4.1 (critical DEFAULT FALSE is omitted)."""
+    return tlv(
+        0x30,
+        encode_oid(oid) + (b"\x01\x01\xff" if critical else b"") + tlv(0x04, value_der),
+    )
+
+
+def encode_cert_req_template(
+    *,
+    subject_der: bytes | None,
+    extension_ders: tuple[bytes, ...],
+    controls: tuple[tuple[str, bytes], ...],
+) -> bytes:
+    """DER of CertReqTemplateContent, RFC 9810, 5.3.19.16 / RFC 9483, 4.3.3.
+
+    certTemplate (CRMF, IMPLICIT TAGS): subject [5] Name (a CHOICE, so
+    explicit), extensions [9] Extensions; keySpec is Controls, a SEQUENCE OF
+    AttributeTypeAndValue.
+    """
+    template = b""
+    if subject_der is not None:
+        template += tlv(0xA5, subject_der)
+    if extension_ders:
+        template += tlv(0xA9, b"".join(extension_ders))
+    content = tlv(0x30, template)
+    if controls:
+        content += sequence_of([tlv(0x30, encode_oid(oid) + value) for oid, value in controls])
+    return tlv(0x30, content)

@@ -113,8 +113,20 @@ class ProofOfPossession:
 
 
 @dataclass(frozen=True)
+class CertId:
+    """Issuer and serial number of a certificate (CRMF CertId, RFC 4211, 6.5)."""
+
+    issuer: x509.Name
+    serial_number: int
+
+    @classmethod
+    def of(cls, certificate: x509.Certificate) -> CertId:
+        return cls(certificate.issuer, certificate.serial_number)
+
+
+@dataclass(frozen=True)
 class CertRequest:
-    """One CertReqMsg: id, template fields and POP (RFC 4211, 3 and 5)."""
+    """One CertReqMsg: id, template fields, controls and POP (RFC 4211, 3, 5 and 6)."""
 
     cert_req_id: int
     subject: x509.Name | None
@@ -123,6 +135,8 @@ class CertRequest:
     not_before: datetime.datetime | None
     not_after: datetime.datetime | None
     pop: ProofOfPossession
+    #: RFC 4211, 6.5: the oldCertID control (kur), None when absent.
+    old_cert_id: CertId | None = None
 
     @property
     def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
@@ -146,6 +160,31 @@ class CertStatus:
     failure_bits: tuple[int, ...]
     #: RFC 9810, 5.3.18: hashAlg (pvno 3 only), dotted OID.
     hash_alg: str | None
+
+
+@dataclass(frozen=True)
+class RevDetails:
+    """One RevDetails of an rr, RFC 9810, 5.3.9: certDetails and crlEntryDetails."""
+
+    issuer: x509.Name | None
+    serial_number: int | None
+    #: reasonCode (RFC 5280, 5.3.1) from crlEntryDetails, None when absent.
+    reason: x509.ReasonFlags | None
+
+
+@dataclass(frozen=True)
+class CRLStatus:
+    """One CRLStatus of a crlStatusList genm (RFC 9483, 4.3.4; RFC 9810, 5.3.19.16).
+
+    The CRL is named by its distribution point (``distribution_point``, the
+    fullName GeneralNames) or by its issuer (``issuer``, the directoryName
+    among the CRL issuer GeneralNames); ``this_update`` is the thisUpdate of
+    the CRL the client holds (None: it holds none).
+    """
+
+    distribution_point: tuple[x509.GeneralName, ...] | None
+    issuer: x509.Name | None
+    this_update: datetime.datetime | None
 
 
 @dataclass(frozen=True)
@@ -292,7 +331,23 @@ def _cert_request(cert_req_msg, cert_req_der: bytes) -> CertRequest:
         not_before=not_before,
         not_after=not_after,
         pop=_pop(asn1.optional(cert_req_msg, "popo"), cert_req_der),
+        old_cert_id=_old_cert_id(cert_req),
     )
+
+
+def _old_cert_id(cert_req) -> CertId | None:
+    for oid, value in asn1.controls(cert_req):
+        if oid != asn1.OID.reg_ctrl_old_cert_id:
+            continue
+        try:
+            issuer_der, serial = asn1.decode_cert_id(value)
+            issuer = name_from_der(issuer_der) if issuer_der is not None else None
+        except (asn1.Asn1Error, ValueError) as exc:
+            raise BadDataFormat("The oldCertID control cannot be decoded.") from exc
+        if issuer is None:
+            raise BadDataFormat("The oldCertID issuer must be a directoryName.")
+        return CertId(issuer, serial)
+    return None
 
 
 def _pop(popo, cert_req_der: bytes) -> ProofOfPossession:
@@ -365,6 +420,95 @@ def cert_conf(request: Request) -> tuple[CertStatus, ...]:
     return tuple(statuses)
 
 
+#: RFC 5280, 5.3.1: CRLReason codes (7 is not used).
+REASONS = {
+    0: x509.ReasonFlags.unspecified,
+    1: x509.ReasonFlags.key_compromise,
+    2: x509.ReasonFlags.ca_compromise,
+    3: x509.ReasonFlags.affiliation_changed,
+    4: x509.ReasonFlags.superseded,
+    5: x509.ReasonFlags.cessation_of_operation,
+    6: x509.ReasonFlags.certificate_hold,
+    8: x509.ReasonFlags.remove_from_crl,
+    9: x509.ReasonFlags.privilege_withdrawn,
+    10: x509.ReasonFlags.aa_compromise,
+}
+
+
+def rev_details(request: Request) -> tuple[RevDetails, ...]:
+    """The RevDetails of an rr body, RFC 9810, 5.3.9."""
+    out = []
+    for issuer_der, serial, extensions_der in asn1.rev_details(
+        asn1.body_value(request._decoded.message)
+    ):
+        try:
+            issuer = name_from_der(issuer_der) if issuer_der is not None else None
+        except ValueError as exc:
+            raise BadDataFormat("The issuer in certDetails cannot be parsed.") from exc
+        reason = None
+        if extensions_der is not None:
+            try:
+                value = asn1.extension_values(extensions_der).get(asn1.OID.reason_code)
+                code = asn1.decode_enumerated(value) if value is not None else None
+            except (asn1.Asn1Error, ValueError) as exc:
+                raise BadDataFormat("crlEntryDetails cannot be decoded.") from exc
+            if code is not None:
+                # RFC 5280, 5.3.1: reasonCode is 0..10 without 7.
+                if code not in REASONS:
+                    raise BadDataFormat(f"CRL reason code {code} is not valid.")
+                reason = REASONS[code]
+        out.append(RevDetails(issuer=issuer, serial_number=serial, reason=reason))
+    return tuple(out)
+
+
+def general_messages(request: Request) -> tuple[tuple[str, bytes | None], ...]:
+    """(infoType OID, DER of infoValue or None) of each item of a genm, RFC 9810, 5.3.19."""
+    return tuple(asn1.info_type_values(asn1.body_value(request._decoded.message)))
+
+
+def poll_requests(request: Request) -> tuple[int, ...]:
+    """The certReqIds of a pollReq body, RFC 9810, 5.3.22."""
+    return tuple(asn1.poll_cert_req_ids(asn1.body_value(request._decoded.message)))
+
+
+def certificate_from_der(der: bytes) -> x509.Certificate:
+    """A CMPCertificate infoValue (e.g. rootCaCert, RFC 9483, 4.3.2)."""
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise BadDataFormat("The certificate in the request cannot be parsed.") from exc
+
+
+def general_names_from_der(der: bytes) -> tuple[x509.GeneralName, ...]:
+    """Parse the DER of GeneralNames with cryptography (as a subjectAltName value)."""
+    extensions = asn1.sequence_of([asn1.encode_extension("2.5.29.17", False, der)])
+    shell = x509.load_der_x509_csr(asn1.csr_shell(asn1.null_dn_der(), None, extensions))
+    return tuple(shell.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+
+
+def crl_status_list(der: bytes) -> tuple[CRLStatus, ...]:
+    """The CRLStatus entries of a crlStatusList infoValue, RFC 9483, 4.3.4."""
+    try:
+        statuses = []
+        for dpn_der, issuer_der, this_update in asn1.decode_crl_status_list(der):
+            issuer = None
+            if issuer_der is not None:
+                names = general_names_from_der(issuer_der)
+                issuer = next((n.value for n in names if isinstance(n, x509.DirectoryName)), None)
+            statuses.append(
+                CRLStatus(
+                    distribution_point=(
+                        general_names_from_der(dpn_der) if dpn_der is not None else None
+                    ),
+                    issuer=issuer,
+                    this_update=this_update,
+                )
+            )
+    except (asn1.Asn1Error, ValueError, x509.UnsupportedGeneralNameType) as exc:
+        raise BadDataFormat("The crlStatusList cannot be decoded.") from exc
+    return tuple(statuses)
+
+
 def error_content(request: Request) -> ErrorContent:
     """The ErrorMsgContent of an error body, RFC 9810, 5.3.21."""
     content = asn1.body_value(request._decoded.message)
@@ -425,7 +569,32 @@ class ErrorBody:
     failure: int | None
 
 
-ResponseBody = CertRepBody | PKIConfBody | ErrorBody
+@dataclass(frozen=True)
+class RevRepBody:
+    """rp with one PKIStatusInfo, RFC 9810, 5.3.10 / RFC 9483, 4.2."""
+
+    status: PKIStatus = PKIStatus.accepted
+    status_text: str | None = None
+    failure: int | None = None
+
+
+@dataclass(frozen=True)
+class GenRepBody:
+    """genp: (infoType OID, DER of infoValue or None) items, RFC 9810, 5.3.19."""
+
+    items: tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True)
+class PollRepBody:
+    """pollRep with one entry, RFC 9810, 5.3.22."""
+
+    cert_req_id: int
+    check_after: int
+    reason: str | None = None
+
+
+ResponseBody = CertRepBody | PKIConfBody | ErrorBody | RevRepBody | GenRepBody | PollRepBody
 
 
 def new_nonce() -> bytes:
@@ -481,8 +650,92 @@ def encode_body(body: ResponseBody) -> bytes:
         )
     if isinstance(body, PKIConfBody):
         return asn1.encode_pkiconf_body()
+    if isinstance(body, RevRepBody):
+        return asn1.encode_rev_rep_body(
+            status=int(body.status), status_text=body.status_text, failure=body.failure
+        )
+    if isinstance(body, GenRepBody):
+        return asn1.encode_genp_body(body.items)
+    if isinstance(body, PollRepBody):
+        return asn1.encode_poll_rep_body(
+            cert_req_id=body.cert_req_id, check_after=body.check_after, reason=body.reason
+        )
     return asn1.encode_error_body(
         status=int(body.status), status_text=body.status_text, failure=body.failure
+    )
+
+
+# --------------------------------------------------------------------------- genp values
+
+
+def ca_certs_value(certificates: tuple[x509.Certificate, ...]) -> bytes | None:
+    """caCerts infoValue: SEQUENCE SIZE (1..MAX) OF CMPCertificate (RFC 9483, 4.3.1)."""
+    return asn1.sequence_of([_der(c) for c in certificates]) if certificates else None
+
+
+def root_ca_key_update_value(
+    new_with_new: x509.Certificate,
+    new_with_old: x509.Certificate | None,
+    old_with_new: x509.Certificate | None,
+) -> bytes:
+    """rootCaKeyUpdate infoValue, RootCaKeyUpdateContent (RFC 9483, 4.3.2)."""
+    return asn1.encode_root_ca_key_update(
+        _der(new_with_new),
+        _der(new_with_old) if new_with_old is not None else None,
+        _der(old_with_new) if old_with_new is not None else None,
+    )
+
+
+#: cryptography curve names and their OIDs, for id-regCtrl-algId (RFC 9483, 4.3.3).
+CURVE_OIDS = {
+    "secp256r1": "1.2.840.10045.3.1.7",
+    "secp384r1": "1.3.132.0.34",
+    "secp521r1": "1.3.132.0.35",
+}
+
+
+def cert_req_template_value(
+    subject: x509.Name | None,
+    extensions: tuple[x509.Extension, ...],
+    rsa_key_size: int | None,
+    ec_curve: str | None,
+) -> bytes:
+    """certReqTemplate infoValue, CertReqTemplateContent (RFC 9483, 4.3.3)."""
+    controls: list[tuple[str, bytes]] = []
+    if ec_curve is not None:
+        # id-regCtrl-algId: AlgorithmIdentifier id-ecPublicKey with the namedCurve
+        controls.append(
+            (
+                asn1.OID.reg_ctrl_alg_id,
+                asn1.encode_algorithm_identifier(
+                    asn1.OID.ec_public_key, asn1.encode_oid(CURVE_OIDS[ec_curve])
+                ),
+            )
+        )
+    if rsa_key_size is not None:
+        # id-regCtrl-rsaKeyLen: INTEGER (1..MAX)
+        controls.append((asn1.OID.reg_ctrl_rsa_key_len, asn1.encode_integer(rsa_key_size)))
+    return asn1.encode_cert_req_template(
+        subject_der=subject.public_bytes() if subject is not None and len(subject) else None,
+        extension_ders=tuple(
+            asn1.encode_extension(ext.oid.dotted_string, ext.critical, ext.value.public_bytes())
+            for ext in extensions
+        ),
+        controls=tuple(controls),
+    )
+
+
+def crls_value(crls: tuple[x509.CertificateRevocationList, ...]) -> bytes | None:
+    """crls infoValue: SEQUENCE SIZE (1..MAX) OF CertificateList (RFC 9483, 4.3.4)."""
+    if not crls:
+        return None
+    return asn1.sequence_of([c.public_bytes(serialization.Encoding.DER) for c in crls])
+
+
+def algorithms_value(algorithms: tuple[AlgorithmId, ...]) -> bytes:
+    """signKeyPairTypes infoValue: SEQUENCE OF AlgorithmIdentifier (RFC 9810, 5.3.19.2)."""
+    return asn1.sequence_of(
+        [asn1.encode_algorithm_identifier(a.oid, a.parameters) for a in algorithms]
     )
 
 

@@ -35,8 +35,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
-from . import errors, messages, protection
+from . import asn1, errors, messages, protection
 from .errors import (
+    AddInfoNotAvailable,
     BadCertId,
     BadCertTemplate,
     BadDataFormat,
@@ -50,9 +51,8 @@ from .errors import (
     NotAuthorized,
     TransactionIdInUse,
     UnsupportedVersion,
-    WrongIntegrity,
 )
-from .messages import PKIStatus, Request, RequestHeader
+from .messages import CertId, CRLStatus, PKIStatus, Request, RequestHeader
 
 __all__ = [
     "INFO_KINDS",
@@ -184,18 +184,6 @@ class Signer:
 
 
 @dataclass(frozen=True)
-class CertId:
-    """Issuer and serial number of a certificate (CRMF CertId, RFC 4211, 6.5)."""
-
-    issuer: x509.Name
-    serial_number: int
-
-    @classmethod
-    def of(cls, certificate: x509.Certificate) -> CertId:
-        return cls(certificate.issuer, certificate.serial_number)
-
-
-@dataclass(frozen=True)
 class KeyUpdateRequest:
     """A kur that passed every protocol check, for the backend to decide (RFC 9483, 4.1.3).
 
@@ -259,21 +247,6 @@ class RevocationRequest:
     reason: x509.ReasonFlags | None
     mac_protected: bool
     signer: Signer | None = None
-
-
-@dataclass(frozen=True)
-class CRLStatus:
-    """One CRLStatus of a crlStatusList genm (RFC 9483, 4.3.4; RFC 9810, 5.3.19.16).
-
-    The CRL is named by its distribution point (``distribution_point``, the
-    fullName GeneralNames) or by its issuer (``issuer``, the directoryName
-    among the CRL issuer GeneralNames); ``this_update`` is the thisUpdate of
-    the CRL the client holds (None: it holds none).
-    """
-
-    distribution_point: tuple[x509.GeneralName, ...] | None
-    issuer: x509.Name | None
-    this_update: datetime.datetime | None
 
 
 @dataclass(frozen=True)
@@ -550,6 +523,10 @@ class _Exchange:
     sender: x509.Name | None = None
     protector: protection.Protector | None = None
     mac_verified: bool = False
+    #: Set once a signature-protected request verified and the backend trusts its signer.
+    signer: Signer | None = None
+    #: The response body type, when it is not implied by the request's.
+    response_type: str | None = None
 
 
 def _utcnow() -> datetime.datetime:
@@ -573,6 +550,54 @@ def _transaction_id(header: RequestHeader) -> bytes:
 
 def _name(name: x509.Name | None) -> str:
     return name.rfc4514_string() if name else "(NULL-DN)"
+
+
+def _signer_certs(protector: protection.Protector | None) -> tuple[x509.Certificate, ...]:
+    """extraCerts of a signed message: the protection certificate first (RFC 9483, 3.3)."""
+    if isinstance(protector, protection.SignatureProtector):
+        return protector.extra_certs
+    return ()
+
+
+def _extra_certs(
+    protector: protection.Protector | None, chain: tuple[x509.Certificate, ...] = ()
+) -> tuple[x509.Certificate, ...]:
+    """The signer's certificates first, then ``chain`` without repeating any."""
+    out = list(_signer_certs(protector))
+    out += [c for c in chain if c not in out]
+    return tuple(out)
+
+
+def _ski(certificate: x509.Certificate) -> bytes | None:
+    try:
+        ext = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return ext.value.digest
+
+
+def _same_key(a: object, b: object) -> bool:
+    def spki(key: object) -> bytes | None:
+        if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+            return None
+        return key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    return spki(a) is not None and spki(a) == spki(b)
+
+
+#: genm infoTypes served (RFC 9483, 4.3): request OID -> (kind, response OID).
+_INFO_TYPES = {
+    asn1.OID.it_ca_certs: ("caCerts", asn1.OID.it_ca_certs),
+    asn1.OID.it_root_ca_cert: ("rootCaCert", asn1.OID.it_root_ca_key_update),
+    asn1.OID.it_cert_req_template: ("certReqTemplate", asn1.OID.it_cert_req_template),
+    asn1.OID.it_crl_status_list: ("crlStatusList", asn1.OID.it_crls),
+    asn1.OID.it_sign_key_pair_types: ("signKeyPairTypes", asn1.OID.it_sign_key_pair_types),
+    # Leniency: clients predating RFC 9480 (OpenSSL 3.0, "-infotype rootCaKeyUpdate")
+    # can only ask with the response's infoType; served as rootCaCert without an old root.
+    asn1.OID.it_root_ca_key_update: ("rootCaCert", asn1.OID.it_root_ca_key_update),
+}
 
 
 class CMPServer:
@@ -634,12 +659,17 @@ class CMPServer:
                 header,
                 sender=exchange.sender,
                 protector=protector,
+                extra_certs=_signer_certs(protector),
                 clock_now=self.clock(),
                 nonce=self.nonce(),
             )
         trace.append(
             "CMP response sent: "
-            + ("error" if error is not None else self._response_type(request))
+            + (
+                "error"
+                if error is not None
+                else exchange.response_type or self._response_type(request)
+            )
             + f", {len(response)} bytes"
             + ("" if error is None or protector is not None else ", unprotected")
         )
@@ -662,8 +692,20 @@ class CMPServer:
         secret, so the error is signed by the CA named as sender, which a
         client pinning that CA certificate verifies and then shows the text.
         """
-        if exchange.protector is not None and exchange.mac_verified:
+        if exchange.protector is not None and (exchange.mac_verified or exchange.signer):
             return exchange.protector
+        if protection.is_signature(exchange.request.header.protection_alg):
+            # RFC 9483, 3.2: a client that signs expects signed responses; errors
+            # before its signer is trusted are signed by the CA named as sender.
+            if exchange.sender is not None:
+                try:
+                    signer = self.backend.response_signer(exchange.sender)
+                except CMPError:
+                    signer = None
+                if signer is not None:
+                    exchange.trace.append("error signed by the CA")
+                    return signer
+            return None
         if self.error_signer is not None and exchange.sender is not None:
             try:
                 signer = self.error_signer(exchange.sender)
@@ -743,12 +785,51 @@ class CMPServer:
             exchange.trace.append(f"Protection checked: {self._describe(algorithm)}: OK")
             return
         if protection.is_signature(algorithm):
-            # RFC 9483, 3.2: signature protection needs a trusted CMP signer; this
-            # server enrolls with shared secrets only so far.
-            raise WrongIntegrity(
-                "Signature-based protection is not supported; use the shared secret."
-            )
+            self._check_signature(exchange, algorithm, request.protection)
+            return
         raise errors.BadAlg(f"Protection algorithm {algorithm.oid} is not supported.")
+
+    def _check_signature(
+        self, exchange: _Exchange, algorithm: messages.AlgorithmId, signature: bytes
+    ) -> None:
+        """Verify a signature-protected request and ask the backend to trust its signer."""
+        request = exchange.request
+        header = request.header
+        # RFC 9483, 3.3: extraCerts[0] is the CMP protection certificate.
+        if not request.extra_certs:
+            raise BadMessageCheck(
+                "Signature-protected message without its protection certificate in extraCerts."
+            )
+        certificate = request.extra_certs[0]
+        # RFC 9483, 3.1: senderKID is the protection certificate's subjectKeyIdentifier.
+        ski = _ski(certificate)
+        if ski is not None and header.sender_kid is not None and header.sender_kid != ski:
+            raise BadMessageCheck(
+                "senderKID does not match the protection certificate's subjectKeyIdentifier."
+            )
+        # RFC 9483, 3.1: sender is the subject of the protection certificate.
+        if (
+            header.sender is not None
+            and len(header.sender)
+            and header.sender != certificate.subject
+        ):
+            raise BadMessageCheck("sender does not match the protection certificate's subject.")
+        # RFC 9810, 5.1.3.3: the signature is over DER(ProtectedPart).
+        protection.verify_signature_protection(
+            algorithm, certificate, request.protected_part, signature
+        )
+        exchange.trace.append(
+            f"Protection checked: signature by {certificate.subject.rfc4514_string()}, "
+            f"serial {certificate.serial_number:x}: OK"
+        )
+        signer = self.backend.signer(certificate, request.extra_certs, request.body_type)
+        exchange.signer = signer
+        exchange.sender = signer.sender
+        exchange.trace.append(
+            "Signer trusted" + (f": {signer.reference}" if signer.reference else "")
+        )
+        # RFC 9483, 3.2: the response to a signed request is signed by the CA.
+        exchange.protector = self.backend.response_signer(signer.sender)
 
     @staticmethod
     def _describe(algorithm: messages.AlgorithmId) -> str:
@@ -795,13 +876,7 @@ class CMPServer:
     def _certification(self, exchange: _Exchange) -> bytes:
         self._check_protection(exchange)
         self._check_new_transaction(exchange)
-        requests = messages.cert_requests(exchange.request)
-        # RFC 9483, 4.1.1: exactly one CertReqMsg, with certReqId 0.
-        if len(requests) != 1:
-            raise BadRequest("Exactly one CertReqMsg is supported.")
-        cert_req = requests[0]
-        if cert_req.cert_req_id != 0:
-            raise BadRequest(f"certReqId must be 0, not {cert_req.cert_req_id}.")
+        cert_req = self._single_cert_request(exchange)
         # RFC 9483, 4.1.1: the template carries subject and publicKey.
         if cert_req.subject is None or len(cert_req.subject) == 0:
             raise BadCertTemplate("The certificate template has no subject.")
@@ -819,6 +894,17 @@ class CMPServer:
             not_after=cert_req.not_after,
             csr=None,
         )
+
+    @staticmethod
+    def _single_cert_request(exchange: _Exchange) -> messages.CertRequest:
+        requests = messages.cert_requests(exchange.request)
+        # RFC 9483, 4.1.1 and 4.1.3: exactly one CertReqMsg, with certReqId 0.
+        if len(requests) != 1:
+            raise BadRequest("Exactly one CertReqMsg is supported.")
+        cert_req = requests[0]
+        if cert_req.cert_req_id != 0:
+            raise BadRequest(f"certReqId must be 0, not {cert_req.cert_req_id}.")
+        return cert_req
 
     def _check_pop(self, exchange: _Exchange, cert_req: messages.CertRequest) -> None:
         pop = cert_req.pop
@@ -888,7 +974,7 @@ class CMPServer:
         request = exchange.request
         header = request.header
         response_nonce = self.nonce()
-        issued = self.backend.certify(
+        outcome = self.backend.certify(
             CertificationRequest(
                 body_type=request.body_type,
                 pvno=header.pvno,
@@ -905,38 +991,86 @@ class CMPServer:
                 not_before=not_before,
                 not_after=not_after,
                 csr=csr,
+                signer=exchange.signer,
             )
         )
-        exchange.sender = issued.sender
-        certificate = issued.certificate
-        exchange.trace.append(
-            f"Certificate signed: serial {certificate.serial_number:x}, "
-            f"subject {certificate.subject.rfc4514_string()}, "
-            f"issuer {certificate.issuer.rfc4514_string()}"
+        return self._cert_response(
+            exchange,
+            request_body_type=request.body_type,
+            cert_req_id=cert_req_id,
+            outcome=outcome,
+            response_nonce=response_nonce,
         )
-        # RFC 9810, 5.1.1.1: grant implicit confirmation only when asked for.
-        implicit = header.implicit_confirm and issued.implicit_confirm_granted
-        if implicit:
-            exchange.trace.append("implicitConfirm granted")
-        body_type = messages.RESPONSE_BODY[request.body_type]
+
+    def _cert_response(
+        self,
+        exchange: _Exchange,
+        *,
+        request_body_type: str,
+        cert_req_id: int,
+        outcome: Issued | Waiting | Rejected,
+        response_nonce: bytes,
+    ) -> bytes:
+        """The ip/cp/kup for an issued, waiting or finally rejected request."""
+        header = exchange.request.header
+        body_type = messages.RESPONSE_BODY[request_body_type]
+        exchange.response_type = body_type
+        implicit = False
+        chain: tuple[x509.Certificate, ...] = ()
+        if isinstance(outcome, Issued):
+            exchange.sender = outcome.sender
+            certificate = outcome.certificate
+            exchange.trace.append(
+                f"Certificate signed: serial {certificate.serial_number:x}, "
+                f"subject {certificate.subject.rfc4514_string()}, "
+                f"issuer {certificate.issuer.rfc4514_string()}"
+            )
+            # RFC 9810, 5.1.1.1: grant implicit confirmation only when asked for.
+            implicit = header.implicit_confirm and outcome.implicit_confirm_granted
+            if implicit:
+                exchange.trace.append("implicitConfirm granted")
+            body = messages.CertRepBody(
+                body_type=body_type,
+                cert_req_id=cert_req_id,
+                status=PKIStatus.accepted,
+                certificate=certificate,
+                # RFC 9483, 4.1.1: caPubs only in an ip (trust anchors for a new EE).
+                ca_pubs=outcome.ca_pubs if body_type == "ip" else (),
+            )
+            # RFC 9483, 4.1.1: extraCerts carry the chain of the new certificate.
+            chain = outcome.chain
+        elif isinstance(outcome, Waiting):
+            exchange.trace.append(
+                f"Request waiting for approval: check after {outcome.check_after_seconds} s"
+            )
+            # RFC 9483, 4.4: PKIStatus waiting, no certificate; the client polls.
+            body = messages.CertRepBody(
+                body_type=body_type,
+                cert_req_id=cert_req_id,
+                status=PKIStatus.waiting,
+                status_text=outcome.reason,
+            )
+        else:
+            exchange.trace.append(f"Request rejected: {outcome.failure.name}: {outcome.reason}")
+            body = messages.CertRepBody(
+                body_type=body_type,
+                cert_req_id=cert_req_id,
+                status=PKIStatus.rejection,
+                status_text=outcome.reason,
+                failure=int(outcome.failure),
+            )
         response_header = messages.response_header(
             header,
-            sender=issued.sender,
+            sender=exchange.sender,
             clock_now=self.clock(),
             nonce=response_nonce,
             implicit_confirm=implicit,
         )
-        body = messages.CertRepBody(
-            body_type=body_type,
-            cert_req_id=cert_req_id,
-            status=PKIStatus.accepted,
-            certificate=certificate,
-            # RFC 9483, 4.1.1: caPubs only in an ip (trust anchors for a new EE).
-            ca_pubs=issued.ca_pubs if body_type == "ip" else (),
-        )
-        # RFC 9483, 4.1.1: extraCerts carry the chain of the new certificate.
         return messages.encode_response(
-            response_header, body, protector=exchange.protector, extra_certs=issued.chain
+            response_header,
+            body,
+            protector=exchange.protector,
+            extra_certs=_extra_certs(exchange.protector, chain),
         )
 
     # ------------------------------------------------------------------ certConf / error
@@ -1016,5 +1150,261 @@ class CMPServer:
             exchange.request.header, sender=sender, clock_now=self.clock(), nonce=self.nonce()
         )
         return messages.encode_response(
-            response_header, messages.PKIConfBody(), protector=exchange.protector
+            response_header,
+            messages.PKIConfBody(),
+            protector=exchange.protector,
+            extra_certs=_signer_certs(exchange.protector),
+        )
+
+    # ------------------------------------------------------------------ kur
+
+    def _handle_kur(self, exchange: _Exchange) -> bytes:
+        """Key update, RFC 9483, 4.1.3: a new certificate for a new key of a certificate."""
+        self._check_protection(exchange)
+        self._check_new_transaction(exchange)
+        request = exchange.request
+        header = request.header
+        cert_req = self._single_cert_request(exchange)
+        # RFC 9483, 4.1.3: the template carries the new publicKey.
+        if cert_req.public_key is None:
+            raise BadCertTemplate("The certificate template has no public key.")
+        self._check_public_key(cert_req.public_key)
+        old_certificate = exchange.signer.certificate if exchange.signer is not None else None
+        old_cert_id = cert_req.old_cert_id
+        if old_certificate is not None:
+            # RFC 9483, 4.1.3: the kur is signed with the certificate to be updated;
+            # oldCertId, if present, names that certificate.
+            if old_cert_id is not None and old_cert_id != CertId.of(old_certificate):
+                raise BadCertId("oldCertId does not match the certificate that signed the kur.")
+            if _same_key(cert_req.public_key, old_certificate.public_key()):
+                raise BadCertTemplate("The new public key is the key of the certificate to update.")
+        elif old_cert_id is None:
+            # RFC 9483, 4.1.3: oldCertId is required unless the protection
+            # certificate is the certificate to be updated.
+            raise BadCertId(
+                "oldCertId is required when the kur is not signed by the old certificate."
+            )
+        self._check_pop(exchange, cert_req)
+        subject = cert_req.subject
+        if (subject is None or len(subject) == 0) and old_certificate is not None:
+            # RFC 9483, 4.1.3: the subject MAY be omitted; it stays the old one.
+            subject = old_certificate.subject
+        response_nonce = self.nonce()
+        outcome = self.backend.update_key(
+            KeyUpdateRequest(
+                pvno=header.pvno,
+                transaction_id=_transaction_id(header),
+                sender_kid=header.sender_kid,
+                sender=header.sender,
+                sender_nonce=header.sender_nonce or b"",
+                response_nonce=response_nonce,
+                implicit_confirm_requested=header.implicit_confirm,
+                cert_req_id=0,
+                old_certificate=old_certificate,
+                old_cert_id=old_cert_id or CertId.of(old_certificate),  # type: ignore[arg-type]
+                subject=subject if subject is not None and len(subject) else None,
+                public_key=cert_req.public_key,
+                extensions=cert_req.extensions,
+                mac_protected=exchange.mac_verified,
+                signer=exchange.signer,
+                not_before=cert_req.not_before,
+                not_after=cert_req.not_after,
+            )
+        )
+        return self._cert_response(
+            exchange,
+            request_body_type="kur",
+            cert_req_id=0,
+            outcome=outcome,
+            response_nonce=response_nonce,
+        )
+
+    # ------------------------------------------------------------------ rr
+
+    def _handle_rr(self, exchange: _Exchange) -> bytes:
+        """Revocation, RFC 9483, 4.2: one RevDetails naming the certificate by issuer and serial."""
+        self._check_protection(exchange)
+        self._check_new_transaction(exchange)
+        header = exchange.request.header
+        details = messages.rev_details(exchange.request)
+        # RFC 9483, 4.2: exactly one RevDetails.
+        if len(details) != 1:
+            raise BadRequest("Exactly one RevDetails is supported.")
+        revocation = details[0]
+        # RFC 9483, 4.2: certDetails MUST carry the issuer and serialNumber.
+        if revocation.issuer is None or revocation.serial_number is None:
+            raise AddInfoNotAvailable(
+                "certDetails must carry the issuer and serialNumber of the certificate to revoke."
+            )
+        self.backend.revoke(
+            RevocationRequest(
+                pvno=header.pvno,
+                transaction_id=_transaction_id(header),
+                sender_kid=header.sender_kid,
+                sender=header.sender,
+                sender_nonce=header.sender_nonce or b"",
+                issuer=revocation.issuer,
+                serial_number=revocation.serial_number,
+                reason=revocation.reason,
+                mac_protected=exchange.mac_verified,
+                signer=exchange.signer,
+            )
+        )
+        exchange.trace.append(
+            f"Certificate revoked: serial {revocation.serial_number:x}, "
+            f"issuer {revocation.issuer.rfc4514_string()}, "
+            f"reason {revocation.reason.name if revocation.reason else '(none)'}"
+        )
+        exchange.response_type = "rp"
+        # RFC 9483, 4.2: rp with exactly one PKIStatusInfo, accepted.
+        return self._respond(exchange, messages.RevRepBody())
+
+    def _respond(self, exchange: _Exchange, body: messages.ResponseBody) -> bytes:
+        response_header = messages.response_header(
+            exchange.request.header,
+            sender=exchange.sender,
+            clock_now=self.clock(),
+            nonce=self.nonce(),
+        )
+        return messages.encode_response(
+            response_header,
+            body,
+            protector=exchange.protector,
+            extra_certs=_signer_certs(exchange.protector),
+        )
+
+    # ------------------------------------------------------------------ genm
+
+    def _handle_genm(self, exchange: _Exchange) -> bytes:
+        """General message, RFC 9483, 4.3 / RFC 9810, 5.3.19."""
+        self._check_protection(exchange)
+        self._check_new_transaction(exchange)
+        header = exchange.request.header
+        items = messages.general_messages(exchange.request)
+        # RFC 9483, 4.3: the genm carries the InfoTypeAndValue asked for.
+        if not items:
+            raise BadRequest("genm carries no InfoTypeAndValue.")
+        old_root = None
+        crl_statuses: tuple[CRLStatus, ...] = ()
+        kinds: list[tuple[str, str]] = []
+        for oid, value in items:
+            known = _INFO_TYPES.get(oid)
+            if known is None:
+                # RFC 9810, 5.3.19: the receiver MAY ignore infoTypes it does not know.
+                exchange.trace.append(f"infoType {oid} is not supported: omitted")
+                continue
+            kind, _response_oid = known
+            exchange.trace.append(f"infoType {kind} requested")
+            if oid == asn1.OID.it_root_ca_cert and value is not None:
+                # RFC 9483, 4.3.2: the root CA certificate the client holds.
+                old_root = messages.certificate_from_der(value)
+            if kind == "crlStatusList":
+                # RFC 9483, 4.3.4: crlStatusList MUST carry the CRLs the client holds.
+                if value is None:
+                    raise BadDataFormat("crlStatusList requires a CRLStatus list.")
+                crl_statuses = messages.crl_status_list(value)
+            kinds.append(known)
+        request = GeneralRequest(
+            pvno=header.pvno,
+            transaction_id=_transaction_id(header),
+            sender_kid=header.sender_kid,
+            sender=header.sender,
+            info_types=tuple(oid for oid, _ in items),
+            mac_protected=exchange.mac_verified,
+            signer=exchange.signer,
+            old_root=old_root,
+            crl_statuses=crl_statuses,
+        )
+        answers: list[tuple[str, bytes | None]] = []
+        for kind, response_oid in kinds:
+            value = self.backend.general_info(kind, request)
+            answers.append((response_oid, self._info_value(kind, value)))
+        exchange.response_type = "genp"
+        return self._respond(exchange, messages.GenRepBody(tuple(answers)))
+
+    @staticmethod
+    def _info_value(kind: str, value: GeneralInfo) -> bytes | None:
+        """The DER infoValue of a genp item; None leaves the infoValue absent."""
+        if value is None:
+            return None
+        if isinstance(value, RootCaKeyUpdate):
+            # RFC 9483, 4.3.2: rootCaKeyUpdate, absent when there is no update
+            return messages.root_ca_key_update_value(
+                value.new_with_new, value.new_with_old, value.old_with_new
+            )
+        if isinstance(value, CertReqTemplate):
+            # RFC 9483, 4.3.3: absent when no template applies
+            return messages.cert_req_template_value(
+                value.subject, value.extensions, value.rsa_key_size, value.ec_curve
+            )
+        if kind == "caCerts":
+            # RFC 9483, 4.3.1: caCerts, absent when there is none
+            return messages.ca_certs_value(
+                tuple(v for v in value if isinstance(v, x509.Certificate))
+            )
+        if kind == "crlStatusList":
+            # RFC 9483, 4.3.4: crls, absent when the client's CRLs are current
+            return messages.crls_value(
+                tuple(v for v in value if isinstance(v, x509.CertificateRevocationList))
+            )
+        if kind == "signKeyPairTypes":
+            return messages.algorithms_value(
+                tuple(v for v in value if isinstance(v, messages.AlgorithmId))
+            )
+        raise errors.SystemFailure(f"The backend answered {kind} with {type(value).__name__}.")
+
+    # ------------------------------------------------------------------ pollReq
+
+    def _handle_pollReq(self, exchange: _Exchange) -> bytes:  # noqa: N802 - body name
+        """Polling for a request answered with status waiting, RFC 9483, 4.4."""
+        self._check_protection(exchange)
+        header = exchange.request.header
+        cert_req_ids = messages.poll_requests(exchange.request)
+        # RFC 9483, 4.4: one entry, for the one request of the transaction.
+        if len(cert_req_ids) != 1:
+            raise BadRequest("pollReq must carry exactly one certReqId.")
+        response_nonce = self.nonce()
+        outcome = self.backend.poll(
+            PollRequest(
+                pvno=header.pvno,
+                transaction_id=_transaction_id(header),
+                sender_kid=header.sender_kid,
+                sender=header.sender,
+                cert_req_id=cert_req_ids[0],
+                response_nonce=response_nonce,
+                implicit_confirm_requested=header.implicit_confirm,
+                mac_protected=exchange.mac_verified,
+                signer=exchange.signer,
+            )
+        )
+        exchange.sender = outcome.sender
+        if outcome.sender_kid != header.sender_kid:
+            raise NotAuthorized("pollReq does not come from the sender of the request.")
+        # RFC 9810, 5.3.22: certReqId names the request polled for.
+        if cert_req_ids[0] != outcome.cert_req_id:
+            raise BadCertId(f"certReqId {cert_req_ids[0]} does not match the request.")
+        result = outcome.result
+        if isinstance(result, Waiting):
+            exchange.trace.append(f"Still waiting: check after {result.check_after_seconds} s")
+            exchange.response_type = "pollRep"
+            response_header = messages.response_header(
+                header, sender=exchange.sender, clock_now=self.clock(), nonce=response_nonce
+            )
+            return messages.encode_response(
+                response_header,
+                messages.PollRepBody(
+                    cert_req_id=outcome.cert_req_id,
+                    check_after=result.check_after_seconds,
+                    reason=result.reason,
+                ),
+                protector=exchange.protector,
+                extra_certs=_signer_certs(exchange.protector),
+            )
+        # RFC 9483, 4.4: the final response is the ip/cp/kup of the request.
+        return self._cert_response(
+            exchange,
+            request_body_type=outcome.request_body_type,
+            cert_req_id=outcome.cert_req_id,
+            outcome=result,
+            response_nonce=response_nonce,
         )
