@@ -49,6 +49,9 @@ def issuance_chart(now: dt.datetime, days: int = CHART_DAYS) -> dict:
             "text_y": round(CHART_HEIGHT - CHART_BOTTOM - height - 3, 1),
             "label_x": round(index * slot + slot / 2, 1),
             "label": index % 5 == 0 or index == days - 1,
+            # The first and last dates hug the edges instead of being cut off.
+            "date_x": 0 if index == 0 else CHART_WIDTH if index == days - 1 else round(index * slot + slot / 2, 1),
+            "date_anchor": "start" if index == 0 else "end" if index == days - 1 else "middle",
         })
     return {
         "bars": bars,

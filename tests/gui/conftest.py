@@ -74,7 +74,9 @@ def readonly_user(db, django_user_model):
     user = django_user_model.objects.create_user(
         READONLY_USERNAME, "auditor@example.com", READONLY_PASSWORD, is_staff=True
     )
-    user.groups.add(Group.objects.get(name=READ_ONLY_GROUP))
+    # The migration creates the group; a transactional test's flush may have removed it.
+    group, _ = Group.objects.get_or_create(name=READ_ONLY_GROUP)
+    user.groups.add(group)
     return user
 
 
