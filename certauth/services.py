@@ -345,8 +345,7 @@ def issue_certificate(
     replaces: Certificate | None = None,
     hash_name: str | None = None,
     actor: Actor = SYSTEM,
-    log_message: str | None = None,
-    log_type: events.LogType = events.CERT_SIGNED,
+    renewal: bool = False,
 ) -> Certificate:
     """Sign a certificate for an end entity and log it.
 
@@ -396,7 +395,10 @@ def issue_certificate(
             status=status,
             replaces=replaces,
         )
-        _log(log_type, log_message or events.csr_signed(subject_text, ca.subject), actor)
+        if renewal:
+            _log(events.CERT_RENEWED, events.cert_renewed(subject_text, cert.serial_colons), actor)
+        else:
+            _log(events.CERT_SIGNED, events.csr_signed(subject_text, ca.subject), actor)
     return cert
 
 
@@ -417,8 +419,10 @@ def issue_from_csr(
     return issue_certificate(ca=ca, subject=csr.subject, public_key=csr.public_key(), sans=sans, **kwargs)
 
 
-def confirm_certificate(cert: Certificate, *, actor: Actor = SYSTEM) -> Certificate:
-    """A pending certificate becomes active; what it replaces is superseded."""
+def confirm_certificate(
+    cert: Certificate, *, supersede: bool = True, actor: Actor = SYSTEM
+) -> Certificate:
+    """A pending certificate becomes active; what it replaces is revoked as superseded."""
     with transaction.atomic():
         cert = Certificate.objects.select_for_update().get(pk=cert.pk)
         if cert.status != Certificate.Status.PENDING:
@@ -426,7 +430,7 @@ def confirm_certificate(cert: Certificate, *, actor: Actor = SYSTEM) -> Certific
         cert.status = Certificate.Status.ACTIVE
         cert.save(update_fields=["status", "updated"])
         _log(events.CERT_CONFIRMED, events.cert_confirmed(cert.subject, cert.serial_colons), actor)
-        if cert.replaces_id:
+        if cert.replaces_id and supersede:
             old = Certificate.objects.select_for_update().get(pk=cert.replaces_id)
             if old.status != Certificate.Status.REVOKED:
                 _revoke(old, Certificate.Reason.SUPERSEDED, actor)

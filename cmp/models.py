@@ -27,6 +27,14 @@ class CMPConfig(models.Model):
         help_text="An issued certificate whose certConf does not come within this time is revoked.",
     )
     debug = models.BooleanField("debug mode", default=False)
+    revoke_superseded = models.BooleanField(
+        "revoke renewed certificates", default=True,
+        help_text="After a renewal (kur) or re-enrollment is confirmed, revoke the old certificate as superseded.",
+    )
+    poll_interval = models.PositiveIntegerField(
+        "poll interval (seconds)", default=10,
+        help_text="checkAfter sent to clients whose request waits for manual approval.",
+    )
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -48,13 +56,15 @@ class CMPTransaction(models.Model):
     """One CMP transaction (RFC 9810, 5.1.1: identified by its transactionID)."""
 
     class State(models.TextChoices):
+        WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
+        APPROVED = "approved", "Approved, waiting for the client's poll"
         WAITING_CONFIRM = "waiting_confirm", "Waiting for certConf"
         CONFIRMED = "confirmed", "Confirmed"
         REJECTED = "rejected", "Rejected by the client"
         EXPIRED = "expired", "Confirmation not received"
         FAILED = "failed", "Failed"
 
-    OPEN_STATES = (State.WAITING_CONFIRM,)
+    OPEN_STATES = (State.WAITING_APPROVAL, State.APPROVED, State.WAITING_CONFIRM)
 
     transaction_id = models.CharField(max_length=256, db_index=True)  # hex
     enrollment = models.ForeignKey(Enrollment, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -65,6 +75,18 @@ class CMPTransaction(models.Model):
     server_nonce = models.CharField(max_length=128)
     certificate = models.ForeignKey(Certificate, null=True, on_delete=models.SET_NULL, related_name="+")
     pvno = models.PositiveSmallIntegerField(default=2)
+    # What a request held for manual approval asks for (RFC 9483, 4.4).
+    cert_req_id = models.IntegerField(default=0)
+    request_subject = models.CharField(max_length=1024, blank=True)
+    request_public_key = models.BinaryField(null=True, blank=True)  # SubjectPublicKeyInfo DER
+    request_sans = models.JSONField(default=list, blank=True)
+    implicit_confirm = models.BooleanField(default=False)
+    old_certificate = models.ForeignKey(
+        Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="kur: the certificate being updated.",
+    )
+    decided_by = models.CharField(max_length=150, blank=True)
+    reject_reason = models.CharField(max_length=512, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -74,13 +96,17 @@ class CMPTransaction(models.Model):
             # RFC 9810, 5.1.1: a transactionID identifies one open transaction.
             models.UniqueConstraint(
                 fields=["transaction_id"],
-                condition=Q(state="waiting_confirm"),
+                condition=Q(state__in=["waiting_approval", "approved", "waiting_confirm"]),
                 name="cmp_open_transaction_unique",
             )
         ]
 
     def __str__(self) -> str:
         return f"{self.transaction_id} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
 
 
 class CMPTraceQuerySet(models.QuerySet["CMPTrace"]):

@@ -47,3 +47,64 @@ def record_trace(**fields) -> CMPTrace:
     trace = CMPTrace.objects.create(**fields)
     CMPTrace.objects.trim(settings.FAC_CMP_TRACE_LIMIT)
     return trace
+
+
+class RequestDecisionError(ca_services.ServiceError):
+    """An approval or rejection that cannot be made (not waiting, CA cannot sign)."""
+
+
+def waiting_requests():
+    return CMPTransaction.objects.filter(state=CMPTransaction.State.WAITING_APPROVAL).select_related(
+        "enrollment"
+    ).order_by("created")
+
+
+def approve_request(pk: int, *, user: str = "", source_ip: str | None = None) -> CMPTransaction:
+    """Approve a request held for manual approval: the certificate is issued now and
+    handed out at the client's next pollReq (RFC 9483, 4.4)."""
+    from cmp.backend import DatabaseBackend
+    from cmp.protocol.errors import CMPError
+
+    with transaction.atomic():
+        record = CMPTransaction.objects.select_for_update().select_related(
+            "enrollment__ca", "old_certificate"
+        ).filter(pk=pk).first()
+        if record is None or record.state != CMPTransaction.State.WAITING_APPROVAL:
+            raise RequestDecisionError(f"CMP request {pk} is not waiting for approval.")
+        implicit = record.implicit_confirm
+        record.implicit_confirm = False  # the certificate stays pending until the client confirms
+        try:
+            DatabaseBackend(source_ip=source_ip).issue(
+                record, record.enrollment, renewal=record.body_type == "kur"
+            )
+        except CMPError as exc:
+            raise RequestDecisionError(f"Cannot issue the certificate: {exc.text}") from None
+        record.implicit_confirm = implicit
+        record.state = CMPTransaction.State.APPROVED
+        record.decided_by = user
+        record.save()
+        LogEntry.objects.log(
+            f"CMP {record.body_type} of enrollment '{record.enrollment.reference}' "
+            f'for "{record.request_subject}" was approved',
+            subcategory=events.SUB_CMP, log_type=events.CMP_REQUEST_APPROVED.id, user=user,
+            source_ip=source_ip,
+        )
+    return record
+
+
+def reject_request(pk: int, *, reason: str = "", user: str = "", source_ip: str | None = None) -> CMPTransaction:
+    with transaction.atomic():
+        record = CMPTransaction.objects.select_for_update().select_related("enrollment").filter(pk=pk).first()
+        if record is None or record.state != CMPTransaction.State.WAITING_APPROVAL:
+            raise RequestDecisionError(f"CMP request {pk} is not waiting for approval.")
+        record.state = CMPTransaction.State.REJECTED
+        record.reject_reason = reason[:512] or "The request was rejected by an administrator."
+        record.decided_by = user
+        record.save()
+        LogEntry.objects.log(
+            f"CMP {record.body_type} of enrollment '{record.enrollment.reference if record.enrollment else '?'}' "
+            f'for "{record.request_subject}" was rejected: {record.reject_reason}',
+            level=events.CMP_REQUEST_REJECTED.level, subcategory=events.SUB_CMP,
+            log_type=events.CMP_REQUEST_REJECTED.id, user=user, source_ip=source_ip,
+        )
+    return record

@@ -117,6 +117,8 @@ fi
 # Chromium (tests/gui); it never downloads a browser of its own.
 DEV_BROWSER_PACKAGES=(
     "chromium:chromium"
+    # The pcap export test reads its output back with tshark.
+    "tshark:tshark"
 )
 if [ "$DEV" = 1 ]; then
     for pair in "${DEV_BROWSER_PACKAGES[@]+"${DEV_BROWSER_PACKAGES[@]}"}"; do
