@@ -63,6 +63,27 @@ class Client:
     #: None: unprotected; "wrong": a MAC with a wrong password.
     algorithm: AlgorithmId | None = field(default_factory=pbm)
     wrong_mac: bool = False
+    #: Signature protection: the key, and extraCerts (protection certificate first).
+    sign_key: object | None = None
+    extra_certs: tuple[x509.Certificate, ...] = ()
+    bad_signature: bool = False
+
+    def signed(self, key, certificate: x509.Certificate, *chain: x509.Certificate) -> Client:
+        """Signature protection with ``key``; sender and senderKID from the certificate."""
+        try:
+            kid = certificate.extensions.get_extension_for_class(
+                x509.SubjectKeyIdentifier
+            ).value.digest
+        except x509.ExtensionNotFound:
+            kid = None
+        return replace(
+            self,
+            sign_key=key,
+            extra_certs=(certificate, *chain),
+            algorithm=AlgorithmId(_sig_oid(key)),
+            sender=certificate.subject,
+            sender_kid=kid,
+        )
 
     def but(self, **changes) -> Client:
         return replace(self, **changes)
@@ -88,6 +109,11 @@ class Client:
             general_info=((OID.implicit_confirm, b"\x05\x00"),) if self.implicit_confirm else (),
         )
         mac = None
+        if self.sign_key is not None:
+            data = asn1.protected_part(header, body_der)
+            signature = _sign(self.sign_key, data + (b"x" if self.bad_signature else b""))
+            extra = tuple(c.public_bytes(serialization.Encoding.DER) for c in self.extra_certs)
+            return asn1.encode_message(header, body_der, signature, extra)
         if algorithm is not None:
             secret = self.secret + (b"x" if self.wrong_mac else b"")
             try:
@@ -96,7 +122,55 @@ class Client:
                 )
             except errors.CMPError:
                 mac = b"\x00" * 32  # an algorithm the server refuses: any bytes
-        return asn1.encode_message(header, body_der, mac)
+        return asn1.encode_message(
+            header,
+            body_der,
+            mac,
+            tuple(c.public_bytes(serialization.Encoding.DER) for c in self.extra_certs),
+        )
+
+    def kur(self, key, subject: str | None = None, *, old_cert_id=None, **kwargs) -> bytes:
+        """A kur; ``old_cert_id`` = (issuer Name, serial) adds the oldCertID control."""
+        body = rfc9810.PKIBody()
+        msg = cert_req_msg(key, subject, old_cert_id=old_cert_id, **kwargs)
+        body["kur"].append(msg)
+        return self.finish(encoder.encode(body))
+
+    def rr(
+        self,
+        issuer: x509.Name | None,
+        serial: int | None,
+        *,
+        reason: int | None = None,
+        count: int = 1,
+    ) -> bytes:
+        details = rfc9810.RevDetails()
+        template = details["certDetails"]
+        if issuer is not None:
+            template["issuer"]["rdnSequence"] = decoder.decode(
+                issuer.public_bytes(), asn1Spec=rfc5280.Name()
+            )[0]["rdnSequence"]
+        if serial is not None:
+            template["serialNumber"] = serial
+        if reason is not None:
+            extension = rfc5280.Extension()
+            extension["extnID"] = univ.ObjectIdentifier(OID.reason_code)
+            extension["extnValue"] = encoder.encode(univ.Enumerated(reason))
+            details["crlEntryDetails"].append(extension)
+        body = rfc9810.PKIBody()
+        for _ in range(count):
+            body["rr"].append(details)
+        return self.finish(encoder.encode(body))
+
+    def genm(self, *items: tuple[str, bytes | None]) -> bytes:
+        content = b"".join(
+            asn1.tlv(0x30, asn1.encode_oid(oid) + (value or b"")) for oid, value in items
+        )
+        return self.finish(asn1.tlv(0xB5, asn1.tlv(0x30, content)))
+
+    def poll_req(self, *cert_req_ids: int) -> bytes:
+        entries = b"".join(asn1.tlv(0x30, asn1.encode_integer(i)) for i in cert_req_ids)
+        return self.finish(asn1.tlv(0xB9, asn1.tlv(0x30, entries)))
 
     def ir(
         self,
@@ -189,6 +263,7 @@ def cert_req_msg(
     pop: str = "signature",
     sans: tuple[x509.GeneralName, ...] = (),
     include_key: bool = True,
+    old_cert_id: tuple[x509.Name, int] | None = None,
 ):
     msg = rfc4211.CertReqMsg()
     msg["certReq"]["certReqId"] = cert_req_id
@@ -211,6 +286,16 @@ def cert_req_msg(
         extension["extnID"] = univ.ObjectIdentifier("2.5.29.17")
         extension["extnValue"] = ext.public_bytes()
         template["extensions"].append(extension)
+    if old_cert_id is not None:
+        cert_id = rfc4211.CertId()
+        cert_id["issuer"]["directoryName"]["rdnSequence"] = decoder.decode(
+            old_cert_id[0].public_bytes(), asn1Spec=rfc5280.Name()
+        )[0]["rdnSequence"]
+        cert_id["serialNumber"] = old_cert_id[1]
+        control = rfc5280.AttributeTypeAndValue()
+        control["type"] = univ.ObjectIdentifier(OID.reg_ctrl_old_cert_id)
+        control["value"] = encoder.encode(cert_id)
+        msg["certReq"]["controls"].append(control)
     if pop == "raVerified":
         msg["popo"]["raVerified"] = msg["popo"]["raVerified"].clone(b"")
     elif pop in ("signature", "bad"):
