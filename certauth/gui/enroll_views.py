@@ -108,17 +108,12 @@ class EnrollmentCreateView(ManageRequiredMixin, FormView):
 
     def form_valid(self, form: EnrollmentForm) -> HttpResponse:
         arguments = form.service_arguments()
-        # A manually approved enrollment waits for an administrator's approval.
-        status = (
-            Enrollment.Status.PENDING
-            if arguments["method"] == Enrollment.Method.MANUAL
-            else Enrollment.Status.APPROVED
-        )
+        # The enrollment is usable at once; with the manual method each of its
+        # certificate requests then waits for an administrator (RFC 9483, 4.4).
         try:
             enrollment = services.create_enrollment(
                 reference=form.cleaned_data["reference"],
                 password=form.cleaned_data["password"] or "",
-                status=status,
                 actor=actor(self.request),
                 **arguments,
             )

@@ -86,9 +86,10 @@ def test_create_enrollment(admin_client, root_ca):
     assert "Enrollment request fgt100f was created." in page.content.decode()
 
 
-def test_manual_method_starts_pending(admin_client, root_ca):
+def test_manual_method_enrollment_is_approved_and_holds_requests(admin_client, root_ca):
     admin_client.post("/cmp/enrollments/add/", form_data(root_ca, method="manual"))
-    assert Enrollment.objects.get(reference="fgt100f").status == Enrollment.Status.PENDING
+    enrollment = Enrollment.objects.get(reference="fgt100f")
+    assert (enrollment.status, enrollment.method) == (Enrollment.Status.APPROVED, Enrollment.Method.MANUAL)
 
 
 @pytest.mark.parametrize(
