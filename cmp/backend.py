@@ -342,7 +342,8 @@ class DatabaseBackend:
         record = CMPTransaction(
             transaction_id=request.transaction_id.hex(),
             enrollment=enrollment,
-            sender_kid=_reference(request.sender_kid) if request.signer is None else "",
+            sender_kid=_reference(request.sender_kid) if request.signer is None else enrollment.reference,
+            request_kid=(request.sender_kid or b"").hex(),
             body_type=request.body_type,
             pvno=request.pvno,
             cert_req_id=request.cert_req_id,
@@ -497,7 +498,8 @@ class DatabaseBackend:
         record = CMPTransaction(
             transaction_id=request.transaction_id.hex(),
             enrollment=enrollment,
-            sender_kid=_reference(request.sender_kid) if request.signer is None else "",
+            sender_kid=enrollment.reference,
+            request_kid=(request.sender_kid or b"").hex(),
             body_type="kur",
             pvno=request.pvno,
             cert_req_id=request.cert_req_id,
@@ -521,7 +523,7 @@ class DatabaseBackend:
         if record is None or record.certificate is None:
             return None
         return PendingConfirmation(
-            sender_kid=record.sender_kid.encode() if record.sender_kid else None,
+            sender_kid=bytes.fromhex(record.request_kid) if record.request_kid else None,
             recip_nonce=bytes.fromhex(record.server_nonce),
             certificate=record.certificate.certificate,
             sender=record.certificate.ca.certificate.subject,
@@ -683,7 +685,7 @@ class DatabaseBackend:
             ca = record.enrollment.ca
             outcome = {
                 "request_body_type": record.body_type,
-                "sender_kid": record.sender_kid.encode() if record.sender_kid else None,
+                "sender_kid": bytes.fromhex(record.request_kid) if record.request_kid else None,
                 "sender": ca.certificate.subject,
                 "cert_req_id": record.cert_req_id,
             }

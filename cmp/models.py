@@ -68,7 +68,9 @@ class CMPTransaction(models.Model):
 
     transaction_id = models.CharField(max_length=256, db_index=True)  # hex
     enrollment = models.ForeignKey(Enrollment, null=True, on_delete=models.SET_NULL, related_name="+")
-    sender_kid = models.CharField(max_length=256, blank=True)
+    sender_kid = models.CharField(max_length=256, blank=True)  # as shown: the enrollment ID
+    # The request's senderKID bytes (hex): later messages of the transaction must carry it.
+    request_kid = models.CharField(max_length=512, blank=True)
     body_type = models.CharField(max_length=16)
     state = models.CharField(max_length=20, choices=State.choices)
     # The senderNonce we sent: the certConf must carry it as recipNonce (RFC 9810, 5.1.1).
