@@ -50,17 +50,24 @@ COLUMNS = [
     Column("created", "Issued", ["created"]),
 ]
 
+LIST_FIELDS = [
+    "name", "kind", "serial", "subject", "status", "not_after", "created", "ca__name", "ca__subject",
+]
+
 
 def list_url(cert: Certificate) -> str:
     return f"/cert/{USERS if cert.kind == Certificate.Kind.USER else SERVICES}/"
 
 
 def cert_status_filter(queryset: QuerySet, status: str) -> QuerySet:
-    if status == "":  # active and pending, as with_status() defines each
-        return queryset.filter(
-            status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING],
-            not_after__gt=timezone.now(),
-        )
+    if status == "":
+        # Active and pending, as with_status() defines each. Written as "not revoked"
+        # (the stored statuses are active, pending and revoked): SQLite without ANALYZE
+        # statistics would otherwise pick the status index and sort most of the table,
+        # where this way it walks the index of the sort column and stops after one page.
+        return queryset.exclude(
+            status__in=[Certificate.Status.REVOKED, Certificate.Status.EXPIRED]
+        ).filter(not_after__gt=timezone.now())
     if status == "all":
         return queryset
     return queryset.with_status(status)
@@ -87,7 +94,12 @@ class CertificateListView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        queryset = Certificate.objects.filter(kind__in=KINDS[self.section]).select_related("ca")
+        # Only the columns shown: sorting 100,000 rows with their PEM would be the slow part.
+        queryset = (
+            Certificate.objects.filter(kind__in=KINDS[self.section])
+            .select_related("ca")
+            .only(*LIST_FIELDS)
+        )
         listing = Listing(
             self.request,
             queryset,
