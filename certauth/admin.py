@@ -103,9 +103,17 @@ class EnrollmentAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        list_errors = False
+        for name in ("allowed_sans", "key_usage", "ext_key_usage"):
+            value = data.get(name)
+            if value is None:
+                data[name] = []
+            elif not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                self.add_error(name, "Enter a JSON list of strings.")
+                list_errors = True
         if self.instance.pk is None and data.get("type") == Enrollment.Type.REGULAR and not data.get("password"):
             self.add_error("password", "A regular enrollment needs a password.")
-        if data.get("ca") is not None:
+        if data.get("ca") is not None and not list_errors:
             try:
                 services.check_enrollment_fields(
                     ca=data["ca"],

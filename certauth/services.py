@@ -594,6 +594,20 @@ def check_enrollment_fields(
     return subject, sans
 
 
+def _check_choices(*, type: str, method: str, kind: str, status: str, renewable_days: int) -> None:  # noqa: A002
+    """The enrollment's choice fields hold one of their choices."""
+    if type not in Enrollment.Type.values:
+        raise InvalidInput(f"Unknown enrollment type {type!r}: use regular or device.")
+    if method not in Enrollment.Method.values:
+        raise InvalidInput(f"Unknown method {method!r}: use {' or '.join(Enrollment.Method.values)}.")
+    if kind not in Certificate.Kind.values:
+        raise InvalidInput(f"Unknown certificate category {kind!r}: use {', '.join(Certificate.Kind.values)}.")
+    if status not in Enrollment.Status.values:
+        raise InvalidInput(f"Unknown status {status!r}: use {', '.join(Enrollment.Status.values)}.")
+    if renewable_days < 0:
+        raise InvalidInput("Renewable before expiry must be 0 or more days.")
+
+
 def _check_password(password: str) -> None:
     if not password:
         raise InvalidInput("The enrollment password must not be empty.")
@@ -625,16 +639,13 @@ def create_enrollment(
     reference = reference.strip()
     if not reference or len(reference) > 128 or any(c.isspace() for c in reference):
         raise InvalidInput(f"Invalid enrollment ID {reference!r}: 1-128 characters, no spaces.")
-    if type not in Enrollment.Type.values:
-        raise InvalidInput(f"Unknown enrollment type {type!r}: use regular or device.")
+    _check_choices(type=type, method=method, kind=kind, status=status, renewable_days=renewable_days)
     if type == Enrollment.Type.REGULAR:
         _check_password(password)
     subject, sans = check_enrollment_fields(
         ca=ca, subject=subject, key_usage=key_usage, ext_key_usage=ext_key_usage,
         allowed_sans=allowed_sans, validity_days=validity_days,
     )
-    if renewable_days < 0:
-        raise InvalidInput("Renewable before expiry must be 0 or more days.")
     try:
         with transaction.atomic():
             enrollment = Enrollment.objects.create(
@@ -685,6 +696,13 @@ def update_enrollment(
             validity_days=values["validity_days"],
         )
         values["subject"], values["allowed_sans"] = subject, sans
+        _check_choices(
+            type=values["type"], method=values["method"], kind=values["kind"],
+            status=values["status"], renewable_days=values["renewable_days"],
+        )
+        if values["type"] == Enrollment.Type.REGULAR and password is None and not enrollment.encrypted_password:
+            # A regular enrollment authenticates with its password (MAC): it must have one.
+            raise InvalidInput("The enrollment password must not be empty.")
         for field, value in values.items():
             setattr(enrollment, field, value)
         if password is not None:

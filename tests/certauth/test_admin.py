@@ -181,11 +181,6 @@ def test_add_enrollment_duplicate_reference(admin_client, ec_root):
     assert Enrollment.objects.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: EnrollmentAdminForm passes None for a cleared JSON list field to the services",
-)
 def test_add_enrollment_with_empty_json_fields(admin_client, ec_root):
     """Clearing a list field (e.g. extended key usage) means an empty list, not a server error."""
     response = admin_client.post(
@@ -196,11 +191,6 @@ def test_add_enrollment_with_empty_json_fields(admin_client, ec_root):
     assert (e.ext_key_usage, e.allowed_sans) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: EnrollmentAdminForm does not check that the JSON list fields hold lists of strings",
-)
 def test_add_enrollment_with_non_list_json(admin_client, ec_root):
     response = admin_client.post(
         reverse("admin:certauth_enrollment_add"), _form(ec_root, key_usage="123")

@@ -239,9 +239,6 @@ def test_delete_keeps_issued_certificates(enrollment, ec_root, ec_key):
 # --- Rules that update_enrollment does not apply yet (see the xfail reasons) -------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: update_enrollment lets a regular enrollment lose its password"
-)
 def test_update_to_regular_needs_a_password(ec_root):
     e = services.create_enrollment(reference="dev", password="", ca=ec_root, type="device")
     with pytest.raises(InvalidInput) as exc:
@@ -249,25 +246,18 @@ def test_update_to_regular_needs_a_password(ec_root):
     assert str(exc.value) == "The enrollment password must not be empty."
 
 
-@pytest.mark.xfail(strict=True, reason="bug: update_enrollment does not check the enrollment type")
 def test_update_refuses_unknown_type(enrollment):
     with pytest.raises(InvalidInput) as exc:
         services.update_enrollment(enrollment, type="vip")
     assert str(exc.value) == "Unknown enrollment type 'vip': use regular or device."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IntegrityError,
-    reason="bug: update_enrollment leaves renewable_days < 0 to the database constraint",
-)
 def test_update_refuses_negative_renewable_days(enrollment):
     with pytest.raises(InvalidInput) as exc:
         services.update_enrollment(enrollment, renewable_days=-1)
     assert str(exc.value) == "Renewable before expiry must be 0 or more days."
 
 
-@pytest.mark.xfail(strict=True, reason="bug: create_enrollment stores any method, kind and status")
 @pytest.mark.parametrize("field", ["method", "kind", "status"])
 def test_create_refuses_unknown_choices(ec_root, field):
     with pytest.raises(InvalidInput):
