@@ -682,6 +682,9 @@ class DatabaseBackend:
             )
             if record is None or record.enrollment is None:
                 raise errors.BadRequest("No request of this transaction awaits approval.")
+            if record.request_kid != (request.sender_kid or b"").hex():
+                # RFC 9810, 5.1.1: only the requester may poll its transaction.
+                raise errors.NotAuthorized("pollReq does not come from the sender of the request.")
             ca = record.enrollment.ca
             outcome = {
                 "request_body_type": record.body_type,

@@ -1281,9 +1281,12 @@ class CMPServer:
         self._check_new_transaction(exchange)
         header = exchange.request.header
         items = messages.general_messages(exchange.request)
-        # RFC 9483, 4.3: the genm carries the InfoTypeAndValue asked for.
         if not items:
-            raise BadRequest("genm carries no InfoTypeAndValue.")
+            # RFC 9810, 5.3.19: a genm may leave the content to the receiver
+            # (openssl cmp -cmd genm without -infotype sends it empty): answer
+            # with what a client needs first, the CA certificates (RFC 9483, 4.3.1).
+            exchange.trace.append("genm without infoType: answering caCerts")
+            items = ((asn1.OID.it_ca_certs, None),)
         old_root = None
         crl_statuses: tuple[CRLStatus, ...] = ()
         kinds: list[tuple[str, str]] = []

@@ -142,16 +142,43 @@ def test_rr_for_unknown_certificate(pki: Server) -> None:
     assert last_error(rsp).failure_bits == (FailureInfo.badCertId,)
 
 
-def test_genm_returns_ca_certificates(pki: Server) -> None:
+@pytest.mark.parametrize("infotype", [(), ("-infotype", "caCerts")])
+def test_genm_returns_ca_certificates(pki: Server, infotype: tuple[str, ...]) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from cmp.protocol import messages
+    from cmp.protocol.asn1 import OID
+
     ref = new_ref("genm")
     add_enrollment(pki, ref)
     rsp = pki.workdir / f"{ref}.rsp"
     result = cmp_signed(pki, "-cmd", "genm", "-ref", ref, "-secret", f"pass:{PASSWORD}",
-                        "-infotype", "caCerts", rspout=str(rsp))
+                        *infotype, rspout=str(rsp))
     assert result.returncode == 0, result.stdout
     assert "received GENP" in result.stdout
-    genp = responses(rsp)[0]
+    genp = messages.decode(rsp.read_bytes())
     assert genp.body_type == "genp"
+    items = dict(messages.general_messages(genp))
+    root = x509.load_pem_x509_certificate((pki.workdir / "fac.root.pem").read_bytes())
+    assert root.public_bytes(Encoding.DER) in items[OID.it_ca_certs]
+
+
+def test_genm_sign_key_pair_types_and_template(pki: Server) -> None:
+    from cmp.protocol import messages
+    from cmp.protocol.asn1 import OID
+
+    ref = new_ref("genm")
+    add_enrollment(pki, ref, "--subject", f"CN={ref}.local")
+    for infotype, oid in (("signKeyPairTypes", OID.it_sign_key_pair_types),
+                          ("certReqTemplate", OID.it_cert_req_template)):
+        rsp = pki.workdir / f"{ref}-{infotype}.rsp"
+        result = cmp_signed(pki, "-cmd", "genm", "-ref", ref, "-secret", f"pass:{PASSWORD}",
+                            "-infotype", infotype, rspout=str(rsp))
+        assert result.returncode == 0, result.stdout
+        items = dict(messages.general_messages(messages.decode(rsp.read_bytes())))
+        assert items[oid], infotype
+    # The template names the enrollment's required subject.
+    assert f"{ref}.local".encode() in items[OID.it_cert_req_template]
 
 
 def test_manual_approval_with_polling(pki: Server) -> None:

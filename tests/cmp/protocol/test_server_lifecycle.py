@@ -457,10 +457,16 @@ def test_genm_crl_status_list(server, backend, client, ca, enrolled):
     assert items == {OID.it_crls: None}  # up to date: no content
 
 
-def test_genm_failures(server, client):
-    assert_mac_error(
-        server.handle(client.genm()), FailureInfo.badRequest, "genm carries no InfoTypeAndValue."
+def test_empty_genm_gets_ca_certificates(server, client, ca):
+    # RFC 9810, 5.3.19: an empty genm leaves the content to the server.
+    items = genp_items(server.handle(client.genm()))
+    assert list(items) == [OID.it_ca_certs]
+    assert items[OID.it_ca_certs] == asn1.sequence_of(
+        [c.public_bytes(serialization_der()) for c in ca.chain]
     )
+
+
+def test_genm_failures(server, client):
     assert_mac_error(
         server.handle(client.but(transaction_id=b"e" * 16).genm((OID.it_crl_status_list, None))),
         FailureInfo.badDataFormat,
