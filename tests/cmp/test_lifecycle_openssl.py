@@ -21,7 +21,6 @@ from tests.cmp.test_endpoint_openssl import (
     last_error,
     log_messages,
     new_ref,
-    responses,
     rsa_key,
     verify,
 )
