@@ -133,20 +133,17 @@ def passphrase_fields() -> dict[str, forms.Field]:
     }
 
 
-REASON_CHOICES = [
-    ("unspecified", "Unspecified"),
-    ("keyCompromise", "Key Compromise"),
-    ("cACompromise", "CA Compromise"),
-    ("affiliationChanged", "Affiliation Changed"),
-    ("superseded", "Superseded"),
-    ("cessationOfOperation", "Cessation Of Operation"),
-    ("certificateHold", "Certificate Hold"),
-]
 
 
 class RevokeForm(forms.Form):
-    # RFC 5280 5.3.1 reasons (removeFromCRL is what un-revoking a hold does).
-    reason = forms.ChoiceField(label="Reason", choices=REASON_CHOICES, initial="unspecified")
+    # The RFC 5280 5.3.1 reasons the model knows (removeFromCRL is what un-revoking a hold does).
+    reason = forms.ChoiceField(label="Reason", initial="unspecified")
+
+    def __init__(self, *args, **kwargs):
+        from certauth.models import Certificate
+
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = Certificate.Reason.choices
 
 
 # --- Certificate authorities --------------------------------------------------------

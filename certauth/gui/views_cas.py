@@ -277,7 +277,7 @@ class CABulkView(StaffRequiredMixin, View):
         action = request.POST.get("action", "")
         back = LIST_URL[self.kind]
         cas = list(CertificateAuthority.objects.filter(kind=self.kind, pk__in=selected_ids(request)))
-        if action in ("revoke", "delete") and not can_manage(request.user):
+        if action in ("revoke", "delete", "export-pkcs12") and not can_manage(request.user):
             raise PermissionDenied
         if not cas:
             messages.warning(request, "Select at least one CA first.")
@@ -290,6 +290,11 @@ class CABulkView(StaffRequiredMixin, View):
             return certificate_download(
                 [ca.certificate for ca in cas], stem, "der" if action == "export-der" else "pem"
             )
+        if action == "export-pkcs12":
+            if len(cas) != 1 or not cas[0].has_key:
+                messages.warning(request, "Select one CA that has a private key.")
+                return redirect(back)
+            return redirect(f"/ca/{cas[0].pk}/export/pkcs12/")
         if action == "revoke":
             form = gui_forms.RevokeForm(request.POST if "confirm" in request.POST else None)
             if not form.is_valid():

@@ -161,6 +161,10 @@ def test_bulk_export_and_delete(admin_client, root_ca):
     other = services.create_ca(name="gui.other", subject="CN=Other", key_type="ec")
     response = admin_client.post("/ca/local/bulk/", {"action": "export", "selected": [root_ca.pk, other.pk]})
     assert response.content.count(b"BEGIN CERTIFICATE") == 2
+    response = admin_client.post("/ca/local/bulk/", {"action": "export-pkcs12", "selected": [other.pk]})
+    assert response["Location"] == f"/ca/{other.pk}/export/pkcs12/"
+    response = admin_client.post("/ca/local/bulk/", {"action": "export-pkcs12", "selected": [root_ca.pk, other.pk]}, follow=True)
+    assert "Select one CA that has a private key" in response.content.decode()
     response = admin_client.post("/ca/local/bulk/", {"action": "revoke", "selected": [other.pk]})
     assert response.status_code == 200 and b"name=\"reason\"" in response.content
     admin_client.post("/ca/local/bulk/", {"action": "delete", "selected": [other.pk]})
