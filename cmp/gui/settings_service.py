@@ -12,6 +12,8 @@ from cmp.models import CMPConfig
 
 # Longest confirm wait time an administrator may set: one day.
 MAX_CONFIRM_WAIT = 86400
+# Longest checkAfter sent to a client polling for manual approval: one hour.
+MAX_POLL_INTERVAL = 3600
 
 
 def _describe(value: object) -> str:
@@ -28,6 +30,8 @@ def update_settings(
     default_ca: CertificateAuthority | None,
     confirm_wait: int,
     debug: bool,
+    revoke_superseded: bool,
+    poll_interval: int,
     actor: Actor,
 ) -> tuple[CMPConfig, list[str]]:
     """Store the CMP > General settings; returns the config and what changed.
@@ -37,15 +41,25 @@ def update_settings(
     """
     if confirm_wait < 1 or confirm_wait > MAX_CONFIRM_WAIT:
         raise InvalidInput(f"Confirm wait time must be between 1 and {MAX_CONFIRM_WAIT} seconds.")
+    if poll_interval < 1 or poll_interval > MAX_POLL_INTERVAL:
+        raise InvalidInput(f"Poll interval must be between 1 and {MAX_POLL_INTERVAL} seconds.")
     if default_ca is not None and default_ca.kind != CertificateAuthority.Kind.LOCAL:
         raise InvalidInput("The default CA must be a local CA.")
     with transaction.atomic():
         cfg = CMPConfig.objects.select_for_update().get(pk=cmp_services.config().pk)
-        new = {"enabled": enabled, "default_ca": default_ca, "confirm_wait": confirm_wait}
+        new = {
+            "enabled": enabled,
+            "default_ca": default_ca,
+            "confirm_wait": confirm_wait,
+            "revoke_superseded": revoke_superseded,
+            "poll_interval": poll_interval,
+        }
         labels = {
             "enabled": "enable CMP",
             "default_ca": "default CA",
             "confirm_wait": "confirm wait time (seconds)",
+            "revoke_superseded": "revoke renewed certificates",
+            "poll_interval": "poll interval (seconds)",
         }
         changes: list[str] = []
         for field, value in new.items():

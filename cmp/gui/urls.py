@@ -1,4 +1,5 @@
-"""GUI pages of the CMP server: CMP > General, Debug > Others > SCEP/CMP, the pcap dump."""
+"""GUI pages of the CMP server: CMP > General, CMP > Pending Requests, Debug > Others > SCEP/CMP,
+the pcap dump."""
 
 from django.urls import path
 
@@ -6,6 +7,17 @@ from cmp.gui import views
 
 urlpatterns = [
     path("cmp/general/", views.CMPGeneralView.as_view(), name="cmp_general"),
+    path("cmp/requests/", views.PendingRequestsView.as_view(), name="cmp_requests"),
+    path(
+        "cmp/requests/<int:pk>/approve/",
+        views.RequestDecisionView.as_view(decision="approve"),
+        name="cmp_request_approve",
+    ),
+    path(
+        "cmp/requests/<int:pk>/reject/",
+        views.RequestDecisionView.as_view(decision="reject"),
+        name="cmp_request_reject",
+    ),
     path("debug/cmp/", views.DebugView.as_view(), name="cmp_debug"),
     path("debug/cmp/mode/", views.DebugToggleView.as_view(), name="cmp_debug_toggle"),
     path("debug/cmp/<int:pk>/", views.TraceDetailView.as_view(), name="cmp_trace"),

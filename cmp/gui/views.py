@@ -1,4 +1,4 @@
-"""CMP > General, Debug > Others > SCEP/CMP, and the pcap dump of recorded exchanges."""
+"""CMP > General, CMP > Pending Requests, Debug > Others > SCEP/CMP, and the pcap dump."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from certauth.models import CertificateAuthority
 from certauth.services import InvalidInput
 from cmp import services as cmp_services
 from cmp.gui import asn1tree, pcap
-from cmp.gui.settings_service import MAX_CONFIRM_WAIT, update_settings
-from cmp.models import CMPTrace
+from cmp.gui.settings_service import MAX_CONFIRM_WAIT, MAX_POLL_INTERVAL, update_settings
+from cmp.models import CMPTrace, CMPTransaction
 
 CMP_CONTENT_TYPE = "application/pkixcmp"
 TRACES_SHOWN = 200
+DECIDED_SHOWN = 20
 
 
 class CMPSettingsForm(forms.Form):
@@ -43,6 +44,19 @@ class CMPSettingsForm(forms.Form):
         min_value=1,
         max_value=MAX_CONFIRM_WAIT,
         help_text="An issued certificate whose certConf does not come within this time is revoked.",
+    )
+    revoke_superseded = forms.BooleanField(
+        label="Revoke renewed certificates",
+        required=False,
+        help_text="After a renewal (kur) or re-enrollment is confirmed, revoke the old certificate "
+        "as superseded.",
+    )
+    poll_interval = forms.IntegerField(
+        label="Poll interval (seconds)",
+        min_value=1,
+        max_value=MAX_POLL_INTERVAL,
+        help_text="The checkAfter sent to clients whose request waits for manual approval "
+        "(CMP > Pending Requests).",
     )
     debug = forms.BooleanField(
         label="Debug mode",
@@ -69,6 +83,8 @@ class CMPGeneralView(StaffRequiredMixin, View):
             "enabled": cfg.enabled,
             "default_ca": cfg.default_ca_id,
             "confirm_wait": cfg.confirm_wait,
+            "revoke_superseded": cfg.revoke_superseded,
+            "poll_interval": cfg.poll_interval,
             "debug": cfg.debug,
         }
         form = CMPSettingsForm(data, initial=initial, current_ca_id=cfg.default_ca_id)
@@ -96,6 +112,126 @@ class CMPGeneralView(StaffRequiredMixin, View):
                     messages.info(request, "No changes.")
                 return redirect("cmp_general")
         return render(request, self.template_name, {"form": form, "config": cmp_services.config()})
+
+
+# --- CMP > Pending Requests ---------------------------------------------------------------
+
+
+def _source_ips(transaction_ids: set[str]) -> dict[str, str]:
+    """Source IP of each transaction, where debug mode recorded its first exchange.
+
+    CMPTransaction does not store the client's address; a trace does.
+    """
+    if not transaction_ids:
+        return {}
+    found: dict[str, str] = {}
+    rows = (
+        CMPTrace.objects.filter(transaction_id__in=transaction_ids)
+        .exclude(source_ip=None)
+        .order_by("id")
+        .values_list("transaction_id", "source_ip")
+    )
+    for transaction_id, source_ip in rows:
+        found.setdefault(transaction_id, source_ip)
+    return found
+
+
+def _outcome(record: CMPTransaction) -> tuple[str, str, str]:
+    """(decision, badge CSS suffix, what happened since) of a decided request."""
+    state = CMPTransaction.State
+    if record.certificate_id is None:  # rejected by an administrator
+        since = "Rejection sent to the client" if record.state == state.FAILED else "Waiting for the client's poll"
+        return "Rejected", "rejected", since
+    since = {
+        state.APPROVED: "Waiting for the client's poll",
+        state.WAITING_CONFIRM: "Certificate sent, waiting for certConf",
+        state.CONFIRMED: "Certificate confirmed",
+        state.REJECTED: "Certificate rejected by the client",
+        state.EXPIRED: "Confirmation not received: certificate revoked",
+        state.FAILED: "Failed",
+    }.get(record.state, record.get_state_display())
+    return "Approved", "approved", since
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=512,
+        help_text="Sent to the client in the rejection.",
+    )
+
+
+class PendingRequestsView(StaffRequiredMixin, View):
+    """Requests of manual-method enrollments waiting for an administrator (RFC 9483, 4.4)."""
+
+    template_name = "cmp/requests.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        waiting = list(
+            cmp_services.waiting_requests()
+            .select_related("old_certificate")
+            .defer("request_public_key")
+            .order_by("-created", "-pk")
+        )
+        decided = list(
+            CMPTransaction.objects.exclude(decided_by="")
+            .exclude(state=CMPTransaction.State.WAITING_APPROVAL)
+            .select_related("enrollment", "certificate")
+            .defer("request_public_key")
+            .order_by("-updated", "-pk")[:DECIDED_SHOWN]
+        )
+        sources = _source_ips({record.transaction_id for record in waiting})
+        for record in waiting:
+            record.client_ip = sources.get(record.transaction_id, "")
+        for record in decided:
+            record.decision, record.badge, record.since = _outcome(record)
+        return render(
+            request,
+            self.template_name,
+            {
+                "title": "Pending Requests",
+                "waiting": waiting,
+                "decided": decided,
+                "decided_shown": DECIDED_SHOWN,
+                "config": cmp_services.config(),
+            },
+        )
+
+
+class RequestDecisionView(ManageRequiredMixin, View):
+    """Approve or reject one waiting request (POST only)."""
+
+    http_method_names = ["post"]
+    decision: str = ""  # "approve" or "reject"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        who = actor(request)
+        if self.decision == "approve":
+            try:
+                record = cmp_services.approve_request(pk, user=who.user, source_ip=who.source_ip)
+            except cmp_services.RequestDecisionError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"CMP request {record.pk} was approved: certificate {record.certificate.serial_colons} "
+                    "is handed out at the client's next poll.",
+                )
+            return redirect("cmp_requests")
+        form = RejectForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, f"CMP request {pk}: the reason is longer than 512 characters.")
+            return redirect("cmp_requests")
+        try:
+            record = cmp_services.reject_request(
+                pk, reason=form.cleaned_data["reason"], user=who.user, source_ip=who.source_ip
+            )
+        except cmp_services.RequestDecisionError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"CMP request {record.pk} was rejected: {record.reject_reason}")
+        return redirect("cmp_requests")
 
 
 # --- Debug > Others > SCEP/CMP ----------------------------------------------------------
