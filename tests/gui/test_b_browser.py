@@ -38,11 +38,17 @@ def test_create_enrollment_in_browser(page, login, live_server, root_ca, screens
     page.click("button[type=submit]:has-text('OK')")
     page.wait_for_selector("text=Enrollment request fgt-browser was created.")
     enrollment = Enrollment.objects.get(reference="fgt-browser")
-    assert enrollment.status == Enrollment.Status.PENDING
+    # Created approved: with the manual method each certificate request waits instead.
+    assert (enrollment.status, enrollment.method) == (Enrollment.Status.APPROVED, "manual")
     assert enrollment.ext_key_usage == ["serverAuth"]
     assert SECRET not in page.content()
     screenshot(page, "b-enrollment-detail")
 
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(".toolbar >> text=Reject")
+    page.wait_for_selector("text=Enrollment request fgt-browser was rejected.")
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.REJECTED
     page.click(".toolbar >> text=Approve")
     page.wait_for_selector("text=Enrollment request fgt-browser was approved.")
     enrollment.refresh_from_db()
