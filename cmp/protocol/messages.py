@@ -140,11 +140,7 @@ class CertRequest:
 
     @property
     def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
-        try:
-            ext = self.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        except x509.ExtensionNotFound:
-            return ()
-        return tuple(ext.value)
+        return subject_alt_names(self.extensions)
 
 
 @dataclass(frozen=True)
@@ -196,6 +192,15 @@ class ErrorContent:
     failure_bits: tuple[int, ...]
     error_code: int | None
     error_details: tuple[str, ...]
+
+
+def subject_alt_names(extensions: x509.Extensions) -> tuple[x509.GeneralName, ...]:
+    """The subjectAltName entries requested in *extensions* (empty when none)."""
+    try:
+        ext = extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return ()
+    return tuple(ext.value)
 
 
 def decode(der: bytes) -> Request:

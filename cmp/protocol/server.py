@@ -130,11 +130,7 @@ class CertificationRequest:
 
     @property
     def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
-        try:
-            ext = self.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        except x509.ExtensionNotFound:
-            return ()
-        return tuple(ext.value)
+        return messages.subject_alt_names(self.extensions)
 
 
 @dataclass(frozen=True)
@@ -218,11 +214,7 @@ class KeyUpdateRequest:
 
     @property
     def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
-        try:
-            ext = self.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        except x509.ExtensionNotFound:
-            return ()
-        return tuple(ext.value)
+        return messages.subject_alt_names(self.extensions)
 
 
 @dataclass(frozen=True)
