@@ -219,7 +219,7 @@ def test_approve(admin_client, manual):
     assert decided.pk == record.pk and decided.decision == "Approved"
     row = html[html.index(f'id="decided-{record.pk}"'):]
     row = row[: row.index("</tr>")]
-    assert "<td>admin</td>" in row and "Approved" in row and cert.serial_colons in row
+    assert '<td class="nowrap">admin</td>' in row and "Approved" in row and cert.serial_colons in row
     assert "Waiting for the client&#x27;s poll" in row
 
 
@@ -257,7 +257,7 @@ def test_reject_with_reason(admin_client, manual):
     assert decided.decision == "Rejected"
     row = html[html.index(f'id="decided-{record.pk}"'):]
     row = row[: row.index("</tr>")]
-    assert "Rejected" in row and "Unknown device" in row and "<td>admin</td>" in row
+    assert "Rejected" in row and "Unknown device" in row and '<td class="nowrap">admin</td>' in row
 
 
 def test_reject_without_reason(admin_client, manual):
@@ -355,7 +355,7 @@ def test_decided_shows_last_twenty_with_who(admin_client, manual):
     assert decided[0].since == "Rejection sent to the client"
     html = response.content.decode()
     assert "The last 20 decisions are shown." in html
-    assert "<td>admin21</td>" in html and "<td>admin1</td>" not in html
+    assert '<td class="nowrap">admin21</td>' in html and '<td class="nowrap">admin1</td>' not in html
 
 
 @pytest.mark.parametrize(
