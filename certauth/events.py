@@ -25,6 +25,7 @@ CA_IMPORTED = LogType(30102, SUB_CERT)
 CA_DELETED = LogType(30103, SUB_CERT)
 CA_REVOKED = LogType(30104, SUB_CERT, "warning")
 CRL_GENERATED = LogType(30105, SUB_CERT)
+CA_KEY_EXPORTED = LogType(30106, SUB_CERT, "warning")
 CERT_SIGNED = LogType(30201, SUB_CERT)
 CERT_RENEWED = LogType(30202, SUB_CERT)
 CERT_REVOKED = LogType(30203, SUB_CERT, "warning")
@@ -60,6 +61,10 @@ def ca_deleted(subject: str) -> str:
 
 def ca_revoked(subject: str, reason: str) -> str:
     return f"CA certificate '{subject}' was revoked (reason: {reason})"
+
+
+def ca_key_exported(subject: str) -> str:
+    return f"Private key of CA certificate '{subject}' was exported (PKCS#12)"
 
 
 def crl_generated(subject: str, count: int) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "import_ca_pkcs12",
     "delete_ca",
     "revoke_ca",
+    "export_ca_pkcs12",
     "issue_certificate",
     "issue_from_csr",
     "confirm_certificate",
@@ -308,6 +309,23 @@ def delete_ca(ca: CertificateAuthority, *, actor: Actor = SYSTEM) -> None:
         _log(events.CA_DELETED, events.ca_deleted(subject), actor)
 
 
+def export_ca_pkcs12(ca: CertificateAuthority, *, passphrase: str, actor: Actor = SYSTEM) -> bytes:
+    """The CA's key, certificate and chain as PKCS#12, encrypted with *passphrase*; logged."""
+    if not passphrase:
+        raise InvalidInput("A passphrase is needed to protect the exported private key.")
+    if not ca.has_key:
+        raise NotAllowed(f"CA {ca.name} has no private key to export.")
+    data = pkcs12.serialize_key_and_certificates(
+        name=ca.name.encode(),
+        key=keystore.private_key_for_export(ca),
+        cert=ca.certificate,
+        cas=[parent.certificate for parent in ca.chain()[1:]] or None,
+        encryption_algorithm=serialization.BestAvailableEncryption(passphrase.encode()),
+    )
+    _log(events.CA_KEY_EXPORTED, events.ca_key_exported(ca.subject), actor)
+    return data
+
+
 def revoke_ca(
     ca: CertificateAuthority, *, reason: str = "unspecified", actor: Actor = SYSTEM
 ) -> CertificateAuthority:
@@ -567,6 +585,7 @@ def generate_crl(
         ca.crl_der = crl.public_bytes(serialization.Encoding.DER)
         ca.crl_next_update = crl.next_update_utc
         ca.save(update_fields=["crl_number", "crl_der", "crl_next_update", "updated"])
+        _log(events.CRL_GENERATED, events.crl_generated(ca.subject, len(revoked)), actor)
     return crl
 
 

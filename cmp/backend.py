@@ -63,20 +63,22 @@ REASONS = {
 DEVICE_REFERENCE = "device:"
 
 
+def default_sender(config: CMPConfig) -> x509.Name | None:
+    """The CA that answers before an enrollment is known: CMP > General's default CA,
+    else the oldest usable local CA. Errors such as "Enrollment not found." name it
+    and are signed by it, so a client that pins it shows the error text."""
+    ca = config.default_ca or CertificateAuthority.objects.usable().order_by("created").first()
+    return ca.certificate.subject if ca is not None else None
+
+
 def server_for(backend: DatabaseBackend, config: CMPConfig | None = None) -> CMPServer:
     """A protocol server wired to *backend*, with this deployment's settings."""
     config = config or CMPConfig.load()
     backend.config = config
-    default_sender = None
-    ca = config.default_ca or CertificateAuthority.objects.usable().order_by("created").first()
-    if ca is not None:
-        # Errors sent before an enrollment is known (e.g. "Enrollment not found.")
-        # name the default CA: a client that pins it then shows the error text.
-        default_sender = ca.certificate.subject
     return CMPServer(
         backend,
         max_clock_skew=dt.timedelta(seconds=settings.FAC_CMP_CLOCK_SKEW),
-        default_sender=default_sender,
+        default_sender=default_sender(config),
         error_signer=ca_signer,
     )
 
@@ -289,7 +291,7 @@ class DatabaseBackend:
         signer = request.signer
         if signer is None:
             enrollment = self._enrollment(request.sender_kid)
-            return Enrollment.objects.select_for_update().select_related("ca").get(pk=enrollment.pk), None
+            return Enrollment.objects.select_for_update(of=("self",)).select_related("ca").get(pk=enrollment.pk), None
         if signer.reference and signer.reference.startswith(DEVICE_REFERENCE):
             anchor_id = int(signer.reference[len(DEVICE_REFERENCE):])
             subject = x509util.format_name(request.subject)
@@ -303,11 +305,11 @@ class DatabaseBackend:
                 raise errors.BadCertTemplate(
                     f'No device enrollment of this trusted CA accepts the subject "{subject}".'
                 )
-            return Enrollment.objects.select_for_update().select_related("ca").get(pk=match[0].pk), None
+            return Enrollment.objects.select_for_update(of=("self",)).select_related("ca").get(pk=match[0].pk), None
         signing_cert = Certificate.objects.select_related("enrollment").get(pk=int(signer.reference))
         if signing_cert.enrollment is None:
             raise errors.NotAuthorized("The signing certificate belongs to no enrollment.")
-        enrollment = Enrollment.objects.select_for_update().select_related("ca").get(
+        enrollment = Enrollment.objects.select_for_update(of=("self",)).select_related("ca").get(
             pk=signing_cert.enrollment_id
         )
         return enrollment, signing_cert
@@ -462,8 +464,8 @@ class DatabaseBackend:
                 raise errors.BadCertId("No certificate of this enrollment has that issuer and serial number.")
         if old.enrollment is None:
             raise errors.NotAuthorized(f"Certificate {old.serial_colons} belongs to no enrollment.")
-        enrollment = Enrollment.objects.select_for_update().select_related("ca").get(pk=old.enrollment_id)
-        old = Certificate.objects.select_for_update().select_related("ca").get(pk=old.pk)
+        enrollment = Enrollment.objects.select_for_update(of=("self",)).select_related("ca").get(pk=old.enrollment_id)
+        old = Certificate.objects.select_for_update(of=("self",)).select_related("ca").get(pk=old.pk)
         return old, enrollment
 
     def _update_key(self, request: KeyUpdateRequest) -> Issued | Waiting:
@@ -532,7 +534,7 @@ class DatabaseBackend:
     def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
         with transaction.atomic():
             record = (
-                CMPTransaction.objects.select_for_update()
+                CMPTransaction.objects.select_for_update(of=("self",))
                 .select_related("enrollment")
                 .filter(transaction_id=transaction_id.hex(), state=CMPTransaction.State.WAITING_CONFIRM)
                 .first()
@@ -557,7 +559,7 @@ class DatabaseBackend:
     def revoke(self, request: RevocationRequest) -> None:
         with transaction.atomic():
             cert = (
-                Certificate.objects.select_for_update()
+                Certificate.objects.select_for_update(of=("self",))
                 .select_related("ca", "enrollment")
                 .filter(serial=x509util.serial_hex(request.serial_number),
                         ca__subject=x509util.format_name(request.issuer))
@@ -672,7 +674,7 @@ class DatabaseBackend:
     def poll(self, request: PollRequest) -> PollOutcome:
         with transaction.atomic():
             record = (
-                CMPTransaction.objects.select_for_update()
+                CMPTransaction.objects.select_for_update(of=("self",))
                 .select_related("enrollment__ca", "certificate__ca")
                 .filter(transaction_id=request.transaction_id.hex(),
                         state__in=[CMPTransaction.State.WAITING_APPROVAL, CMPTransaction.State.APPROVED,

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from certauth import events
 from certauth.models import LogEntry
 from cmp import services
-from cmp.backend import DatabaseBackend, server_for
+from cmp.backend import DatabaseBackend, ca_signer, default_sender, server_for
 from cmp.protocol import errors, messages
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,25 @@ def _source_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _unaddressed_error(exc: errors.CMPError, body: bytes) -> bytes:
-    """An unprotected error message, echoing the request's header where it decodes."""
+def _unaddressed_error(exc: errors.CMPError, body: bytes, config) -> bytes:
+    """An error outside the protocol server (service disabled, internal error).
+
+    It echoes the request's header where that decodes, and is sent as and
+    signed by the default CA where the database still answers, so that the
+    client can verify it and show its text; otherwise it goes unprotected.
+    """
     try:
         header = messages.decode(body).header
     except Exception:  # noqa: BLE001 - junk: answer without echoing anything
         header = None
-    return errors.error_response(exc, header)
+    sender = protector = None
+    try:
+        sender = default_sender(config)
+        protector = ca_signer(sender) if sender is not None else None
+    except Exception:  # noqa: BLE001 - e.g. the database is down: unprotected then
+        log.exception("No CA to sign a CMP error message")
+        sender = protector = None
+    return errors.error_response(exc, header, sender=sender, protector=protector)
 
 
 @csrf_exempt
@@ -85,7 +97,9 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
     source_ip = _source_ip(request)
     config = services.config()
     if not config.enabled:
-        return _response(_unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body))
+        return _response(
+            _unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body, config)
+        )
 
     try:
         services.sweep(config)
@@ -98,7 +112,7 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
     except Exception:  # noqa: BLE001 - the one place that turns anything else into systemFailure
         log.exception("CMP request from %s failed unexpectedly", source_ip)
         failure = errors.SystemFailure("Internal error; see the server log.")
-        response_der = _unaddressed_error(failure, body)
+        response_der = _unaddressed_error(failure, body, config)
         _trace(config, source_ip=source_ip, request_der=body, response_der=response_der,
                error=failure.text, lines=[f"request received: {len(body)} bytes", "internal error"])
         return _response(response_der)

@@ -17,9 +17,10 @@ from certauth.gui import forms as gui_forms
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
 from certauth.gui.listing import Column, Listing
 from certauth.gui.views_common import (
+    PKCS12_TYPE,
+    attachment,
     certificate_download,
     describe_certificate,
-    pkcs12_download,
     selected_ids,
 )
 from certauth.models import CertificateAuthority
@@ -226,18 +227,13 @@ class CAExportPKCS12View(ManageRequiredMixin, FormView):
             messages.error(self.request, f"CA {ca.name} has no private key to export.")
             return redirect(f"/ca/{ca.pk}/")
         try:
-            key = keystore.private_key_for_export(ca)
-        except keystore.KeystoreError as exc:
+            data = services.export_ca_pkcs12(
+                ca, passphrase=form.cleaned_data["passphrase"], actor=actor(self.request)
+            )
+        except (keystore.KeystoreError, services.ServiceError, services.InvalidInput) as exc:
             form.add_error(None, str(exc))
             return self.form_invalid(form)
-        return pkcs12_download(
-            name=ca.name,
-            key=key,
-            certificate=ca.certificate,
-            chain=[parent.certificate for parent in ca.chain()[1:]],
-            passphrase=form.cleaned_data["passphrase"],
-            stem=ca.name,
-        )
+        return attachment(data, f"{ca.name}.p12", PKCS12_TYPE)
 
 
 class CARevokeView(ManageRequiredMixin, View):

@@ -487,3 +487,19 @@ def test_debug_mode_records_traces_without_secrets(pki: Server) -> None:
         assert PASSWORD not in trace[3]
         assert PASSWORD.encode().hex() not in trace[4] + trace[5]
     assert pki.manage("cmp_debug", "status").stdout.strip() == "CMP debug mode is off"
+
+
+def test_disabled_service_answers_system_unavail(pki: Server) -> None:
+    ref = new_ref("off")
+    add_enrollment(pki, ref)
+    pki.shell("from cmp.models import CMPConfig; c = CMPConfig.load(); c.enabled = False; c.save()")
+    try:
+        result, out, rsp = enroll(pki, ref, rsa_key(pki, "off.key"), subject=f"/CN={ref}")
+    finally:
+        pki.shell("from cmp.models import CMPConfig; c = CMPConfig.load(); c.enabled = True; c.save()")
+    assert result.returncode != 0 and not out.exists()
+    error = last_error(rsp)
+    assert error.failure_bits == (FailureInfo.systemUnavail,)
+    assert error.status_text == "The CMP service is disabled."
+    # Signed by the CA the client pins, so the client shows why.
+    assert 'StatusString: "The CMP service is disabled."' in result.stdout

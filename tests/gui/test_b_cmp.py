@@ -46,7 +46,9 @@ def test_general_only_offers_usable_local_cas(admin_client, root_ca):
 
 def test_general_save_and_log(admin_client, root_ca):
     response = admin_client.post(
-        "/cmp/general/", {"default_ca": root_ca.pk, "confirm_wait": "600", "debug": "on"}
+        "/cmp/general/",
+        {"default_ca": root_ca.pk, "confirm_wait": "600", "debug": "on",
+         "revoke_superseded": "on", "poll_interval": "10"},
     )
     assert response.status_code == 302 and response["Location"] == "/cmp/general/"
     cfg = CMPConfig.load()
@@ -62,7 +64,11 @@ def test_general_save_and_log(admin_client, root_ca):
 
 
 def test_general_unchanged_logs_nothing(admin_client):
-    admin_client.post("/cmp/general/", {"enabled": "on", "confirm_wait": "300"})
+    response = admin_client.post(
+        "/cmp/general/",
+        {"enabled": "on", "confirm_wait": "300", "revoke_superseded": "on", "poll_interval": "10"},
+    )
+    assert response.status_code == 302
     assert not LogEntry.objects.exists()
 
 
