@@ -90,7 +90,7 @@ class CertificateAuthority(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:certauth_certificateauthority_change", args=[self.pk])
+        return reverse("ca_detail", args=[self.pk])
 
     @cached_property
     def certificate(self) -> x509.Certificate:
@@ -219,7 +219,7 @@ class Certificate(models.Model):
         return f"{self.subject} ({self.serial_colons})"
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:certauth_certificate_change", args=[self.pk])
+        return reverse("cert_detail", args=[self.pk])
 
     @cached_property
     def certificate(self) -> x509.Certificate:
@@ -327,7 +327,7 @@ class Enrollment(models.Model):
         return self.reference
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:certauth_enrollment_change", args=[self.pk])
+        return reverse("enrollment_detail", args=[self.pk])
 
     @property
     def has_password(self) -> bool:
