@@ -18,7 +18,8 @@ from certauth.models import CertificateAuthority
 
 log = logging.getLogger(__name__)
 
-# A CRL is re-signed when less than this is left before its nextUpdate.
+# A CRL is re-signed when less than this is left before its nextUpdate
+# (the same margin as services.refresh_due_crls).
 CRL_REFRESH_MARGIN = dt.timedelta(hours=6)
 OCSP_MAX_REQUEST = 64 * 1024
 

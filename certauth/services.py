@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from certauth import events, keystore
@@ -51,6 +52,7 @@ __all__ = [
     "create_enrollment",
     "update_enrollment",
     "delete_enrollment",
+    "refresh_due_crls",
     "sweep_unconfirmed",
 ]
 
@@ -738,6 +740,30 @@ def delete_enrollment(enrollment: Enrollment, *, actor: Actor = SYSTEM) -> None:
         reference = enrollment.reference
         enrollment.delete()
         _log(events.ENROLLMENT_DELETED, events.enrollment_deleted(reference), actor)
+
+
+def refresh_due_crls(*, margin: dt.timedelta = dt.timedelta(hours=6), actor: Actor = SYSTEM) -> int:
+    """Re-sign the CRLs that are missing or within *margin* of their nextUpdate.
+
+    RFC 5280, 5.1.2.5: a new CRL is issued before the previous one's
+    nextUpdate. Runs with every CMP request's housekeeping and from
+    ``manage.py refresh_crls``; fetching a CRL refreshes it too.
+    """
+    due = (
+        CertificateAuthority.objects.usable()
+        .filter(Q(crl_next_update__isnull=True) | Q(crl_next_update__lte=timezone.now() + margin))
+        .values_list("pk", flat=True)
+    )
+    count = 0
+    for pk in due:
+        ca = CertificateAuthority.objects.get(pk=pk)
+        try:
+            generate_crl(ca, actor=actor)
+        except ServiceError as exc:
+            log.warning("CRL of CA %s not refreshed: %s", ca.name, exc)
+            continue
+        count += 1
+    return count
 
 
 def sweep_unconfirmed(*, wait_seconds: int, actor: Actor = SYSTEM) -> int:

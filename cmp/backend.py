@@ -355,6 +355,7 @@ class DatabaseBackend:
             implicit_confirm=request.implicit_confirm_requested,
             old_certificate=current,
             server_nonce=request.response_nonce.hex(),
+            source_ip=self.source_ip,
         )
         return self._issue_or_wait(record, enrollment, renewal=False)
 
@@ -511,6 +512,7 @@ class DatabaseBackend:
             implicit_confirm=request.implicit_confirm_requested,
             old_certificate=old,
             server_nonce=request.response_nonce.hex(),
+            source_ip=self.source_ip,
         )
         return self._issue_or_wait(record, enrollment, renewal=True)
 

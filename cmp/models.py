@@ -77,6 +77,7 @@ class CMPTransaction(models.Model):
     server_nonce = models.CharField(max_length=128)
     certificate = models.ForeignKey(Certificate, null=True, on_delete=models.SET_NULL, related_name="+")
     pvno = models.PositiveSmallIntegerField(default=2)
+    source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
     # What a request held for manual approval asks for (RFC 9483, 4.4).
     cert_req_id = models.IntegerField(default=0)
     request_subject = models.CharField(max_length=1024, blank=True)

@@ -32,8 +32,11 @@ def set_debug(on: bool, *, user: str = "", source_ip: str | None = None) -> CMPC
 
 
 def sweep(cfg: CMPConfig | None = None) -> int:
-    """Revoke certificates left unconfirmed past the confirm wait time (RFC 9810, 5.3.18)."""
+    """Housekeeping before each CMP request and in ``cmp_sweep``: re-sign CRLs that are
+    due, and revoke certificates left unconfirmed past the confirm wait time
+    (RFC 9810, 5.3.18). Returns how many certificates were revoked."""
     cfg = cfg or CMPConfig.load()
+    ca_services.refresh_due_crls()
     count = ca_services.sweep_unconfirmed(wait_seconds=cfg.confirm_wait)
     if count:
         CMPTransaction.objects.filter(

@@ -117,25 +117,6 @@ class CMPGeneralView(StaffRequiredMixin, View):
 # --- CMP > Pending Requests ---------------------------------------------------------------
 
 
-def _source_ips(transaction_ids: set[str]) -> dict[str, str]:
-    """Source IP of each transaction, where debug mode recorded its first exchange.
-
-    CMPTransaction does not store the client's address; a trace does.
-    """
-    if not transaction_ids:
-        return {}
-    found: dict[str, str] = {}
-    rows = (
-        CMPTrace.objects.filter(transaction_id__in=transaction_ids)
-        .exclude(source_ip=None)
-        .order_by("id")
-        .values_list("transaction_id", "source_ip")
-    )
-    for transaction_id, source_ip in rows:
-        found.setdefault(transaction_id, source_ip)
-    return found
-
-
 def _outcome(record: CMPTransaction) -> tuple[str, str, str]:
     """(decision, badge CSS suffix, what happened since) of a decided request."""
     state = CMPTransaction.State
@@ -181,9 +162,6 @@ class PendingRequestsView(StaffRequiredMixin, View):
             .defer("request_public_key")
             .order_by("-updated", "-pk")[:DECIDED_SHOWN]
         )
-        sources = _source_ips({record.transaction_id for record in waiting})
-        for record in waiting:
-            record.client_ip = sources.get(record.transaction_id, "")
         for record in decided:
             record.decision, record.badge, record.since = _outcome(record)
         return render(

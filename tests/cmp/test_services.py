@@ -71,3 +71,21 @@ def test_sweep_revokes_unconfirmed_and_closes_transaction() -> None:
         message=f'Certificate "CN=pending" ({pending.serial_colons}) was revoked: '
         "the client did not confirm it in time"
     ).exists()
+
+
+def test_due_crls_are_refreshed_by_the_sweep() -> None:
+    ca = ca_services.create_ca(name="crl.root", subject="CN=crl.root", key_type="ec")
+    assert ca.crl_der is None
+    services.sweep()
+    ca.refresh_from_db()
+    first_number = ca.crl_number
+    assert ca.crl_der and first_number == 1
+    services.sweep()  # fresh: not re-signed
+    ca.refresh_from_db()
+    assert ca.crl_number == first_number
+    type(ca).objects.filter(pk=ca.pk).update(crl_next_update=timezone.now() + dt.timedelta(hours=1))
+    services.sweep()
+    ca.refresh_from_db()
+    assert ca.crl_number == first_number + 1
+    assert ca.crl_next_update > timezone.now() + dt.timedelta(hours=23)
+    assert LogEntry.objects.filter(message="CRL for CA certificate 'CN=crl.root' was generated (0 revoked)").count() == 2

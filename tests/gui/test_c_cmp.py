@@ -158,7 +158,7 @@ def test_pending_requires_login():
 
 
 def test_pending_lists_waiting_newest_first(admin_client, manual, root_ca):
-    first = held(manual, sans=["DNS:fw1.example.com", "IP:192.0.2.1"])
+    first = held(manual, sans=["DNS:fw1.example.com", "IP:192.0.2.1"], source_ip="198.51.100.23")
     old = services.issue_certificate(
         ca=root_ca, subject=x509util.parse_name("CN=fgt-manual.local"),
         public_key=ec.generate_private_key(ec.SECP256R1()).public_key(), enrollment=manual,
@@ -171,10 +171,6 @@ def test_pending_lists_waiting_newest_first(admin_client, manual, root_ca):
     # Not waiting: an automatic request in progress, and a decided one.
     held(manual, state=CMPTransaction.State.WAITING_CONFIRM)
     held(manual, state=CMPTransaction.State.CONFIRMED, decided_by="")
-    cmp_services.record_trace(
-        source_ip="198.51.100.23", transaction_id=first.transaction_id, sender_kid="fgt-manual",
-        body_type="ir", lines="ir", request_der=b"\x30\x00", response_der=b"",
-    )
 
     response = admin_client.get("/cmp/requests/")
     assert [r.pk for r in response.context["waiting"]] == [p10.pk, renewal.pk, first.pk]
