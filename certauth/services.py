@@ -756,12 +756,16 @@ def refresh_due_crls(*, margin: dt.timedelta = dt.timedelta(hours=6), actor: Act
     )
     count = 0
     for pk in due:
-        ca = CertificateAuthority.objects.get(pk=pk)
-        try:
-            generate_crl(ca, actor=actor)
-        except ServiceError as exc:
-            log.warning("CRL of CA %s not refreshed: %s", ca.name, exc)
-            continue
+        with transaction.atomic():
+            ca = CertificateAuthority.objects.select_for_update().get(pk=pk)
+            # Another worker may have re-signed it while this one waited for the lock.
+            if ca.crl_next_update is not None and ca.crl_next_update > timezone.now() + margin:
+                continue
+            try:
+                generate_crl(ca, actor=actor)
+            except ServiceError as exc:
+                log.warning("CRL of CA %s not refreshed: %s", ca.name, exc)
+                continue
         count += 1
     return count
 
