@@ -132,7 +132,13 @@ def _spki(public_key) -> bytes:
 
 
 class DatabaseBackend:
-    """One instance per HTTP request (it knows the client's address for the log)."""
+    """One instance per HTTP request (it knows the client's address for the log).
+
+    Rows locked with ``select_for_update`` are read without ``select_related``:
+    on PostgreSQL a query that waited for the lock re-reads the locked row but
+    not the joined ones, so a certificate that the other transaction created
+    would look absent. Related rows are loaded after the lock instead.
+    """
 
     def __init__(self, *, source_ip: str | None = None, profile: str | None = None) -> None:
         self.source_ip = source_ip
@@ -291,7 +297,7 @@ class DatabaseBackend:
         signer = request.signer
         if signer is None:
             enrollment = self._enrollment(request.sender_kid)
-            return Enrollment.objects.select_for_update(of=("self",)).select_related("ca").get(pk=enrollment.pk), None
+            return Enrollment.objects.select_for_update().get(pk=enrollment.pk), None
         if signer.reference and signer.reference.startswith(DEVICE_REFERENCE):
             anchor_id = int(signer.reference[len(DEVICE_REFERENCE):])
             subject = x509util.format_name(request.subject)
@@ -305,11 +311,11 @@ class DatabaseBackend:
                 raise errors.BadCertTemplate(
                     f'No device enrollment of this trusted CA accepts the subject "{subject}".'
                 )
-            return Enrollment.objects.select_for_update(of=("self",)).select_related("ca").get(pk=match[0].pk), None
+            return Enrollment.objects.select_for_update().get(pk=match[0].pk), None
         signing_cert = Certificate.objects.select_related("enrollment").get(pk=int(signer.reference))
         if signing_cert.enrollment is None:
             raise errors.NotAuthorized("The signing certificate belongs to no enrollment.")
-        enrollment = Enrollment.objects.select_for_update(of=("self",)).select_related("ca").get(
+        enrollment = Enrollment.objects.select_for_update().get(
             pk=signing_cert.enrollment_id
         )
         return enrollment, signing_cert
@@ -465,8 +471,8 @@ class DatabaseBackend:
                 raise errors.BadCertId("No certificate of this enrollment has that issuer and serial number.")
         if old.enrollment is None:
             raise errors.NotAuthorized(f"Certificate {old.serial_colons} belongs to no enrollment.")
-        enrollment = Enrollment.objects.select_for_update(of=("self",)).select_related("ca").get(pk=old.enrollment_id)
-        old = Certificate.objects.select_for_update(of=("self",)).select_related("ca").get(pk=old.pk)
+        enrollment = Enrollment.objects.select_for_update().get(pk=old.enrollment_id)
+        old = Certificate.objects.select_for_update().get(pk=old.pk)
         return old, enrollment
 
     def _update_key(self, request: KeyUpdateRequest) -> Issued | Waiting:
@@ -536,8 +542,7 @@ class DatabaseBackend:
     def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
         with transaction.atomic():
             record = (
-                CMPTransaction.objects.select_for_update(of=("self",))
-                .select_related("enrollment")
+                CMPTransaction.objects.select_for_update()
                 .filter(transaction_id=transaction_id.hex(), state=CMPTransaction.State.WAITING_CONFIRM)
                 .first()
             )
@@ -562,7 +567,6 @@ class DatabaseBackend:
         with transaction.atomic():
             cert = (
                 Certificate.objects.select_for_update(of=("self",))
-                .select_related("ca", "enrollment")
                 .filter(serial=x509util.serial_hex(request.serial_number),
                         ca__subject=x509util.format_name(request.issuer))
                 .first()
@@ -676,8 +680,7 @@ class DatabaseBackend:
     def poll(self, request: PollRequest) -> PollOutcome:
         with transaction.atomic():
             record = (
-                CMPTransaction.objects.select_for_update(of=("self",))
-                .select_related("enrollment__ca", "certificate__ca")
+                CMPTransaction.objects.select_for_update()
                 .filter(transaction_id=request.transaction_id.hex(),
                         state__in=[CMPTransaction.State.WAITING_APPROVAL, CMPTransaction.State.APPROVED,
                                    CMPTransaction.State.REJECTED])

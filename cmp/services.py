@@ -69,9 +69,7 @@ def approve_request(pk: int, *, user: str = "", source_ip: str | None = None) ->
     from cmp.protocol.errors import CMPError
 
     with transaction.atomic():
-        record = CMPTransaction.objects.select_for_update(of=("self",)).select_related(
-            "enrollment__ca", "old_certificate"
-        ).filter(pk=pk).first()
+        record = CMPTransaction.objects.select_for_update().filter(pk=pk).first()
         if record is None or record.state != CMPTransaction.State.WAITING_APPROVAL:
             raise RequestDecisionError(f"CMP request {pk} is not waiting for approval.")
         implicit = record.implicit_confirm
@@ -97,7 +95,7 @@ def approve_request(pk: int, *, user: str = "", source_ip: str | None = None) ->
 
 def reject_request(pk: int, *, reason: str = "", user: str = "", source_ip: str | None = None) -> CMPTransaction:
     with transaction.atomic():
-        record = CMPTransaction.objects.select_for_update(of=("self",)).select_related("enrollment").filter(pk=pk).first()
+        record = CMPTransaction.objects.select_for_update().filter(pk=pk).first()
         if record is None or record.state != CMPTransaction.State.WAITING_APPROVAL:
             raise RequestDecisionError(f"CMP request {pk} is not waiting for approval.")
         record.state = CMPTransaction.State.REJECTED
