@@ -63,6 +63,12 @@ class FacCommand(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
 
+    def write_table(self, rows: list[tuple[str, ...]]) -> None:
+        """Rows (the first is the header) as aligned columns, two spaces apart."""
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+
     def write_output(self, data: bytes, path: str | None) -> None:
         if path:
             try:

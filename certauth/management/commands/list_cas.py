@@ -11,6 +11,4 @@ class Command(FacCommand):
             key = f"{ca.key_type.upper()} {ca.key_size}" if ca.key_type == "rsa" else f"EC {ca.curve}"
             kind = "trusted" if ca.kind == ca.Kind.TRUSTED else ("root" if ca.is_root else "intermediate")
             rows.append((ca.name, kind, ca.status, key, f"{ca.not_after:%Y-%m-%d}", ca.subject))
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
-        for row in rows:
-            self.stdout.write("  ".join(value.ljust(widths[i]) for i, value in enumerate(row[:5])) + "  " + row[5])
+        self.write_table(rows)

@@ -23,6 +23,4 @@ class Command(FacCommand):
                 cert.serial_colons, cert.status_at(), f"{cert.not_after:%Y-%m-%d}", cert.ca.name,
                 cert.enrollment.reference if cert.enrollment else "-", cert.subject,
             ))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            self.stdout.write("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+        self.write_table(rows)

@@ -12,6 +12,4 @@ class Command(FacCommand):
                 e.reference, e.status, e.type, "yes" if e.enabled else "no", e.ca.name,
                 str(e.validity_days), ",".join(e.key_usage) or "-", e.subject or "-",
             ))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            self.stdout.write("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+        self.write_table(rows)

@@ -19,9 +19,7 @@ class Command(FacCommand):
             for record in services.waiting_requests():
                 rows.append((str(record.pk), f"{record.created:%Y-%m-%d %H:%M:%S}", record.body_type,
                              record.enrollment.reference if record.enrollment else "-", record.request_subject))
-            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-            for row in rows:
-                self.stdout.write("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+            self.write_table(rows)
             return
         if options["id"] is None:
             raise CommandError(f"Give the ID of the request to {action}.")
