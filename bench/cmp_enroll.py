@@ -43,8 +43,13 @@ def free_port() -> int:
 
 def manage(env: dict, *args: str, stdin: str | None = None) -> str:
     result = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, input=stdin,
-        capture_output=True, text=True, check=False,
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode:
         sys.exit(f"manage.py {args[0]} failed:\n{result.stderr}")
@@ -77,7 +82,9 @@ print(f"CEILING {{count / (time.perf_counter() - start):.1f}}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--enrollments", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
@@ -103,18 +110,32 @@ def main() -> None:
     print(f"generating {args.enrollments} RSA-2048 client keys...", flush=True)
     keys = []
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+
         def genkey(i: int) -> Path:
             path = tmp / f"k{i}.pem"
-            subprocess.run([OPENSSL, "genrsa", "-out", str(path), "2048"], check=True, capture_output=True)
+            subprocess.run(
+                [OPENSSL, "genrsa", "-out", str(path), "2048"], check=True, capture_output=True
+            )
             return path
+
         keys = list(pool.map(genkey, range(args.enrollments)))
 
     port = free_port()
     log = open(tmp / "gunicorn.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
-        [GUNICORN, "fac.wsgi:application", "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
-         "--no-control-socket"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            GUNICORN,
+            "fac.wsgi:application",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(300):
@@ -130,10 +151,30 @@ def main() -> None:
         def enroll(i: int) -> None:
             start = time.perf_counter()
             result = subprocess.run(
-                [OPENSSL, "cmp", "-cmd", "ir", "-server", f"127.0.0.1:{port}", "-path", "/app/cert/cmp2",
-                 "-srvcert", str(tmp / "root.pem"), "-ref", f"bench{i}", "-secret", "pass:benchpass",
-                 "-newkey", str(keys[i]), "-subject", f"/CN=bench{i}.local", "-certout", str(tmp / f"c{i}.pem")],
-                capture_output=True, text=True,
+                [
+                    OPENSSL,
+                    "cmp",
+                    "-cmd",
+                    "ir",
+                    "-server",
+                    f"127.0.0.1:{port}",
+                    "-path",
+                    "/app/cert/cmp2",
+                    "-srvcert",
+                    str(tmp / "root.pem"),
+                    "-ref",
+                    f"bench{i}",
+                    "-secret",
+                    "pass:benchpass",
+                    "-newkey",
+                    str(keys[i]),
+                    "-subject",
+                    f"/CN=bench{i}.local",
+                    "-certout",
+                    str(tmp / f"c{i}.pem"),
+                ],
+                capture_output=True,
+                text=True,
             )
             elapsed = time.perf_counter() - start
             with lock:
@@ -142,8 +183,11 @@ def main() -> None:
                 else:
                     failures.append(result.stdout + result.stderr)
 
-        print(f"enrolling: {args.enrollments} enrollments, {args.concurrency} concurrent clients, "
-              f"{args.workers} gunicorn workers", flush=True)
+        print(
+            f"enrolling: {args.enrollments} enrollments, {args.concurrency} concurrent clients, "
+            f"{args.workers} gunicorn workers",
+            flush=True,
+        )
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
             list(pool.map(enroll, range(args.enrollments)))
@@ -161,12 +205,22 @@ def main() -> None:
         return latencies[min(len(latencies) - 1, int(round(p / 100 * (len(latencies) - 1))))] * 1000
 
     print()
-    print(f"completed enrollments : {len(latencies)} of {args.enrollments} ({len(failures)} failed)")
+    print(
+        f"completed enrollments : {len(latencies)} of {args.enrollments} ({len(failures)} failed)"
+    )
     if latencies:
-        print(f"throughput            : {len(latencies) / wall:.1f} enrollments/s (wall {wall:.1f} s)")
-        print(f"latency p50 / p99     : {pct(50):.0f} ms / {pct(99):.0f} ms (mean {statistics.mean(latencies)*1000:.0f} ms)")
-    print(f"RSA-2048 signatures/s : {signatures:.0f} (CA key via keystore, one core: the issuance ceiling)")
-    print("note: each enrollment is one ir + one certConf; the client process (openssl) runs on the same machine")
+        print(
+            f"throughput            : {len(latencies) / wall:.1f} enrollments/s (wall {wall:.1f} s)"
+        )
+        print(
+            f"latency p50 / p99     : {pct(50):.0f} ms / {pct(99):.0f} ms (mean {statistics.mean(latencies) * 1000:.0f} ms)"
+        )
+    print(
+        f"RSA-2048 signatures/s : {signatures:.0f} (CA key via keystore, one core: the issuance ceiling)"
+    )
+    print(
+        "note: each enrollment is one ir + one certConf; the client process (openssl) runs on the same machine"
+    )
     if failures:
         print("first failure:\n" + failures[0][-1500:])
     shutil.rmtree(tmp, ignore_errors=True)

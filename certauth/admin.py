@@ -16,18 +16,46 @@ from certauth.models import Certificate, CertificateAuthority, Enrollment, LogEn
 
 
 def _actor(request: HttpRequest) -> services.Actor:
-    return services.Actor(user=request.user.get_username(), source_ip=request.META.get("REMOTE_ADDR"))
+    return services.Actor(
+        user=request.user.get_username(), source_ip=request.META.get("REMOTE_ADDR")
+    )
 
 
 @admin.register(CertificateAuthority)
 class CertificateAuthorityAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "subject", "issuer", "key_type", "key_size", "not_after", "status")
+    list_display = (
+        "name",
+        "kind",
+        "subject",
+        "issuer",
+        "key_type",
+        "key_size",
+        "not_after",
+        "status",
+    )
     list_filter = ("kind", "key_type")
     search_fields = ("name", "subject", "issuer", "serial")
     readonly_fields = (
-        "kind", "subject", "issuer", "serial", "certificate_pem", "key_type", "key_size", "curve",
-        "hash_algorithm", "not_before", "not_after", "parent", "imported", "revoked_at",
-        "revocation_reason", "crl_number", "crl_next_update", "created", "updated", "has_key",
+        "kind",
+        "subject",
+        "issuer",
+        "serial",
+        "certificate_pem",
+        "key_type",
+        "key_size",
+        "curve",
+        "hash_algorithm",
+        "not_before",
+        "not_after",
+        "parent",
+        "imported",
+        "revoked_at",
+        "revocation_reason",
+        "crl_number",
+        "crl_next_update",
+        "created",
+        "updated",
+        "has_key",
     )
     fields = ("name",) + readonly_fields
 
@@ -52,14 +80,38 @@ class CertificateAuthorityAdmin(admin.ModelAdmin):
 
 @admin.register(Certificate)
 class CertificateAdmin(admin.ModelAdmin):
-    list_display = ("name", "subject", "ca", "serial", "status", "not_after", "enrollment", "created")
+    list_display = (
+        "name",
+        "subject",
+        "ca",
+        "serial",
+        "status",
+        "not_after",
+        "enrollment",
+        "created",
+    )
     list_filter = ("status", "kind", "ca")
     search_fields = ("name", "subject", "serial")
     date_hierarchy = "created"
     readonly_fields = (
-        "name", "kind", "ca", "enrollment", "serial", "subject", "sans", "key_usage",
-        "ext_key_usage", "certificate_pem", "not_before", "not_after", "status", "revoked_at",
-        "revocation_reason", "replaces", "created", "updated",
+        "name",
+        "kind",
+        "ca",
+        "enrollment",
+        "serial",
+        "subject",
+        "sans",
+        "key_usage",
+        "ext_key_usage",
+        "certificate_pem",
+        "not_before",
+        "not_after",
+        "status",
+        "revoked_at",
+        "revocation_reason",
+        "replaces",
+        "created",
+        "updated",
     )
     list_select_related = ("ca", "enrollment")
     actions = ["revoke_selected"]
@@ -96,9 +148,23 @@ class EnrollmentAdminForm(forms.ModelForm):
     class Meta:
         model = Enrollment
         fields = (
-            "reference", "password", "ca", "type", "method", "kind", "subject", "allowed_sans",
-            "key_usage", "ext_key_usage", "validity_days", "renewable_days", "allow_reenrollment",
-            "allow_mac_kur", "trusted_ca", "status", "enabled",
+            "reference",
+            "password",
+            "ca",
+            "type",
+            "method",
+            "kind",
+            "subject",
+            "allowed_sans",
+            "key_usage",
+            "ext_key_usage",
+            "validity_days",
+            "renewable_days",
+            "allow_reenrollment",
+            "allow_mac_kur",
+            "trusted_ca",
+            "status",
+            "enabled",
         )
 
     def clean(self):
@@ -111,7 +177,11 @@ class EnrollmentAdminForm(forms.ModelForm):
             elif not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 self.add_error(name, "Enter a JSON list of strings.")
                 list_errors = True
-        if self.instance.pk is None and data.get("type") == Enrollment.Type.REGULAR and not data.get("password"):
+        if (
+            self.instance.pk is None
+            and data.get("type") == Enrollment.Type.REGULAR
+            and not data.get("password")
+        ):
             self.add_error("password", "A regular enrollment needs a password.")
         if data.get("ca") is not None and not list_errors:
             try:
@@ -131,7 +201,17 @@ class EnrollmentAdminForm(forms.ModelForm):
 @admin.register(Enrollment)
 class EnrollmentAdmin(admin.ModelAdmin):
     form = EnrollmentAdminForm
-    list_display = ("reference", "status", "type", "method", "subject", "ca", "renewable_days", "enabled", "updated")
+    list_display = (
+        "reference",
+        "status",
+        "type",
+        "method",
+        "subject",
+        "ca",
+        "renewable_days",
+        "enabled",
+        "updated",
+    )
     list_filter = ("status", "type", "enabled", "ca")
     search_fields = ("reference", "subject")
 
@@ -141,10 +221,15 @@ class EnrollmentAdmin(admin.ModelAdmin):
         fields = {k: v for k, v in data.items() if k not in ("reference",)}
         try:
             if change:
-                saved = services.update_enrollment(obj, password=password, actor=_actor(request), **fields)
+                saved = services.update_enrollment(
+                    obj, password=password, actor=_actor(request), **fields
+                )
             else:
                 saved = services.create_enrollment(
-                    reference=data["reference"], password=password or "", actor=_actor(request), **fields
+                    reference=data["reference"],
+                    password=password or "",
+                    actor=_actor(request),
+                    **fields,
                 )
         except (services.ServiceError, services.InvalidInput) as exc:
             # The form's clean() ran the same checks; this is a concurrent change.
@@ -163,7 +248,16 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
 @admin.register(LogEntry)
 class LogEntryAdmin(admin.ModelAdmin):
-    list_display = ("timestamp", "level", "category", "subcategory", "log_type_id", "user", "source_ip", "message")
+    list_display = (
+        "timestamp",
+        "level",
+        "category",
+        "subcategory",
+        "log_type_id",
+        "user",
+        "source_ip",
+        "message",
+    )
     list_filter = ("level", "subcategory")
     search_fields = ("message", "user", "source_ip")
     date_hierarchy = "timestamp"

@@ -25,9 +25,11 @@ class CAQuerySet(models.QuerySet["CertificateAuthority"]):
     def usable(self, now: dt.datetime | None = None) -> CAQuerySet:
         """Local CAs that may sign: a key, not revoked, within validity."""
         now = now or timezone.now()
-        return self.local().filter(
-            revoked_at__isnull=True, not_before__lte=now, not_after__gt=now
-        ).exclude(encrypted_key__isnull=True)
+        return (
+            self.local()
+            .filter(revoked_at__isnull=True, not_before__lte=now, not_after__gt=now)
+            .exclude(encrypted_key__isnull=True)
+        )
 
 
 class CertificateAuthority(models.Model):
@@ -64,7 +66,11 @@ class CertificateAuthority(models.Model):
     not_before = models.DateTimeField()
     not_after = models.DateTimeField(db_index=True)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
         help_text="The local CA that signed this one (intermediate CAs).",
     )
     imported = models.BooleanField(default=False)
@@ -199,11 +205,17 @@ class Certificate(models.Model):
     certificate_pem = models.TextField()
     not_before = models.DateTimeField()
     not_after = models.DateTimeField(db_index=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
     replaces = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
         help_text="The certificate this one renews or re-enrolls; revoked as superseded once confirmed.",
     )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -278,26 +290,35 @@ class Enrollment(models.Model):
     )
     # Sealed by certauth.keystore: needed in clear to check a password-based MAC.
     encrypted_password = models.BinaryField(null=True, blank=True, editable=False)
-    ca = models.ForeignKey(CertificateAuthority, on_delete=models.PROTECT, related_name="enrollments")
+    ca = models.ForeignKey(
+        CertificateAuthority, on_delete=models.PROTECT, related_name="enrollments"
+    )
     type = models.CharField(max_length=10, choices=Type.choices, default=Type.REGULAR)
     method = models.CharField(max_length=10, choices=Method.choices, default=Method.AUTOMATIC)
     kind = models.CharField(
-        "certificate category", max_length=10, choices=Certificate.Kind.choices,
+        "certificate category",
+        max_length=10,
+        choices=Certificate.Kind.choices,
         default=Certificate.Kind.LOCAL_SERVICE,
     )
     subject = models.CharField(
-        "required subject", max_length=1024, blank=True,
+        "required subject",
+        max_length=1024,
+        blank=True,
         help_text="If set, the request's subject must be exactly this DN.",
     )
     allowed_sans = models.JSONField(
-        "allowed SAN names", default=list, blank=True,
+        "allowed SAN names",
+        default=list,
+        blank=True,
         help_text="SANs a request may carry (e.g. DNS:fw.example.com, IP:192.0.2.1); others are refused.",
     )
     key_usage = models.JSONField(default=list, blank=True)
     ext_key_usage = models.JSONField(default=list, blank=True)
     validity_days = models.PositiveIntegerField("certificate validity (days)", default=365)
     renewable_days = models.PositiveIntegerField(
-        "renewable before expiry (days)", default=0,
+        "renewable before expiry (days)",
+        default=0,
         help_text="Renewal (kur) is allowed this many days before expiry; 0 allows it any time.",
     )
     allow_reenrollment = models.BooleanField(
@@ -305,11 +326,15 @@ class Enrollment(models.Model):
         help_text="Allow a new ir while a certificate is active; the old one is revoked as superseded.",
     )
     allow_mac_kur = models.BooleanField(
-        "allow password-protected renewal", default=False,
+        "allow password-protected renewal",
+        default=False,
         help_text="Accept key update requests protected with the enrollment password (FortiGate 'renewal').",
     )
     trusted_ca = models.ForeignKey(
-        CertificateAuthority, null=True, blank=True, on_delete=models.PROTECT,
+        CertificateAuthority,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="device_enrollments",
         help_text="Device enrollments: the trusted CA that vendor certificates chain to.",
     )

@@ -30,7 +30,9 @@ def _key_hash(certificate: x509.Certificate, algorithm: hashes.HashAlgorithm) ->
     if isinstance(key, rsa.RSAPublicKey):
         bits = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
     elif isinstance(key, ec.EllipticCurvePublicKey):
-        bits = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        bits = key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
     else:  # pragma: no cover - local CAs are RSA or EC
         return b""
     digest = hashes.Hash(algorithm)
@@ -48,9 +50,10 @@ def _find_issuer(request: ocsp.OCSPRequest) -> CertificateAuthority | None:
     algorithm = request.hash_algorithm
     for ca in CertificateAuthority.objects.local().exclude(encrypted_key__isnull=True):
         cert = ca.certificate
-        if _name_hash(cert, algorithm) == request.issuer_name_hash and _key_hash(
-            cert, algorithm
-        ) == request.issuer_key_hash:
+        if (
+            _name_hash(cert, algorithm) == request.issuer_name_hash
+            and _key_hash(cert, algorithm) == request.issuer_key_hash
+        ):
             return ca
     return None
 
@@ -116,12 +119,16 @@ def respond(der: bytes) -> bytes:
     else:
         # RFC 6960, 4.4.1 / RFC 8954: echo the client's nonce.
         builder = builder.add_extension(nonce.value, critical=False)
-    response = keystore.sign_ocsp_response(ca, builder, x509util.hash_algorithm(ca.hash_algorithm or "sha256"))
+    response = keystore.sign_ocsp_response(
+        ca, builder, x509util.hash_algorithm(ca.hash_algorithm or "sha256")
+    )
     return response.public_bytes(serialization.Encoding.DER)
 
 
 def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
-    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(serialization.Encoding.DER)
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
+        serialization.Encoding.DER
+    )
 
 
 def internal_error() -> bytes:

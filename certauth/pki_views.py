@@ -36,7 +36,11 @@ def ocsp_url() -> str | None:
 
 def current_crl(ca: CertificateAuthority) -> bytes:
     """The CA's CRL, re-signed when missing or close to its nextUpdate."""
-    if ca.crl_der and ca.crl_next_update and ca.crl_next_update - CRL_REFRESH_MARGIN > timezone.now():
+    if (
+        ca.crl_der
+        and ca.crl_next_update
+        and ca.crl_next_update - CRL_REFRESH_MARGIN > timezone.now()
+    ):
         return bytes(ca.crl_der)
     services.generate_crl(ca)
     ca.refresh_from_db(fields=["crl_der", "crl_next_update", "crl_number"])

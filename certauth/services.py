@@ -107,7 +107,9 @@ def _unique_serial() -> int:
 def _validate_ca_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 64 or any(c.isspace() or c in "/\\" for c in name):
-        raise InvalidInput(f"Invalid certificate ID {name!r}: 1-64 characters, no spaces or slashes.")
+        raise InvalidInput(
+            f"Invalid certificate ID {name!r}: 1-64 characters, no spaces or slashes."
+        )
     if CertificateAuthority.objects.filter(name=name).exists():
         raise InvalidInput(f"A CA with certificate ID {name!r} already exists.")
     return name
@@ -173,9 +175,13 @@ def create_ca(
             # RFC 5280 6.1: a certificate must not outlive its issuer.
             not_after = min(not_after, parent.not_after)
             parent_cert = parent.certificate
-            constraints = parent_cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            constraints = parent_cert.extensions.get_extension_for_class(
+                x509.BasicConstraints
+            ).value
             if constraints.path_length == 0:
-                raise NotAllowed(f"CA {parent.name} may not sign further CAs (pathLenConstraint 0).")
+                raise NotAllowed(
+                    f"CA {parent.name} may not sign further CAs (pathLenConstraint 0)."
+                )
             path_length = None if constraints.path_length is None else constraints.path_length - 1
             builder = x509util.ca_builder(
                 subject=subject_name,
@@ -246,7 +252,9 @@ def import_ca_pkcs12(
     try:
         key, certificate, _extra = pkcs12.load_key_and_certificates(data, passphrase)
     except ValueError:
-        raise InvalidInput("Cannot read the PKCS#12 file: wrong passphrase or not PKCS#12.") from None
+        raise InvalidInput(
+            "Cannot read the PKCS#12 file: wrong passphrase or not PKCS#12."
+        ) from None
     if certificate is None or key is None:
         raise InvalidInput("The PKCS#12 file must hold a certificate and its private key.")
     if not isinstance(key, x509util.PrivateKey):
@@ -269,17 +277,22 @@ def _import(
     except x509.ExtensionNotFound:
         is_ca = False
     if not is_ca:
-        raise InvalidInput("The certificate is not a CA certificate (basicConstraints CA:TRUE missing).")
+        raise InvalidInput(
+            "The certificate is not a CA certificate (basicConstraints CA:TRUE missing)."
+        )
     if trusted and key is not None:
         raise InvalidInput("A trusted CA is imported without its private key.")
     if not trusted and key is None:
         raise InvalidInput("A local CA needs its private key (use --trusted for a CA without key).")
-    if key is not None and not x509util.public_keys_match(key.public_key(), certificate.public_key()):
+    if key is not None and not x509util.public_keys_match(
+        key.public_key(), certificate.public_key()
+    ):
         raise InvalidInput("The private key does not belong to the certificate.")
     fields = _ca_fields(certificate)
     if CertificateAuthority.objects.filter(
         kind=CertificateAuthority.Kind.TRUSTED if trusted else CertificateAuthority.Kind.LOCAL,
-        serial=fields["serial"], issuer=fields["issuer"],
+        serial=fields["serial"],
+        issuer=fields["issuer"],
     ).exists():
         raise InvalidInput("This CA certificate is already imported.")
     with transaction.atomic():
@@ -436,7 +449,9 @@ def issue_from_csr(
             sans = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
         except x509.ExtensionNotFound:
             sans = []
-    return issue_certificate(ca=ca, subject=csr.subject, public_key=csr.public_key(), sans=sans, **kwargs)
+    return issue_certificate(
+        ca=ca, subject=csr.subject, public_key=csr.public_key(), sans=sans, **kwargs
+    )
 
 
 def confirm_certificate(
@@ -457,7 +472,9 @@ def confirm_certificate(
     return cert
 
 
-def reject_certificate(cert: Certificate, *, reason: str = "", actor: Actor = SYSTEM) -> Certificate:
+def reject_certificate(
+    cert: Certificate, *, reason: str = "", actor: Actor = SYSTEM
+) -> Certificate:
     """The client refused a pending certificate (CMP certConf rejection): revoke it."""
     with transaction.atomic():
         cert = Certificate.objects.select_for_update().get(pk=cert.pk)
@@ -522,8 +539,13 @@ def unrevoke_certificate(cert: Certificate, *, actor: Actor = SYSTEM) -> Certifi
     """Release a certificate from hold (RFC 5280 5.3.1: only certificateHold is reversible)."""
     with transaction.atomic():
         cert = Certificate.objects.select_for_update().get(pk=cert.pk)
-        if cert.status != Certificate.Status.REVOKED or cert.revocation_reason != Certificate.Reason.CERTIFICATE_HOLD:
-            raise NotAllowed("Only a certificate revoked with reason Certificate Hold can be un-revoked.")
+        if (
+            cert.status != Certificate.Status.REVOKED
+            or cert.revocation_reason != Certificate.Reason.CERTIFICATE_HOLD
+        ):
+            raise NotAllowed(
+                "Only a certificate revoked with reason Certificate Hold can be un-revoked."
+            )
         cert.status = Certificate.Status.ACTIVE
         cert.revoked_at = None
         cert.revocation_reason = ""
@@ -575,12 +597,16 @@ def generate_crl(
             )
         )
         for serial, revoked_at, reason in revoked:
-            entry = x509.RevokedCertificateBuilder().serial_number(int(serial, 16)).revocation_date(
-                revoked_at
+            entry = (
+                x509.RevokedCertificateBuilder()
+                .serial_number(int(serial, 16))
+                .revocation_date(revoked_at)
             )
             if reason and reason != Certificate.Reason.UNSPECIFIED:
                 # RFC 5280 5.3.1: reasonCode absent rather than unspecified.
-                entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags(reason)), critical=False)
+                entry = entry.add_extension(
+                    x509.CRLReason(x509.ReasonFlags(reason)), critical=False
+                )
             builder = builder.add_revoked_certificate(entry.build())
         algorithm = x509util.hash_algorithm(ca.hash_algorithm or "sha256")
         crl = keystore.sign_crl(ca, builder, algorithm)
@@ -620,9 +646,13 @@ def _check_choices(*, type: str, method: str, kind: str, status: str, renewable_
     if type not in Enrollment.Type.values:
         raise InvalidInput(f"Unknown enrollment type {type!r}: use regular or device.")
     if method not in Enrollment.Method.values:
-        raise InvalidInput(f"Unknown method {method!r}: use {' or '.join(Enrollment.Method.values)}.")
+        raise InvalidInput(
+            f"Unknown method {method!r}: use {' or '.join(Enrollment.Method.values)}."
+        )
     if kind not in Certificate.Kind.values:
-        raise InvalidInput(f"Unknown certificate category {kind!r}: use {', '.join(Certificate.Kind.values)}.")
+        raise InvalidInput(
+            f"Unknown certificate category {kind!r}: use {', '.join(Certificate.Kind.values)}."
+        )
     if status not in Enrollment.Status.values:
         raise InvalidInput(f"Unknown status {status!r}: use {', '.join(Enrollment.Status.values)}.")
     if renewable_days < 0:
@@ -660,12 +690,18 @@ def create_enrollment(
     reference = reference.strip()
     if not reference or len(reference) > 128 or any(c.isspace() for c in reference):
         raise InvalidInput(f"Invalid enrollment ID {reference!r}: 1-128 characters, no spaces.")
-    _check_choices(type=type, method=method, kind=kind, status=status, renewable_days=renewable_days)
+    _check_choices(
+        type=type, method=method, kind=kind, status=status, renewable_days=renewable_days
+    )
     if type == Enrollment.Type.REGULAR:
         _check_password(password)
     subject, sans = check_enrollment_fields(
-        ca=ca, subject=subject, key_usage=key_usage, ext_key_usage=ext_key_usage,
-        allowed_sans=allowed_sans, validity_days=validity_days,
+        ca=ca,
+        subject=subject,
+        key_usage=key_usage,
+        ext_key_usage=ext_key_usage,
+        allowed_sans=allowed_sans,
+        validity_days=validity_days,
     )
     try:
         with transaction.atomic():
@@ -695,9 +731,21 @@ def create_enrollment(
 
 
 _EDITABLE = {
-    "ca", "subject", "key_usage", "ext_key_usage", "allowed_sans", "validity_days",
-    "renewable_days", "type", "method", "kind", "allow_reenrollment", "allow_mac_kur",
-    "trusted_ca", "status", "enabled",
+    "ca",
+    "subject",
+    "key_usage",
+    "ext_key_usage",
+    "allowed_sans",
+    "validity_days",
+    "renewable_days",
+    "type",
+    "method",
+    "kind",
+    "allow_reenrollment",
+    "allow_mac_kur",
+    "trusted_ca",
+    "status",
+    "enabled",
 }
 
 
@@ -712,16 +760,26 @@ def update_enrollment(
         enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         values = {field: changes.get(field, getattr(enrollment, field)) for field in _EDITABLE}
         subject, sans = check_enrollment_fields(
-            ca=values["ca"], subject=values["subject"], key_usage=values["key_usage"],
-            ext_key_usage=values["ext_key_usage"], allowed_sans=values["allowed_sans"],
+            ca=values["ca"],
+            subject=values["subject"],
+            key_usage=values["key_usage"],
+            ext_key_usage=values["ext_key_usage"],
+            allowed_sans=values["allowed_sans"],
             validity_days=values["validity_days"],
         )
         values["subject"], values["allowed_sans"] = subject, sans
         _check_choices(
-            type=values["type"], method=values["method"], kind=values["kind"],
-            status=values["status"], renewable_days=values["renewable_days"],
+            type=values["type"],
+            method=values["method"],
+            kind=values["kind"],
+            status=values["status"],
+            renewable_days=values["renewable_days"],
         )
-        if values["type"] == Enrollment.Type.REGULAR and password is None and not enrollment.encrypted_password:
+        if (
+            values["type"] == Enrollment.Type.REGULAR
+            and password is None
+            and not enrollment.encrypted_password
+        ):
             # A regular enrollment authenticates with its password (MAC): it must have one.
             raise InvalidInput("The enrollment password must not be empty.")
         for field, value in values.items():
@@ -792,4 +850,3 @@ def sweep_unconfirmed(*, wait_seconds: int, actor: Actor = SYSTEM) -> int:
             )
             count += 1
     return count
-

@@ -283,10 +283,14 @@ def parse_san(text: str) -> x509.GeneralName:
     kind = kind.strip().upper()
     value = value.strip()
     if not sep or not value:
-        raise InvalidInput(f"SAN {text!r} must be written as TYPE:value, e.g. DNS:host.example.com.")
+        raise InvalidInput(
+            f"SAN {text!r} must be written as TYPE:value, e.g. DNS:host.example.com."
+        )
     if kind == "DNS":
         label = value[2:] if value.startswith("*.") else value
-        if not all(part and len(part) < 64 and part.replace("-", "").isalnum() for part in label.split(".")):
+        if not all(
+            part and len(part) < 64 and part.replace("-", "").isalnum() for part in label.split(".")
+        ):
             raise InvalidInput(f"SAN {text!r} is not a valid DNS name.")
         return x509.DNSName(value.lower())
     if kind == "IP":
@@ -346,7 +350,9 @@ def ca_builder(
         # RFC 5280 4.2.1.9: basicConstraints is critical in CA certificates.
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         # RFC 5280 4.2.1.3: keyCertSign for CAs; critical.
-        .add_extension(key_usage_extension(["digitalSignature", "keyCertSign", "cRLSign"]), critical=True)
+        .add_extension(
+            key_usage_extension(["digitalSignature", "keyCertSign", "cRLSign"]), critical=True
+        )
         # RFC 5280 4.2.1.2 / 4.2.1.1: SKI in CA certificates, AKI in all but self-signed.
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
@@ -396,15 +402,23 @@ def end_entity_builder(
     if crl_url:
         builder = builder.add_extension(
             x509.CRLDistributionPoints(
-                [x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)]
+                [
+                    x509.DistributionPoint(
+                        [x509.UniformResourceIdentifier(crl_url)], None, None, None
+                    )
+                ]
             ),
             critical=False,
         )
     if ocsp_url:
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
-                [x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP,
-                                        x509.UniformResourceIdentifier(ocsp_url))]
+                [
+                    x509.AccessDescription(
+                        x509.AuthorityInformationAccessOID.OCSP,
+                        x509.UniformResourceIdentifier(ocsp_url),
+                    )
+                ]
             ),
             critical=False,
         )
@@ -413,12 +427,16 @@ def end_entity_builder(
 
 def certificate_sans(certificate: x509.Certificate) -> list[x509.GeneralName]:
     try:
-        return list(certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+        return list(
+            certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        )
     except x509.ExtensionNotFound:
         return []
 
 
-def fingerprint(certificate: x509.Certificate, algorithm: hashes.HashAlgorithm | None = None) -> str:
+def fingerprint(
+    certificate: x509.Certificate, algorithm: hashes.HashAlgorithm | None = None
+) -> str:
     digest = certificate.fingerprint(algorithm or hashes.SHA256())
     return ":".join(f"{b:02X}" for b in digest)
 

@@ -37,5 +37,13 @@ class CMPTraceAdmin(ReadOnlyAdmin):
     list_display = ("created", "source_ip", "sender_kid", "body_type", "http_status", "error")
     search_fields = ("transaction_id", "sender_kid", "error")
     exclude = ("request_der", "response_der")
-    readonly_fields = ("created", "source_ip", "transaction_id", "sender_kid", "body_type",
-                       "http_status", "error", "lines")
+    readonly_fields = (
+        "created",
+        "source_ip",
+        "transaction_id",
+        "sender_kid",
+        "body_type",
+        "http_status",
+        "error",
+        "lines",
+    )

@@ -153,7 +153,9 @@ class DatabaseBackend:
         return self.config
 
     def _actor(self, enrollment: Enrollment | None) -> ca_services.Actor:
-        return ca_services.Actor(user=enrollment.reference if enrollment else "", source_ip=self.source_ip)
+        return ca_services.Actor(
+            user=enrollment.reference if enrollment else "", source_ip=self.source_ip
+        )
 
     # --- authentication -------------------------------------------------------------
 
@@ -198,7 +200,10 @@ class DatabaseBackend:
     # --- signature-protected requests (RFC 9483, 3.2) ---------------------------------
 
     def signer(
-        self, certificate: x509.Certificate, extra_certs: tuple[x509.Certificate, ...], body_type: str
+        self,
+        certificate: x509.Certificate,
+        extra_certs: tuple[x509.Certificate, ...],
+        body_type: str,
     ) -> Signer:
         now = timezone.now()
         if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
@@ -208,13 +213,20 @@ class DatabaseBackend:
             if issued.status == Certificate.Status.REVOKED:
                 raise errors.CertRevoked(f"Certificate {issued.serial_colons} is revoked.")
             if issued.status != Certificate.Status.ACTIVE:
-                raise errors.NotAuthorized(f"Certificate {issued.serial_colons} is not confirmed yet.")
+                raise errors.NotAuthorized(
+                    f"Certificate {issued.serial_colons} is not confirmed yet."
+                )
             if body_type not in ISSUED_SIGNER_BODIES:
-                raise errors.NotAuthorized(f"A certificate we issued cannot sign an {body_type}; use the enrollment password.")
+                raise errors.NotAuthorized(
+                    f"A certificate we issued cannot sign an {body_type}; use the enrollment password."
+                )
             if issued.enrollment is not None:
                 self._check_profile(issued.enrollment)
-            return Signer(certificate=certificate, sender=issued.ca.certificate.subject,
-                          reference=str(issued.pk))
+            return Signer(
+                certificate=certificate,
+                sender=issued.ca.certificate.subject,
+                reference=str(issued.pk),
+            )
         anchor = self._trusted_anchor(certificate, extra_certs, now)
         if body_type not in DEVICE_SIGNER_BODIES:
             raise errors.NotAuthorized(f"A device certificate cannot sign an {body_type}.")
@@ -226,8 +238,11 @@ class DatabaseBackend:
             raise errors.SignerNotTrusted(
                 f"No device enrollment trusts CA {anchor.subject}, which issued the device certificate."
             )
-        return Signer(certificate=certificate, sender=first.ca.certificate.subject,
-                      reference=f"{DEVICE_REFERENCE}{anchor.pk}")
+        return Signer(
+            certificate=certificate,
+            sender=first.ca.certificate.subject,
+            reference=f"{DEVICE_REFERENCE}{anchor.pk}",
+        )
 
     @staticmethod
     def _our_certificate(certificate: x509.Certificate) -> Certificate | None:
@@ -246,7 +261,10 @@ class DatabaseBackend:
         current = certificate
         for _depth in range(6):
             for ca in trusted:
-                if ca.certificate.subject != current.issuer or not ca.not_before <= now <= ca.not_after:
+                if (
+                    ca.certificate.subject != current.issuer
+                    or not ca.not_before <= now <= ca.not_after
+                ):
                     continue
                 try:
                     current.verify_directly_issued_by(ca.certificate)
@@ -292,32 +310,38 @@ class DatabaseBackend:
     def certify(self, request: CertificationRequest) -> Issued | Waiting:
         return self._atomic(self._certify, request)
 
-    def _enrollment_for(self, request: CertificationRequest) -> tuple[Enrollment, Certificate | None]:
+    def _enrollment_for(
+        self, request: CertificationRequest
+    ) -> tuple[Enrollment, Certificate | None]:
         """The enrollment (locked) and, for a signed cr, the certificate that signed it."""
         signer = request.signer
         if signer is None:
             enrollment = self._enrollment(request.sender_kid)
             return Enrollment.objects.select_for_update().get(pk=enrollment.pk), None
         if signer.reference and signer.reference.startswith(DEVICE_REFERENCE):
-            anchor_id = int(signer.reference[len(DEVICE_REFERENCE):])
+            anchor_id = int(signer.reference[len(DEVICE_REFERENCE) :])
             subject = x509util.format_name(request.subject)
-            candidates = Enrollment.objects.filter(type=Enrollment.Type.DEVICE, trusted_ca_id=anchor_id)
+            candidates = Enrollment.objects.filter(
+                type=Enrollment.Type.DEVICE, trusted_ca_id=anchor_id
+            )
             if self.profile is not None:
                 candidates = candidates.filter(reference=self.profile)
             candidates = list(candidates)
             # The enrollment that names this subject, else the one without a required subject.
-            match = [e for e in candidates if e.subject == subject] or [e for e in candidates if not e.subject]
+            match = [e for e in candidates if e.subject == subject] or [
+                e for e in candidates if not e.subject
+            ]
             if len(match) != 1:
                 raise errors.BadCertTemplate(
                     f'No device enrollment of this trusted CA accepts the subject "{subject}".'
                 )
             return Enrollment.objects.select_for_update().get(pk=match[0].pk), None
-        signing_cert = Certificate.objects.select_related("enrollment").get(pk=int(signer.reference))
+        signing_cert = Certificate.objects.select_related("enrollment").get(
+            pk=int(signer.reference)
+        )
         if signing_cert.enrollment is None:
             raise errors.NotAuthorized("The signing certificate belongs to no enrollment.")
-        enrollment = Enrollment.objects.select_for_update().get(
-            pk=signing_cert.enrollment_id
-        )
+        enrollment = Enrollment.objects.select_for_update().get(pk=signing_cert.enrollment_id)
         return enrollment, signing_cert
 
     def _certify(self, request: CertificationRequest) -> Issued | Waiting:
@@ -350,7 +374,9 @@ class DatabaseBackend:
         record = CMPTransaction(
             transaction_id=request.transaction_id.hex(),
             enrollment=enrollment,
-            sender_kid=_reference(request.sender_kid) if request.signer is None else enrollment.reference,
+            sender_kid=_reference(request.sender_kid)
+            if request.signer is None
+            else enrollment.reference,
             request_kid=(request.sender_kid or b"").hex(),
             body_type=request.body_type,
             pvno=request.pvno,
@@ -365,7 +391,9 @@ class DatabaseBackend:
         )
         return self._issue_or_wait(record, enrollment, renewal=False)
 
-    def _issue_or_wait(self, record: CMPTransaction, enrollment: Enrollment, *, renewal: bool) -> Issued | Waiting:
+    def _issue_or_wait(
+        self, record: CMPTransaction, enrollment: Enrollment, *, renewal: bool
+    ) -> Issued | Waiting:
         if enrollment.method == Enrollment.Method.MANUAL:
             # RFC 9483, 4.4: the request waits for an administrator; the client polls.
             record.state = CMPTransaction.State.WAITING_APPROVAL
@@ -383,7 +411,9 @@ class DatabaseBackend:
         try:
             cert = ca_services.issue_certificate(
                 ca=enrollment.ca,
-                subject=x509util.parse_name(record.request_subject) if record.request_subject else x509.Name([]),
+                subject=x509util.parse_name(record.request_subject)
+                if record.request_subject
+                else x509.Name([]),
                 public_key=serialization.load_der_public_key(bytes(record.request_public_key)),
                 sans=[x509util.parse_san(text) for text in record.request_sans],
                 key_usage=enrollment.key_usage,
@@ -401,7 +431,9 @@ class DatabaseBackend:
         except x509util.InvalidInput as exc:
             raise errors.BadCertTemplate(str(exc)) from None
         record.certificate = cert
-        record.state = CMPTransaction.State.CONFIRMED if implicit else CMPTransaction.State.WAITING_CONFIRM
+        record.state = (
+            CMPTransaction.State.CONFIRMED if implicit else CMPTransaction.State.WAITING_CONFIRM
+        )
         record.save()
         if implicit and record.old_certificate is not None and self._config().revoke_superseded:
             # RFC 9810, 5.1.1.1: with implicit confirmation the certificate is in
@@ -437,7 +469,11 @@ class DatabaseBackend:
     ) -> list[x509.GeneralName]:
         """Requested SANs, each of which the enrollment must allow (RFC 9483, 4.1.1)."""
         allowed = set(enrollment.allowed_sans)
-        refused = [x509util.format_san(name) for name in requested if x509util.format_san(name) not in allowed]
+        refused = [
+            x509util.format_san(name)
+            for name in requested
+            if x509util.format_san(name) not in allowed
+        ]
         if refused:
             raise errors.BadCertTemplate(
                 f"subjectAltName {', '.join(refused)} is not allowed for enrollment {enrollment.reference}."
@@ -451,7 +487,9 @@ class DatabaseBackend:
 
     def _old_certificate(self, request: KeyUpdateRequest) -> tuple[Certificate, Enrollment]:
         if request.signer is not None:
-            old = Certificate.objects.select_related("ca", "enrollment").get(pk=int(request.signer.reference))
+            old = Certificate.objects.select_related("ca", "enrollment").get(
+                pk=int(request.signer.reference)
+            )
         else:
             enrollment = self._enrollment(request.sender_kid)
             if not enrollment.allow_mac_kur:
@@ -460,15 +498,21 @@ class DatabaseBackend:
                     "sign the kur with the certificate being renewed."
                 )
             if request.old_cert_id is None:
-                raise errors.BadCertId("A password-protected kur must name the certificate in oldCertID.")
+                raise errors.BadCertId(
+                    "A password-protected kur must name the certificate in oldCertID."
+                )
             old = (
                 Certificate.objects.select_related("ca", "enrollment")
-                .filter(serial=x509util.serial_hex(request.old_cert_id.serial_number),
-                        ca__subject=x509util.format_name(request.old_cert_id.issuer))
+                .filter(
+                    serial=x509util.serial_hex(request.old_cert_id.serial_number),
+                    ca__subject=x509util.format_name(request.old_cert_id.issuer),
+                )
                 .first()
             )
             if old is None or old.enrollment_id != enrollment.pk:
-                raise errors.BadCertId("No certificate of this enrollment has that issuer and serial number.")
+                raise errors.BadCertId(
+                    "No certificate of this enrollment has that issuer and serial number."
+                )
         if old.enrollment is None:
             raise errors.NotAuthorized(f"Certificate {old.serial_colons} belongs to no enrollment.")
         enrollment = Enrollment.objects.select_for_update().get(pk=old.enrollment_id)
@@ -482,8 +526,12 @@ class DatabaseBackend:
         if old.status == Certificate.Status.REVOKED:
             raise errors.CertRevoked(f"Certificate {old.serial_colons} is revoked.")
         if old.not_after <= now:
-            raise errors.NotAuthorized(f"Certificate {old.serial_colons} has expired; enroll again with ir.")
-        if old.replaced_by.filter(status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING]).exists():
+            raise errors.NotAuthorized(
+                f"Certificate {old.serial_colons} has expired; enroll again with ir."
+            )
+        if old.replaced_by.filter(
+            status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING]
+        ).exists():
             raise errors.NotAuthorized(f"Certificate {old.serial_colons} was already renewed.")
         if enrollment.renewable_days:
             opens = old.not_after - dt.timedelta(days=enrollment.renewable_days)
@@ -500,10 +548,16 @@ class DatabaseBackend:
                 f'"{x509util.format_name(request.subject)}" was requested.'
             )
         requested = request.subject_alt_names
-        sans = self._allowed_sans(enrollment, requested) if requested else x509util.certificate_sans(old.certificate)
+        sans = (
+            self._allowed_sans(enrollment, requested)
+            if requested
+            else x509util.certificate_sans(old.certificate)
+        )
         self._check_key(request.public_key)
         if x509util.public_keys_match(request.public_key, old.certificate.public_key()):
-            raise errors.BadCertTemplate("A key update needs a new key, not the certificate's current one.")
+            raise errors.BadCertTemplate(
+                "A key update needs a new key, not the certificate's current one."
+            )
         record = CMPTransaction(
             transaction_id=request.transaction_id.hex(),
             enrollment=enrollment,
@@ -543,7 +597,9 @@ class DatabaseBackend:
         with transaction.atomic():
             record = (
                 CMPTransaction.objects.select_for_update()
-                .filter(transaction_id=transaction_id.hex(), state=CMPTransaction.State.WAITING_CONFIRM)
+                .filter(
+                    transaction_id=transaction_id.hex(), state=CMPTransaction.State.WAITING_CONFIRM
+                )
                 .first()
             )
             if record is None:
@@ -567,8 +623,10 @@ class DatabaseBackend:
         with transaction.atomic():
             cert = (
                 Certificate.objects.select_for_update(of=("self",))
-                .filter(serial=x509util.serial_hex(request.serial_number),
-                        ca__subject=x509util.format_name(request.issuer))
+                .filter(
+                    serial=x509util.serial_hex(request.serial_number),
+                    ca__subject=x509util.format_name(request.issuer),
+                )
                 .first()
             )
             if cert is None:
@@ -576,7 +634,9 @@ class DatabaseBackend:
             if request.signer is not None:
                 # RFC 9483, 4.2: the rr is signed by the certificate being revoked.
                 if request.signer.reference != str(cert.pk):
-                    raise errors.NotAuthorized("Only the certificate itself may request its revocation.")
+                    raise errors.NotAuthorized(
+                        "Only the certificate itself may request its revocation."
+                    )
             else:
                 enrollment = self._enrollment(request.sender_kid)
                 if cert.enrollment_id != enrollment.pk:
@@ -593,7 +653,9 @@ class DatabaseBackend:
             reason = request.reason or x509.ReasonFlags.unspecified
             if reason not in REASONS:
                 raise errors.BadDataFormat(f"Revocation reason {reason.value} cannot be requested.")
-            ca_services.revoke_certificate(cert, reason=REASONS[reason], actor=self._actor(cert.enrollment))
+            ca_services.revoke_certificate(
+                cert, reason=REASONS[reason], actor=self._actor(cert.enrollment)
+            )
 
     # --- genm (RFC 9483, 4.3) ------------------------------------------------------
 
@@ -601,9 +663,11 @@ class DatabaseBackend:
         if request.signer is None:
             return self._enrollment(request.sender_kid)
         if request.signer.reference and not request.signer.reference.startswith(DEVICE_REFERENCE):
-            return Certificate.objects.select_related("enrollment__ca").get(
-                pk=int(request.signer.reference)
-            ).enrollment
+            return (
+                Certificate.objects.select_related("enrollment__ca")
+                .get(pk=int(request.signer.reference))
+                .enrollment
+            )
         return None
 
     def general_info(self, kind: str, request: GeneralRequest) -> GeneralInfo:
@@ -626,8 +690,14 @@ class DatabaseBackend:
             # RFC 9483, 4.3: signature algorithms the CA accepts for new keys' POP.
             return tuple(
                 AlgorithmId(oid, b"\x05\x00" if "113549" in oid else None)
-                for oid in (OID.sha256_with_rsa, OID.sha384_with_rsa, OID.sha512_with_rsa,
-                            OID.ecdsa_with_sha256, OID.ecdsa_with_sha384, OID.ecdsa_with_sha512)
+                for oid in (
+                    OID.sha256_with_rsa,
+                    OID.sha384_with_rsa,
+                    OID.sha512_with_rsa,
+                    OID.ecdsa_with_sha256,
+                    OID.ecdsa_with_sha384,
+                    OID.ecdsa_with_sha512,
+                )
             )
         return None
 
@@ -639,12 +709,16 @@ class DatabaseBackend:
         extensions = []
         if enrollment.key_usage:
             extensions.append(
-                x509.Extension(x509.KeyUsage.oid, True, x509util.key_usage_extension(enrollment.key_usage))
+                x509.Extension(
+                    x509.KeyUsage.oid, True, x509util.key_usage_extension(enrollment.key_usage)
+                )
             )
         if enrollment.ext_key_usage:
             extensions.append(
                 x509.Extension(
-                    x509.ExtendedKeyUsage.oid, False, x509util.ext_key_usage_extension(enrollment.ext_key_usage)
+                    x509.ExtendedKeyUsage.oid,
+                    False,
+                    x509util.ext_key_usage_extension(enrollment.ext_key_usage),
                 )
             )
         return CertReqTemplate(
@@ -665,9 +739,14 @@ class DatabaseBackend:
             if status.issuer is not None:
                 ca = _ca_for_name(status.issuer)
             elif status.distribution_point:
-                urls = {name.value for name in status.distribution_point
-                        if isinstance(name, x509.UniformResourceIdentifier)}
-                ca = next((c for c in CertificateAuthority.objects.usable() if crl_url(c) in urls), None)
+                urls = {
+                    name.value
+                    for name in status.distribution_point
+                    if isinstance(name, x509.UniformResourceIdentifier)
+                }
+                ca = next(
+                    (c for c in CertificateAuthority.objects.usable() if crl_url(c) in urls), None
+                )
             if ca is None:
                 continue
             crl = x509.load_der_x509_crl(current_crl(ca))
@@ -681,9 +760,14 @@ class DatabaseBackend:
         with transaction.atomic():
             record = (
                 CMPTransaction.objects.select_for_update()
-                .filter(transaction_id=request.transaction_id.hex(),
-                        state__in=[CMPTransaction.State.WAITING_APPROVAL, CMPTransaction.State.APPROVED,
-                                   CMPTransaction.State.REJECTED])
+                .filter(
+                    transaction_id=request.transaction_id.hex(),
+                    state__in=[
+                        CMPTransaction.State.WAITING_APPROVAL,
+                        CMPTransaction.State.APPROVED,
+                        CMPTransaction.State.REJECTED,
+                    ],
+                )
                 .order_by("-created")
                 .first()
             )
@@ -700,25 +784,37 @@ class DatabaseBackend:
                 "cert_req_id": record.cert_req_id,
             }
             if record.state == CMPTransaction.State.WAITING_APPROVAL:
-                return PollOutcome(result=Waiting(
-                    check_after_seconds=self._config().poll_interval,
-                    reason="Waiting for an administrator to approve the request.",
-                ), **outcome)
+                return PollOutcome(
+                    result=Waiting(
+                        check_after_seconds=self._config().poll_interval,
+                        reason="Waiting for an administrator to approve the request.",
+                    ),
+                    **outcome,
+                )
             if record.state == CMPTransaction.State.REJECTED:
                 record.state = CMPTransaction.State.FAILED
                 record.save(update_fields=["state", "updated"])
-                return PollOutcome(result=Rejected(
-                    reason=record.reject_reason or "The request was rejected by an administrator.",
-                    failure=errors.FailureInfo.notAuthorized,
-                ), **outcome)
+                return PollOutcome(
+                    result=Rejected(
+                        reason=record.reject_reason
+                        or "The request was rejected by an administrator.",
+                        failure=errors.FailureInfo.notAuthorized,
+                    ),
+                    **outcome,
+                )
             # Approved: the certificate was issued at approval; the certConf now
             # echoes the nonce of this pollRep's final response (RFC 9810, 5.1.1).
             record.server_nonce = request.response_nonce.hex()
             implicit = record.implicit_confirm and request.implicit_confirm_requested
-            record.state = CMPTransaction.State.CONFIRMED if implicit else CMPTransaction.State.WAITING_CONFIRM
+            record.state = (
+                CMPTransaction.State.CONFIRMED if implicit else CMPTransaction.State.WAITING_CONFIRM
+            )
             record.save(update_fields=["server_nonce", "state", "updated"])
             cert = record.certificate
             if implicit and cert.status == Certificate.Status.PENDING:
-                ca_services.confirm_certificate(cert, supersede=self._config().revoke_superseded,
-                                                actor=self._actor(record.enrollment))
+                ca_services.confirm_certificate(
+                    cert,
+                    supersede=self._config().revoke_superseded,
+                    actor=self._actor(record.enrollment),
+                )
             return PollOutcome(result=self._issued(cert, implicit), **outcome)

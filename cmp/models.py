@@ -19,20 +19,27 @@ class CMPConfig(models.Model):
 
     enabled = models.BooleanField("enable CMP", default=True)
     default_ca = models.ForeignKey(
-        CertificateAuthority, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        CertificateAuthority,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         limit_choices_to={"kind": CertificateAuthority.Kind.LOCAL},
     )
     confirm_wait = models.PositiveIntegerField(
-        "confirm wait time (seconds)", default=300,
+        "confirm wait time (seconds)",
+        default=300,
         help_text="An issued certificate whose certConf does not come within this time is revoked.",
     )
     debug = models.BooleanField("debug mode", default=False)
     revoke_superseded = models.BooleanField(
-        "revoke renewed certificates", default=True,
+        "revoke renewed certificates",
+        default=True,
         help_text="After a renewal (kur) or re-enrollment is confirmed, revoke the old certificate as superseded.",
     )
     poll_interval = models.PositiveIntegerField(
-        "poll interval (seconds)", default=10,
+        "poll interval (seconds)",
+        default=10,
         help_text="checkAfter sent to clients whose request waits for manual approval.",
     )
     updated = models.DateTimeField(auto_now=True)
@@ -67,7 +74,9 @@ class CMPTransaction(models.Model):
     OPEN_STATES = (State.WAITING_APPROVAL, State.APPROVED, State.WAITING_CONFIRM)
 
     transaction_id = models.CharField(max_length=256, db_index=True)  # hex
-    enrollment = models.ForeignKey(Enrollment, null=True, on_delete=models.SET_NULL, related_name="+")
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     sender_kid = models.CharField(max_length=256, blank=True)  # as shown: the enrollment ID
     # The request's senderKID bytes (hex): later messages of the transaction must carry it.
     request_kid = models.CharField(max_length=512, blank=True)
@@ -75,7 +84,9 @@ class CMPTransaction(models.Model):
     state = models.CharField(max_length=20, choices=State.choices)
     # The senderNonce we sent: the certConf must carry it as recipNonce (RFC 9810, 5.1.1).
     server_nonce = models.CharField(max_length=128)
-    certificate = models.ForeignKey(Certificate, null=True, on_delete=models.SET_NULL, related_name="+")
+    certificate = models.ForeignKey(
+        Certificate, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     pvno = models.PositiveSmallIntegerField(default=2)
     source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
     # What a request held for manual approval asks for (RFC 9483, 4.4).
@@ -85,7 +96,11 @@ class CMPTransaction(models.Model):
     request_sans = models.JSONField(default=list, blank=True)
     implicit_confirm = models.BooleanField(default=False)
     old_certificate = models.ForeignKey(
-        Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        Certificate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="kur: the certificate being updated.",
     )
     decided_by = models.CharField(max_length=150, blank=True)

@@ -57,9 +57,11 @@ class RequestDecisionError(ca_services.ServiceError):
 
 
 def waiting_requests():
-    return CMPTransaction.objects.filter(state=CMPTransaction.State.WAITING_APPROVAL).select_related(
-        "enrollment"
-    ).order_by("created")
+    return (
+        CMPTransaction.objects.filter(state=CMPTransaction.State.WAITING_APPROVAL)
+        .select_related("enrollment")
+        .order_by("created")
+    )
 
 
 def approve_request(pk: int, *, user: str = "", source_ip: str | None = None) -> CMPTransaction:
@@ -87,13 +89,17 @@ def approve_request(pk: int, *, user: str = "", source_ip: str | None = None) ->
         LogEntry.objects.log(
             f"CMP {record.body_type} of enrollment '{record.enrollment.reference}' "
             f'for "{record.request_subject}" was approved',
-            subcategory=events.SUB_CMP, log_type=events.CMP_REQUEST_APPROVED.id, user=user,
+            subcategory=events.SUB_CMP,
+            log_type=events.CMP_REQUEST_APPROVED.id,
+            user=user,
             source_ip=source_ip,
         )
     return record
 
 
-def reject_request(pk: int, *, reason: str = "", user: str = "", source_ip: str | None = None) -> CMPTransaction:
+def reject_request(
+    pk: int, *, reason: str = "", user: str = "", source_ip: str | None = None
+) -> CMPTransaction:
     with transaction.atomic():
         record = CMPTransaction.objects.select_for_update().filter(pk=pk).first()
         if record is None or record.state != CMPTransaction.State.WAITING_APPROVAL:
@@ -105,7 +111,10 @@ def reject_request(pk: int, *, reason: str = "", user: str = "", source_ip: str 
         LogEntry.objects.log(
             f"CMP {record.body_type} of enrollment '{record.enrollment.reference if record.enrollment else '?'}' "
             f'for "{record.request_subject}" was rejected: {record.reject_reason}',
-            level=events.CMP_REQUEST_REJECTED.level, subcategory=events.SUB_CMP,
-            log_type=events.CMP_REQUEST_REJECTED.id, user=user, source_ip=source_ip,
+            level=events.CMP_REQUEST_REJECTED.level,
+            subcategory=events.SUB_CMP,
+            log_type=events.CMP_REQUEST_REJECTED.id,
+            user=user,
+            source_ip=source_ip,
         )
     return record

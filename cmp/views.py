@@ -106,15 +106,30 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         backend = DatabaseBackend(source_ip=source_ip, profile=profile)
         result = server_for(backend, config).handle(body)
     except errors.MalformedMessage as exc:
-        _trace(config, source_ip=source_ip, request_der=body, status=400, error=str(exc),
-               lines=[f"request received: {len(body)} bytes from {source_ip}", f"not a PKIMessage: {exc}"])
+        _trace(
+            config,
+            source_ip=source_ip,
+            request_der=body,
+            status=400,
+            error=str(exc),
+            lines=[
+                f"request received: {len(body)} bytes from {source_ip}",
+                f"not a PKIMessage: {exc}",
+            ],
+        )
         return _plain(f"Not a DER-encoded PKIMessage: {exc}", 400)
     except Exception:  # noqa: BLE001 - the one place that turns anything else into systemFailure
         log.exception("CMP request from %s failed unexpectedly", source_ip)
         failure = errors.SystemFailure("Internal error; see the server log.")
         response_der = _unaddressed_error(failure, body, config)
-        _trace(config, source_ip=source_ip, request_der=body, response_der=response_der,
-               error=failure.text, lines=[f"request received: {len(body)} bytes", "internal error"])
+        _trace(
+            config,
+            source_ip=source_ip,
+            request_der=body,
+            response_der=response_der,
+            error=failure.text,
+            lines=[f"request received: {len(body)} bytes", "internal error"],
+        )
         return _response(response_der)
 
     kid = _kid_text(result.sender_kid)
@@ -153,8 +168,19 @@ def _kid_text(sender_kid: bytes | None) -> str:
     return text if text.isprintable() else sender_kid.hex()
 
 
-def _trace(config, *, source_ip, request_der, lines, response_der=b"", status=200, error="",
-           transaction_id="", sender_kid="", body_type="") -> None:
+def _trace(
+    config,
+    *,
+    source_ip,
+    request_der,
+    lines,
+    response_der=b"",
+    status=200,
+    error="",
+    transaction_id="",
+    sender_kid="",
+    body_type="",
+) -> None:
     """Record the exchange for Debug > Others > SCEP/CMP while debug mode is on."""
     if not config.debug:
         return

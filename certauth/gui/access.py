@@ -21,7 +21,9 @@ def can_manage(user) -> bool:
 
 
 def actor(request: HttpRequest) -> services.Actor:
-    return services.Actor(user=request.user.get_username(), source_ip=request.META.get("REMOTE_ADDR"))
+    return services.Actor(
+        user=request.user.get_username(), source_ip=request.META.get("REMOTE_ADDR")
+    )
 
 
 class StaffRequiredMixin(AccessMixin):

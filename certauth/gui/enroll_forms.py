@@ -104,7 +104,10 @@ class EnrollmentForm(forms.Form):
 
     fieldsets = [
         ("Enrollment", ["reference", "password", "type", "method", "enabled"]),
-        ("Certificate", ["ca", "kind", "subject", "allowed_sans", "validity_days", "renewable_days"]),
+        (
+            "Certificate",
+            ["ca", "kind", "subject", "allowed_sans", "validity_days", "renewable_days"],
+        ),
         ("Key usage", ["key_usage", "ext_key_usage"]),
         ("Renewal", ["allow_reenrollment", "allow_mac_kur"]),
         ("Device enrollment", ["trusted_ca"]),
@@ -204,11 +207,14 @@ class EnrollmentForm(forms.Form):
         if enrollment_type == Enrollment.Type.DEVICE:
             trusted = data.get("trusted_ca")
             if trusted is None:
-                self.add_error("trusted_ca", "A device enrollment needs the trusted CA of its vendor.")
+                self.add_error(
+                    "trusted_ca", "A device enrollment needs the trusted CA of its vendor."
+                )
         usages = set(data.get("key_usage") or ())
         if usages & {"encipherOnly", "decipherOnly"} and "keyAgreement" not in usages:
             self.add_error(
-                "key_usage", "Encipher Only and Decipher Only need Key Agreement (RFC 5280 4.2.1.3)."
+                "key_usage",
+                "Encipher Only and Decipher Only need Key Agreement (RFC 5280 4.2.1.3).",
             )
         return data
 
@@ -231,4 +237,3 @@ class EnrollmentForm(forms.Form):
             "trusted_ca": data["trusted_ca"],
             "enabled": data["enabled"],
         }
-

@@ -145,7 +145,9 @@ class EnrollmentEditView(ManageRequiredMixin, FormView):
         password = form.cleaned_data["password"] or None  # empty keeps the stored one
         try:
             services.update_enrollment(
-                self.enrollment, password=password, actor=actor(self.request),
+                self.enrollment,
+                password=password,
+                actor=actor(self.request),
                 **form.service_arguments(),
             )
         except (services.ServiceError, services.InvalidInput) as exc:

@@ -100,7 +100,10 @@ def subject_fields(cn_required: bool = True) -> dict[str, forms.Field]:
         "locality": forms.CharField(label="Locality (L)", max_length=128, required=False),
         "state": forms.CharField(label="State/Province (ST)", max_length=128, required=False),
         "country": forms.CharField(
-            label="Country (C)", max_length=2, min_length=2, required=False,
+            label="Country (C)",
+            max_length=2,
+            min_length=2,
+            required=False,
             help_text="Two-letter country code, e.g. CZ.",
         ),
         "email": forms.EmailField(label="E-mail", max_length=128, required=False),
@@ -122,17 +125,21 @@ class PassphraseFieldsMixin:
 def passphrase_fields() -> dict[str, forms.Field]:
     return {
         "passphrase": forms.CharField(
-            label="PKCS#12 passphrase", required=False, strip=False, max_length=256,
+            label="PKCS#12 passphrase",
+            required=False,
+            strip=False,
+            max_length=256,
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
             help_text="Protects the private key in the downloaded file.",
         ),
         "passphrase_again": forms.CharField(
-            label="Confirm passphrase", required=False, strip=False, max_length=256,
+            label="Confirm passphrase",
+            required=False,
+            strip=False,
+            max_length=256,
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         ),
     }
-
-
 
 
 class RevokeForm(forms.Form):
@@ -151,7 +158,8 @@ class RevokeForm(forms.Form):
 
 def _ca_name_field() -> forms.CharField:
     return forms.CharField(
-        label="Certificate ID", max_length=64,
+        label="Certificate ID",
+        max_length=64,
         help_text="Unique name of the CA in this server, e.g. fac.example.root (no spaces).",
     )
 
@@ -161,24 +169,42 @@ class CACreateForm(GroupedFieldsMixin, SubjectFieldsMixin, forms.Form):
 
     name = _ca_name_field()
     ca_type = forms.ChoiceField(
-        label="CA type", widget=forms.RadioSelect, initial=ROOT,
+        label="CA type",
+        widget=forms.RadioSelect,
+        initial=ROOT,
         choices=[(ROOT, "Root CA certificate"), (INTERMEDIATE, "Intermediate CA certificate")],
     )
     parent = forms.ModelChoiceField(
-        label="Signed by", queryset=None, required=False, empty_label="(choose a local CA)",
+        label="Signed by",
+        queryset=None,
+        required=False,
+        empty_label="(choose a local CA)",
         help_text="Intermediate CAs only: the local CA that signs it.",
     )
     key = forms.ChoiceField(label="Key type", choices=KEY_CHOICES, initial="rsa-2048")
     hash_name = forms.ChoiceField(label="Hash algorithm", choices=HASH_CHOICES, initial="sha256")
     validity_days = forms.IntegerField(
-        label="Validity (days)", min_value=1, max_value=36500, initial=3650,
+        label="Validity (days)",
+        min_value=1,
+        max_value=36500,
+        initial=3650,
         help_text="An intermediate CA never outlives the CA that signs it.",
     )
 
     fieldsets = [
         ("Certificate authority", ["name", "ca_type", "parent"]),
-        ("Subject", ["common_name", "organization", "organizational_unit", "locality", "state",
-                     "country", "email"]),
+        (
+            "Subject",
+            [
+                "common_name",
+                "organization",
+                "organizational_unit",
+                "locality",
+                "state",
+                "country",
+                "email",
+            ],
+        ),
         ("Key and validity", ["key", "hash_name", "validity_days"]),
     ]
 
@@ -203,14 +229,22 @@ class CAImportForm(GroupedFieldsMixin, forms.Form):
 
     name = _ca_name_field()
     import_type = forms.ChoiceField(
-        label="Type", widget=forms.RadioSelect, initial=PKCS12,
-        choices=[(PKCS12, "PKCS#12 certificate"), (PEM, "Certificate and private key (PEM or DER)")],
+        label="Type",
+        widget=forms.RadioSelect,
+        initial=PKCS12,
+        choices=[
+            (PKCS12, "PKCS#12 certificate"),
+            (PEM, "Certificate and private key (PEM or DER)"),
+        ],
     )
     pkcs12_file = forms.FileField(label="PKCS#12 file", required=False)
     certificate_file = forms.FileField(label="Certificate file", required=False)
     key_file = forms.FileField(label="Private key file", required=False)
     passphrase = forms.CharField(
-        label="Passphrase", required=False, strip=False, max_length=256,
+        label="Passphrase",
+        required=False,
+        strip=False,
+        max_length=256,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Of the PKCS#12 file, or of an encrypted private key.",
     )
@@ -286,12 +320,16 @@ class CertificateCreateForm(
     CSR, GENERATE = "csr", "generate"
 
     name = forms.CharField(
-        label="Certificate ID", max_length=128, required=False,
+        label="Certificate ID",
+        max_length=128,
+        required=False,
         help_text="Optional; the common name is used when empty.",
     )
     ca = forms.ModelChoiceField(label="Certificate authority", queryset=None, empty_label=None)
     source = forms.ChoiceField(
-        label="Key", widget=forms.RadioSelect, initial=CSR,
+        label="Key",
+        widget=forms.RadioSelect,
+        initial=CSR,
         choices=[
             (CSR, "Import a certificate signing request (CSR)"),
             (GENERATE, "Generate the key on this server (download once as PKCS#12)"),
@@ -299,39 +337,63 @@ class CertificateCreateForm(
     )
     csr_file = forms.FileField(label="CSR file", required=False, help_text="PEM or DER.")
     csr_text = forms.CharField(
-        label="or paste the CSR", required=False, widget=forms.Textarea(attrs={"rows": 5}),
+        label="or paste the CSR",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
         help_text="-----BEGIN CERTIFICATE REQUEST----- ...",
     )
     key = forms.ChoiceField(label="Key type", choices=KEY_CHOICES, initial="rsa-2048")
     sans = forms.CharField(
-        label="Subject alternative names", required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "DNS:host.example.com\nIP:192.0.2.1"}),
+        label="Subject alternative names",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 4, "placeholder": "DNS:host.example.com\nIP:192.0.2.1"}
+        ),
         help_text="One per line: DNS:host, IP:192.0.2.1, email:user@example.com, URI:https://... "
         "For a CSR, leave empty to keep the names the CSR asks for.",
     )
     key_usage = forms.MultipleChoiceField(
-        label="Key usage", required=False, widget=forms.CheckboxSelectMultiple,
+        label="Key usage",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         initial=["digitalSignature", "keyEncipherment"],
     )
     ext_key_usage = forms.MultipleChoiceField(
-        label="Extended key usage", required=False, widget=forms.CheckboxSelectMultiple,
+        label="Extended key usage",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     validity_days = forms.IntegerField(
-        label="Validity (days)", min_value=1, max_value=36500, initial=365,
+        label="Validity (days)",
+        min_value=1,
+        max_value=36500,
+        initial=365,
         help_text="Capped at the CA's own expiry.",
     )
     hash_name = forms.ChoiceField(
-        label="Hash algorithm", required=False,
+        label="Hash algorithm",
+        required=False,
         choices=[("", "Same as the CA"), *HASH_CHOICES],
     )
 
     fieldsets = [
         ("Certificate", ["name", "ca", "source"]),
         ("Certificate signing request", ["csr_file", "csr_text"]),
-        ("Subject (server-generated key)", [
-            "common_name", "organization", "organizational_unit", "locality", "state", "country",
-            "email", "key", "passphrase", "passphrase_again",
-        ]),
+        (
+            "Subject (server-generated key)",
+            [
+                "common_name",
+                "organization",
+                "organizational_unit",
+                "locality",
+                "state",
+                "country",
+                "email",
+                "key",
+                "passphrase",
+                "passphrase_again",
+            ],
+        ),
         ("Extensions", ["sans", "key_usage", "ext_key_usage", "validity_days", "hash_name"]),
     ]
 

@@ -149,7 +149,9 @@ class Listing:
         for key, column in self.columns.items():
             active = sort.lstrip("-") == key
             column.direction = ("desc" if descending else "asc") if active else ""
-            column.query = self._query(sort=f"-{key}" if active and not descending else key, page=None)
+            column.query = self._query(
+                sort=f"-{key}" if active and not descending else key, page=None
+            )
 
         try:
             number = max(1, int(self.params.get("page", "1")))

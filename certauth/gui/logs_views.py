@@ -67,7 +67,9 @@ class LogFilterForm(forms.Form):
         "subcategory": "subcategory__icontains",
     }
 
-    def filter(self, queryset: QuerySet[LogEntry], now: dt.datetime | None = None) -> QuerySet[LogEntry]:
+    def filter(
+        self, queryset: QuerySet[LogEntry], now: dt.datetime | None = None
+    ) -> QuerySet[LogEntry]:
         """Apply the valid filters; an invalid field is ignored (and shown as an error)."""
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
         period = data.get("period") or DEFAULT_PERIOD
@@ -176,6 +178,10 @@ class LogDownloadView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest) -> StreamingHttpResponse:
         _form, entries = filtered_entries(request)
         stamp = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(settings.TIME_ZONE))
-        response = StreamingHttpResponse(raw_lines(entries), content_type="text/plain; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="fac-log-{stamp:%Y%m%d-%H%M%S}.log"'
+        response = StreamingHttpResponse(
+            raw_lines(entries), content_type="text/plain; charset=utf-8"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="fac-log-{stamp:%Y%m%d-%H%M%S}.log"'
+        )
         return response

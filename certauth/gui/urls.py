@@ -14,15 +14,43 @@ urlpatterns = [
     path("", views_dashboard.DashboardView.as_view(), name="dashboard"),
     # End entities
     path("cert/users/", views_certs.CertificateListView.as_view(section=USERS), name="cert_users"),
-    path("cert/users/new/", views_certs.CertificateCreateView.as_view(section=USERS), name="cert_user_create"),
-    path("cert/users/bulk/", views_certs.CertificateBulkView.as_view(section=USERS), name="cert_users_bulk"),
-    path("cert/services/", views_certs.CertificateListView.as_view(section=SERVICES), name="cert_services"),
-    path("cert/services/new/", views_certs.CertificateCreateView.as_view(section=SERVICES), name="cert_service_create"),
-    path("cert/services/bulk/", views_certs.CertificateBulkView.as_view(section=SERVICES), name="cert_services_bulk"),
+    path(
+        "cert/users/new/",
+        views_certs.CertificateCreateView.as_view(section=USERS),
+        name="cert_user_create",
+    ),
+    path(
+        "cert/users/bulk/",
+        views_certs.CertificateBulkView.as_view(section=USERS),
+        name="cert_users_bulk",
+    ),
+    path(
+        "cert/services/",
+        views_certs.CertificateListView.as_view(section=SERVICES),
+        name="cert_services",
+    ),
+    path(
+        "cert/services/new/",
+        views_certs.CertificateCreateView.as_view(section=SERVICES),
+        name="cert_service_create",
+    ),
+    path(
+        "cert/services/bulk/",
+        views_certs.CertificateBulkView.as_view(section=SERVICES),
+        name="cert_services_bulk",
+    ),
     path("cert/<int:pk>/", views_certs.CertificateDetailView.as_view(), name="cert_detail"),
-    path("cert/<int:pk>/export/<str:fmt>/", views_certs.CertificateExportView.as_view(), name="cert_export"),
+    path(
+        "cert/<int:pk>/export/<str:fmt>/",
+        views_certs.CertificateExportView.as_view(),
+        name="cert_export",
+    ),
     path("cert/<int:pk>/revoke/", views_certs.CertificateRevokeView.as_view(), name="cert_revoke"),
-    path("cert/<int:pk>/unrevoke/", views_certs.CertificateUnrevokeView.as_view(), name="cert_unrevoke"),
+    path(
+        "cert/<int:pk>/unrevoke/",
+        views_certs.CertificateUnrevokeView.as_view(),
+        name="cert_unrevoke",
+    ),
     path("cert/<int:pk>/delete/", views_certs.CertificateDeleteView.as_view(), name="cert_delete"),
     # Certificate authorities
     path("ca/local/", views_cas.CAListView.as_view(kind=LOCAL), name="ca_local"),
@@ -30,15 +58,25 @@ urlpatterns = [
     path("ca/local/import/", views_cas.CAImportView.as_view(kind=LOCAL), name="ca_import"),
     path("ca/local/bulk/", views_cas.CABulkView.as_view(kind=LOCAL), name="ca_local_bulk"),
     path("ca/trusted/", views_cas.CAListView.as_view(kind=TRUSTED), name="ca_trusted"),
-    path("ca/trusted/import/", views_cas.CAImportView.as_view(kind=TRUSTED), name="ca_trusted_import"),
+    path(
+        "ca/trusted/import/", views_cas.CAImportView.as_view(kind=TRUSTED), name="ca_trusted_import"
+    ),
     path("ca/trusted/bulk/", views_cas.CABulkView.as_view(kind=TRUSTED), name="ca_trusted_bulk"),
     path("ca/<int:pk>/", views_cas.CADetailView.as_view(), name="ca_detail"),
-    path("ca/<int:pk>/export/pkcs12/", views_cas.CAExportPKCS12View.as_view(), name="ca_export_pkcs12"),
+    path(
+        "ca/<int:pk>/export/pkcs12/",
+        views_cas.CAExportPKCS12View.as_view(),
+        name="ca_export_pkcs12",
+    ),
     path("ca/<int:pk>/export/<str:fmt>/", views_cas.CAExportView.as_view(), name="ca_export"),
     path("ca/<int:pk>/revoke/", views_cas.CARevokeView.as_view(), name="ca_revoke"),
     path("ca/<int:pk>/delete/", views_cas.CADeleteView.as_view(), name="ca_delete"),
     # CRLs
     path("ca/crls/", views_crls.CRLListView.as_view(), name="crl_list"),
-    path("ca/crls/<int:pk>/regenerate/", views_crls.CRLRegenerateView.as_view(), name="crl_regenerate"),
+    path(
+        "ca/crls/<int:pk>/regenerate/",
+        views_crls.CRLRegenerateView.as_view(),
+        name="crl_regenerate",
+    ),
     path("ca/crls/<int:pk>/<str:fmt>/", views_crls.CRLDownloadView.as_view(), name="crl_download"),
 ]

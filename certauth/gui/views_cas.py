@@ -86,7 +86,9 @@ class CAListView(StaffRequiredMixin, TemplateView):
             search_label="Certificate ID, subject, issuer or serial",
             status_filter=ca_status_filter,
         )
-        context.update(title=TITLE[self.kind], kind=self.kind, listing=listing, local=self.kind == LOCAL)
+        context.update(
+            title=TITLE[self.kind], kind=self.kind, listing=listing, local=self.kind == LOCAL
+        )
         return context
 
 
@@ -145,18 +147,24 @@ class CAImportView(ManageRequiredMixin, FormView):
         try:
             if self.kind == TRUSTED:
                 ca = services.import_ca(
-                    name=data["name"], certificate_data=data["certificate_file"], trusted=True,
+                    name=data["name"],
+                    certificate_data=data["certificate_file"],
+                    trusted=True,
                     actor=actor(self.request),
                 )
             elif data["import_type"] == gui_forms.CAImportForm.PKCS12:
                 ca = services.import_ca_pkcs12(
-                    name=data["name"], data=data["pkcs12_file"], passphrase=passphrase,
+                    name=data["name"],
+                    data=data["pkcs12_file"],
+                    passphrase=passphrase,
                     actor=actor(self.request),
                 )
             else:
                 ca = services.import_ca(
-                    name=data["name"], certificate_data=data["certificate_file"],
-                    key_data=data["key_file"], key_passphrase=passphrase,
+                    name=data["name"],
+                    certificate_data=data["certificate_file"],
+                    key_data=data["key_file"],
+                    key_passphrase=passphrase,
                     actor=actor(self.request),
                 )
         except (services.InvalidInput, services.ServiceError) as exc:
@@ -192,7 +200,9 @@ class CAExportView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         ca = get_object_or_404(CertificateAuthority, pk=pk)
         if fmt == "chain":
-            return certificate_download([c.certificate for c in ca.chain()], f"{ca.name}-chain", "pem")
+            return certificate_download(
+                [c.certificate for c in ca.chain()], f"{ca.name}-chain", "pem"
+            )
         if fmt not in ("pem", "der"):
             raise Http404("Unknown format.")
         return certificate_download([ca.certificate], ca.name, fmt)
@@ -210,7 +220,8 @@ class CAExportPKCS12View(ManageRequiredMixin, FormView):
 
     def get_context_data(self, **kwargs):
         kwargs.update(
-            title=f"Export Key and Certificate: {self.ca.name}", ca=self.ca,
+            title=f"Export Key and Certificate: {self.ca.name}",
+            ca=self.ca,
             nav_active=LIST_URL[self.ca.kind],
         )
         return super().get_context_data(**kwargs)
@@ -272,7 +283,9 @@ class CABulkView(StaffRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action", "")
         back = LIST_URL[self.kind]
-        cas = list(CertificateAuthority.objects.filter(kind=self.kind, pk__in=selected_ids(request)))
+        cas = list(
+            CertificateAuthority.objects.filter(kind=self.kind, pk__in=selected_ids(request))
+        )
         if action in ("revoke", "delete", "export-pkcs12") and not can_manage(request.user):
             raise PermissionDenied
         if not cas:
@@ -280,7 +293,9 @@ class CABulkView(StaffRequiredMixin, View):
             return redirect(back)
         if action in ("export", "export-der"):
             if action == "export-der" and len(cas) > 1:
-                messages.warning(request, "DER holds one certificate: select one CA, or export PEM.")
+                messages.warning(
+                    request, "DER holds one certificate: select one CA, or export PEM."
+                )
                 return redirect(back)
             stem = cas[0].name if len(cas) == 1 else "ca-certificates"
             return certificate_download(
@@ -294,10 +309,18 @@ class CABulkView(StaffRequiredMixin, View):
         if action == "revoke":
             form = gui_forms.RevokeForm(request.POST if "confirm" in request.POST else None)
             if not form.is_valid():
-                return render(request, "includes/confirm_revoke.html", {
-                    "title": "Revoke CAs", "objects": cas, "form": form, "nav_active": back,
-                    "action_url": request.path, "back": back,
-                })
+                return render(
+                    request,
+                    "includes/confirm_revoke.html",
+                    {
+                        "title": "Revoke CAs",
+                        "objects": cas,
+                        "form": form,
+                        "nav_active": back,
+                        "action_url": request.path,
+                        "back": back,
+                    },
+                )
             for ca in cas:
                 try:
                     services.revoke_ca(ca, reason=form.cleaned_data["reason"], actor=actor(request))

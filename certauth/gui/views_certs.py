@@ -51,7 +51,15 @@ COLUMNS = [
 ]
 
 LIST_FIELDS = [
-    "name", "kind", "serial", "subject", "status", "not_after", "created", "ca__name", "ca__subject",
+    "name",
+    "kind",
+    "serial",
+    "subject",
+    "status",
+    "not_after",
+    "created",
+    "ca__name",
+    "ca__subject",
 ]
 
 
@@ -151,7 +159,9 @@ class CertificateCreateView(ManageRequiredMixin, FormView):
             else:
                 key = x509util.generate_private_key(**gui_forms.key_arguments(data["key"]))
                 cert = services.issue_certificate(
-                    subject=data["subject"], public_key=key.public_key(), sans=data["sans"],
+                    subject=data["subject"],
+                    public_key=key.public_key(),
+                    sans=data["sans"],
                     **common,
                 )
         except (services.InvalidInput, services.ServiceError, keystore.KeystoreError) as exc:
@@ -179,7 +189,9 @@ class CertificateDetailView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        cert = get_object_or_404(Certificate.objects.select_related("ca", "enrollment"), pk=self.kwargs["pk"])
+        cert = get_object_or_404(
+            Certificate.objects.select_related("ca", "enrollment"), pk=self.kwargs["pk"]
+        )
         context.update(
             title=f"Certificate: {cert.name or cert.serial_colons}",
             cert=cert,
@@ -262,8 +274,9 @@ class CertificateBulkView(StaffRequiredMixin, View):
         if action in ("revoke", "delete") and not can_manage(request.user):
             raise PermissionDenied
         certs = list(
-            Certificate.objects.filter(kind__in=KINDS[self.section], pk__in=selected_ids(request))
-            .order_by("pk")
+            Certificate.objects.filter(
+                kind__in=KINDS[self.section], pk__in=selected_ids(request)
+            ).order_by("pk")
         )
         if not certs:
             messages.warning(request, "Select at least one certificate first.")
@@ -272,18 +285,31 @@ class CertificateBulkView(StaffRequiredMixin, View):
             if action == "export-der" and len(certs) > 1:
                 messages.warning(request, "DER holds one certificate: select one, or export PEM.")
                 return redirect(back)
-            stem = (certs[0].name or certs[0].serial) if len(certs) == 1 else f"{self.section}-certificates"
+            stem = (
+                (certs[0].name or certs[0].serial)
+                if len(certs) == 1
+                else f"{self.section}-certificates"
+            )
             return certificate_download(
-                [c.certificate for c in certs], safe_filename(stem),
+                [c.certificate for c in certs],
+                safe_filename(stem),
                 "der" if action == "export-der" else "pem",
             )
         if action == "revoke":
             form = gui_forms.RevokeForm(request.POST if "confirm" in request.POST else None)
             if not form.is_valid():
-                return render(request, "includes/confirm_revoke.html", {
-                    "title": "Revoke Certificates", "objects": certs, "form": form,
-                    "nav_active": back, "action_url": request.path, "back": back,
-                })
+                return render(
+                    request,
+                    "includes/confirm_revoke.html",
+                    {
+                        "title": "Revoke Certificates",
+                        "objects": certs,
+                        "form": form,
+                        "nav_active": back,
+                        "action_url": request.path,
+                        "back": back,
+                    },
+                )
             for cert in certs:
                 _revoke(request, cert, form.cleaned_data["reason"])
             return redirect(back)

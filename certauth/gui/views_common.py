@@ -34,8 +34,10 @@ _EXTENSION_NAMES = {
     ExtensionOID.POLICY_CONSTRAINTS: "Policy Constraints",
     ExtensionOID.INHIBIT_ANY_POLICY: "Inhibit anyPolicy",
 }
-_EKU_LABELS = {oid.dotted_string: x509util.EXT_KEY_USAGE_LABELS[name]
-               for name, oid in x509util.EXT_KEY_USAGES.items()}
+_EKU_LABELS = {
+    oid.dotted_string: x509util.EXT_KEY_USAGE_LABELS[name]
+    for name, oid in x509util.EXT_KEY_USAGES.items()
+}
 
 
 def colon_hex(data: bytes) -> str:
@@ -62,7 +64,12 @@ def _extension_values(value: x509.ExtensionType) -> list[str]:
                 lines.append(x509util.KEY_USAGE_LABELS[name])
         return lines
     if isinstance(value, x509.ExtendedKeyUsage):
-        return [_EKU_LABELS.get(oid.dotted_string, oid._name if oid._name != "Unknown OID" else oid.dotted_string) for oid in value]
+        return [
+            _EKU_LABELS.get(
+                oid.dotted_string, oid._name if oid._name != "Unknown OID" else oid.dotted_string
+            )
+            for oid in value
+        ]
     if isinstance(value, x509.SubjectKeyIdentifier):
         return [colon_hex(value.digest)]
     if isinstance(value, x509.AuthorityKeyIdentifier):
@@ -91,7 +98,9 @@ def _extension_values(value: x509.ExtensionType) -> list[str]:
     if isinstance(value, x509.CertificatePolicies):
         return [policy.policy_identifier.dotted_string for policy in value]
     if isinstance(value, x509.UnrecognizedExtension):
-        return [f"{len(value.value)} bytes: {colon_hex(value.value[:32])}{'…' if len(value.value) > 32 else ''}"]
+        return [
+            f"{len(value.value)} bytes: {colon_hex(value.value[:32])}{'…' if len(value.value) > 32 else ''}"
+        ]
     return [str(value)]
 
 
@@ -100,12 +109,14 @@ def extension_rows(certificate: x509.Certificate) -> list[dict]:
     for extension in certificate.extensions:
         oid = extension.oid
         name = _EXTENSION_NAMES.get(oid) or (oid._name if oid._name != "Unknown OID" else "")
-        rows.append({
-            "name": name or oid.dotted_string,
-            "oid": oid.dotted_string,
-            "critical": extension.critical,
-            "values": _extension_values(extension.value),
-        })
+        rows.append(
+            {
+                "name": name or oid.dotted_string,
+                "oid": oid.dotted_string,
+                "critical": extension.critical,
+                "values": _extension_values(extension.value),
+            }
+        )
     return rows
 
 
@@ -162,8 +173,13 @@ def certificate_download(certificates: list[x509.Certificate], stem: str, fmt: s
 
 
 def pkcs12_download(
-    *, name: str, key, certificate: x509.Certificate, chain: list[x509.Certificate],
-    passphrase: str, stem: str,
+    *,
+    name: str,
+    key,
+    certificate: x509.Certificate,
+    chain: list[x509.Certificate],
+    passphrase: str,
+    stem: str,
 ) -> HttpResponse:
     """Key, certificate and chain as PKCS#12, encrypted with the administrator's passphrase."""
     data = pkcs12.serialize_key_and_certificates(

@@ -18,9 +18,10 @@ from certauth.models import Certificate, CertificateAuthority
 
 
 def _revoked_count(ca: CertificateAuthority) -> int:
-    return ca.issued.filter(status=Certificate.Status.REVOKED).count() + ca.children.filter(
-        revoked_at__isnull=False
-    ).count()
+    return (
+        ca.issued.filter(status=Certificate.Status.REVOKED).count()
+        + ca.children.filter(revoked_at__isnull=False).count()
+    )
 
 
 def _crl_response(ca: CertificateAuthority, fmt: str) -> HttpResponse:
@@ -36,7 +37,11 @@ class CRLListView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        cas = list(CertificateAuthority.objects.local().exclude(encrypted_key__isnull=True).order_by("name"))
+        cas = list(
+            CertificateAuthority.objects.local()
+            .exclude(encrypted_key__isnull=True)
+            .order_by("name")
+        )
         for ca in cas:
             ca.revoked_count = _revoked_count(ca)
             ca.crl_listed = None

@@ -39,20 +39,26 @@ def issuance_chart(now: dt.datetime, days: int = CHART_DAYS) -> dict:
         day = first + dt.timedelta(days=index)
         count = counts.get(day, 0)
         height = round(usable * count / peak, 1) if peak else 0
-        bars.append({
-            "day": day,
-            "count": count,
-            "x": round(index * slot + 2, 1),
-            "width": round(slot - 4, 1),
-            "y": round(CHART_HEIGHT - CHART_BOTTOM - height, 1),
-            "height": height,
-            "text_y": round(CHART_HEIGHT - CHART_BOTTOM - height - 3, 1),
-            "label_x": round(index * slot + slot / 2, 1),
-            "label": index % 5 == 0 or index == days - 1,
-            # The first and last dates hug the edges instead of being cut off.
-            "date_x": 0 if index == 0 else CHART_WIDTH if index == days - 1 else round(index * slot + slot / 2, 1),
-            "date_anchor": "start" if index == 0 else "end" if index == days - 1 else "middle",
-        })
+        bars.append(
+            {
+                "day": day,
+                "count": count,
+                "x": round(index * slot + 2, 1),
+                "width": round(slot - 4, 1),
+                "y": round(CHART_HEIGHT - CHART_BOTTOM - height, 1),
+                "height": height,
+                "text_y": round(CHART_HEIGHT - CHART_BOTTOM - height - 3, 1),
+                "label_x": round(index * slot + slot / 2, 1),
+                "label": index % 5 == 0 or index == days - 1,
+                # The first and last dates hug the edges instead of being cut off.
+                "date_x": 0
+                if index == 0
+                else CHART_WIDTH
+                if index == days - 1
+                else round(index * slot + slot / 2, 1),
+                "date_anchor": "start" if index == 0 else "end" if index == days - 1 else "middle",
+            }
+        )
     return {
         "bars": bars,
         "total": sum(counts.values()),
@@ -95,8 +101,11 @@ class DashboardView(StaffRequiredMixin, TemplateView):
             ).count(),
             recent_problems=LogEntry.objects.filter(
                 level__in=[
-                    LogEntry.Level.EMERGENCY, LogEntry.Level.ALERT, LogEntry.Level.CRITICAL,
-                    LogEntry.Level.ERROR, LogEntry.Level.WARNING,
+                    LogEntry.Level.EMERGENCY,
+                    LogEntry.Level.ALERT,
+                    LogEntry.Level.CRITICAL,
+                    LogEntry.Level.ERROR,
+                    LogEntry.Level.WARNING,
                 ]
             ).order_by("-timestamp", "-id")[:10],
         )

@@ -36,7 +36,9 @@ class FacCommand(BaseCommand):
         except (services.ServiceError, services.InvalidInput, keystore.KeystoreError) as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
-            raise CommandError(f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)) from None
+            raise CommandError(
+                f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
+            ) from None
 
     def run_from_argv(self, argv: list[str]) -> None:
         try:

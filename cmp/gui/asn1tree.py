@@ -283,7 +283,11 @@ def _primitive_value(number: int, content: bytes) -> str:
     if number == 3:
         if not content:
             raise DecodeError("empty BIT STRING")
-        return f"unused bits {content[0]}: {hex_preview(content[1:])}" if content[0] else hex_preview(content[1:])
+        return (
+            f"unused bits {content[0]}: {hex_preview(content[1:])}"
+            if content[0]
+            else hex_preview(content[1:])
+        )
     return hex_preview(content)
 
 
@@ -312,8 +316,13 @@ class _Walker:
         start = pos + header
         content = self.data[start : start + length]
         node = Node(
-            offset=pos, tag_class=CLASSES[cls], tag_number=number, constructed=constructed,
-            length=length, header_length=header, name="",
+            offset=pos,
+            tag_class=CLASSES[cls],
+            tag_number=number,
+            constructed=constructed,
+            length=length,
+            header_length=header,
+            name="",
         )
         node.name = node.tag
         if constructed:
@@ -347,7 +356,9 @@ class _Walker:
         first = self.data[start]
         # Only a SEQUENCE, a SET, or a universal primitive we can name: random
         # bytes (nonces, MACs) rarely look like one that fills the string exactly.
-        if first not in (0x30, 0x31) and not (first < 0x1F and first in UNIVERSAL and first not in (16, 17)):
+        if first not in (0x30, 0x31) and not (
+            first < 0x1F and first in UNIVERSAL and first not in (16, 17)
+        ):
             return []
         try:
             _, _, _, length, header = read_header(self.data, start, end)
@@ -369,16 +380,48 @@ def _has_error(node: Node) -> bool:
 
 def _junk(offset: int, data: bytes, reason: str) -> Node:
     return Node(
-        offset=offset, tag_class="", tag_number=-1, constructed=False, length=len(data),
-        header_length=0, name="undecodable", value=hex_preview(data), note=reason, error=True,
+        offset=offset,
+        tag_class="",
+        tag_number=-1,
+        constructed=False,
+        length=len(data),
+        header_length=0,
+        name="undecodable",
+        value=hex_preview(data),
+        note=reason,
+        error=True,
     )
 
 
 # RFC 9810, 5.1.2: PKIBody choice tags.
 BODY_TYPES = (
-    "ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup", "krr", "krp", "rr",
-    "rp", "ccr", "ccp", "ckuann", "cann", "rann", "crlann", "pkiconf", "nested", "genm", "genp",
-    "error", "certConf", "pollReq", "pollRep",
+    "ir",
+    "ip",
+    "cr",
+    "cp",
+    "p10cr",
+    "popdecc",
+    "popdecr",
+    "kur",
+    "kup",
+    "krr",
+    "krp",
+    "rr",
+    "rp",
+    "ccr",
+    "ccp",
+    "ckuann",
+    "cann",
+    "rann",
+    "crlann",
+    "pkiconf",
+    "nested",
+    "genm",
+    "genp",
+    "error",
+    "certConf",
+    "pollReq",
+    "pollRep",
 )
 
 

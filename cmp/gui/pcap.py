@@ -74,8 +74,15 @@ def client_address(source_ip: str | None) -> str:
 
 
 def ipv4_tcp_frame(
-    src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
-    payload: bytes = b"", ident: int = 0,
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    payload: bytes = b"",
+    ident: int = 0,
 ) -> bytes:
     src_b = ipaddress.IPv4Address(src).packed
     dst_b = ipaddress.IPv4Address(dst).packed
@@ -113,8 +120,15 @@ def http_request(exchange: Exchange) -> bytes:
     return head.encode("ascii") + exchange.request
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed", 413: "Payload Too Large",
-            415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def http_response(exchange: Exchange) -> bytes:
@@ -146,11 +160,15 @@ def exchange_packets(exchange: Exchange) -> Iterator[bytes]:
 
     def c2s(seq: int, ack: int, flags: int, payload: bytes = b"") -> bytes:
         ident[0] += 1
-        return record(step(), ipv4_tcp_frame(client, server, cport, sport, seq, ack, flags, payload, ident[0]))
+        return record(
+            step(), ipv4_tcp_frame(client, server, cport, sport, seq, ack, flags, payload, ident[0])
+        )
 
     def s2c(seq: int, ack: int, flags: int, payload: bytes = b"") -> bytes:
         ident[0] += 1
-        return record(step(), ipv4_tcp_frame(server, client, sport, cport, seq, ack, flags, payload, ident[0]))
+        return record(
+            step(), ipv4_tcp_frame(server, client, sport, cport, seq, ack, flags, payload, ident[0])
+        )
 
     c_isn, s_isn = 1000, 5000
     yield c2s(c_isn, 0, SYN)

@@ -21,7 +21,15 @@ urlpatterns = [
     path("debug/cmp/", views.DebugView.as_view(), name="cmp_debug"),
     path("debug/cmp/mode/", views.DebugToggleView.as_view(), name="cmp_debug_toggle"),
     path("debug/cmp/<int:pk>/", views.TraceDetailView.as_view(), name="cmp_trace"),
-    path("debug/cmp/<int:pk>/request.der", views.TraceDERView.as_view(part="request"), name="cmp_trace_request"),
-    path("debug/cmp/<int:pk>/response.der", views.TraceDERView.as_view(part="response"), name="cmp_trace_response"),
+    path(
+        "debug/cmp/<int:pk>/request.der",
+        views.TraceDERView.as_view(part="request"),
+        name="cmp_trace_request",
+    ),
+    path(
+        "debug/cmp/<int:pk>/response.der",
+        views.TraceDERView.as_view(part="response"),
+        name="cmp_trace_response",
+    ),
     path("debug/pcap-dump", views.PcapDumpView.as_view(), name="cmp_pcap"),
 ]

@@ -94,7 +94,9 @@ class CMPGeneralView(StaffRequiredMixin, View):
         return form
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, {"form": self._form(), "config": cmp_services.config()})
+        return render(
+            request, self.template_name, {"form": self._form(), "config": cmp_services.config()}
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not can_manage(request.user):
@@ -121,7 +123,11 @@ def _outcome(record: CMPTransaction) -> tuple[str, str, str]:
     """(decision, badge CSS suffix, what happened since) of a decided request."""
     state = CMPTransaction.State
     if record.certificate_id is None:  # rejected by an administrator
-        since = "Rejection sent to the client" if record.state == state.FAILED else "Waiting for the client's poll"
+        since = (
+            "Rejection sent to the client"
+            if record.state == state.FAILED
+            else "Waiting for the client's poll"
+        )
         return "Rejected", "rejected", since
     since = {
         state.APPROVED: "Waiting for the client's poll",
@@ -208,7 +214,9 @@ class RequestDecisionView(ManageRequiredMixin, View):
         except cmp_services.RequestDecisionError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"CMP request {record.pk} was rejected: {record.reject_reason}")
+            messages.success(
+                request, f"CMP request {record.pk} was rejected: {record.reject_reason}"
+            )
         return redirect("cmp_requests")
 
 
@@ -299,7 +307,9 @@ class TraceDERView(StaffRequiredMixin, View):
         trace = get_object_or_404(CMPTrace, pk=pk)
         data = bytes(getattr(trace, f"{self.part}_der") or b"")
         if not data:
-            return HttpResponse(f"This exchange has no {self.part}.", status=404, content_type="text/plain")
+            return HttpResponse(
+                f"This exchange has no {self.part}.", status=404, content_type="text/plain"
+            )
         response = HttpResponse(data, content_type=CMP_CONTENT_TYPE)
         response["Content-Disposition"] = f'attachment; filename="cmp-{trace.pk}-{self.part}.der"'
         return response

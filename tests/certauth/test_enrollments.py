@@ -1,7 +1,6 @@
 """CMP enrollments: creation, validation, write-only password, update, deletion."""
 
 import pytest
-from django.db import IntegrityError
 
 from certauth import keystore, services
 from certauth.models import Certificate, Enrollment

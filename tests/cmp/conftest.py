@@ -33,7 +33,9 @@ def openssl_has_cmp() -> bool:
     return "-srvcert" in result.stdout + result.stderr
 
 
-requires_openssl_cmp = pytest.mark.skipif(not openssl_has_cmp(), reason="openssl cmp is not available")
+requires_openssl_cmp = pytest.mark.skipif(
+    not openssl_has_cmp(), reason="openssl cmp is not available"
+)
 
 
 def free_port() -> int:
@@ -70,20 +72,34 @@ class Server:
     workdir: Path
     process: subprocess.Popen | None = field(default=None, repr=False)
 
-    def manage(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+    def manage(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [PYTHON, str(ROOT / "manage.py"), *args],
-            env=self.env, capture_output=True, text=True, input=input, cwd=ROOT, timeout=120,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            cwd=ROOT,
+            timeout=120,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
-    def cmp(self, *args: str, timeout: int = 60, path: str = "/app/cert/cmp2") -> subprocess.CompletedProcess:
+    def cmp(
+        self, *args: str, timeout: int = 60, path: str = "/app/cert/cmp2"
+    ) -> subprocess.CompletedProcess:
         """Run ``openssl cmp`` against this server's /app/cert/cmp2 (output in ``stdout``)."""
         return subprocess.run(
             [OPENSSL, "cmp", "-server", f"{self.host}:{self.port}", "-path", path, *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=self.workdir,
             timeout=timeout,
         )
 
@@ -120,13 +136,28 @@ def cmp_server(tmp_path_factory) -> Iterator[Server]:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "FAC_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
-    server = Server(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, env=env, workdir=tmp)
+    server = Server(
+        url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, env=env, workdir=tmp
+    )
     server.manage("migrate", "-v0")
     log = open(tmp / "gunicorn.log", "w")  # noqa: SIM115 - closed at teardown
     process = subprocess.Popen(
-        [str(Path(PYTHON).parent / "gunicorn"), "fac.wsgi:application", "--workers", "3",
-         "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "5"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "fac.wsgi:application",
+            "--workers",
+            "3",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "5",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     server.process = process
     try:

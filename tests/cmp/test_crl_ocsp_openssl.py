@@ -20,9 +20,27 @@ def enrolled(cmp_server: Server) -> Server:
     s.manage("init_ca", "fac.cz.root", "CN=fac.cz.root")
     (s.workdir / "root.pem").write_text(s.manage("dump_ca", "fac.cz.root").stdout)
     s.manage("add_enrollment", "fgt100f", "--password", "fortinet1", "--ca", "fac.cz.root")
-    subprocess.run([OPENSSL, "genrsa", "-out", str(s.workdir / "fgt.key"), "2048"], check=True, capture_output=True)
-    result = s.cmp("-cmd", "ir", "-srvcert", "root.pem", "-ref", "fgt100f", "-secret", "pass:fortinet1",
-                   "-newkey", "fgt.key", "-subject", "/CN=fgt100f.local", "-certout", "fgt.crt")
+    subprocess.run(
+        [OPENSSL, "genrsa", "-out", str(s.workdir / "fgt.key"), "2048"],
+        check=True,
+        capture_output=True,
+    )
+    result = s.cmp(
+        "-cmd",
+        "ir",
+        "-srvcert",
+        "root.pem",
+        "-ref",
+        "fgt100f",
+        "-secret",
+        "pass:fortinet1",
+        "-newkey",
+        "fgt.key",
+        "-subject",
+        "/CN=fgt100f.local",
+        "-certout",
+        "fgt.crt",
+    )
     assert result.returncode == 0, result.stdout
     return s
 
@@ -33,7 +51,9 @@ def run(*args: str, cwd) -> str:
 
 
 def fetch_crl(server: Server):
-    with urllib.request.urlopen(f"{server.url}/app/cert/crl/fac.cz.root.crl", timeout=10) as response:
+    with urllib.request.urlopen(
+        f"{server.url}/app/cert/crl/fac.cz.root.crl", timeout=10
+    ) as response:
         assert response.headers["Content-Type"] == "application/pkix-crl"
         der = response.read()
     (server.workdir / "root.crl").write_bytes(der)
@@ -41,8 +61,17 @@ def fetch_crl(server: Server):
 
 
 def ocsp(server: Server, *extra: str) -> str:
-    return run("ocsp", "-issuer", "root.pem", "-CAfile", "root.pem", "-url", f"{server.url}/app/cert/ocsp",
-               *extra, cwd=server.workdir)
+    return run(
+        "ocsp",
+        "-issuer",
+        "root.pem",
+        "-CAfile",
+        "root.pem",
+        "-url",
+        f"{server.url}/app/cert/ocsp",
+        *extra,
+        cwd=server.workdir,
+    )
 
 
 def test_certificate_points_to_crl_and_ocsp(enrolled: Server) -> None:
@@ -56,8 +85,18 @@ def test_certificate_points_to_crl_and_ocsp(enrolled: Server) -> None:
 def test_good_then_revoked(enrolled: Server) -> None:
     crl = fetch_crl(enrolled)
     assert len(crl) == 0
-    text = run("crl", "-inform", "DER", "-in", "root.crl", "-noout", "-text", "-CAfile", "root.pem",
-               cwd=enrolled.workdir)
+    text = run(
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        "root.crl",
+        "-noout",
+        "-text",
+        "-CAfile",
+        "root.pem",
+        cwd=enrolled.workdir,
+    )
     assert "verify OK" in text and "No Revoked Certificates." in text
 
     out = ocsp(enrolled, "-cert", "fgt.crt")
@@ -70,9 +109,22 @@ def test_good_then_revoked(enrolled: Server) -> None:
     crl = fetch_crl(enrolled)
     entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
     assert entry is not None
-    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
-    text = run("crl", "-inform", "DER", "-in", "root.crl", "-noout", "-text", "-CAfile", "root.pem",
-               cwd=enrolled.workdir)
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.key_compromise
+    )
+    text = run(
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        "root.crl",
+        "-noout",
+        "-text",
+        "-CAfile",
+        "root.pem",
+        cwd=enrolled.workdir,
+    )
     assert "verify OK" in text and "Key Compromise" in text
 
     out = ocsp(enrolled, "-cert", "fgt.crt")
@@ -80,9 +132,21 @@ def test_good_then_revoked(enrolled: Server) -> None:
     assert "Reason: keyCompromise" in out
     # openssl verify with the CRL refuses the certificate.
     run("crl", "-inform", "DER", "-in", "root.crl", "-out", "root.crl.pem", cwd=enrolled.workdir)
-    result = subprocess.run([OPENSSL, "verify", "-crl_check", "-CAfile", "root.pem", "-CRLfile",
-                             "root.crl.pem", "fgt.crt"], capture_output=True, text=True,
-                            cwd=enrolled.workdir)
+    result = subprocess.run(
+        [
+            OPENSSL,
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-CRLfile",
+            "root.crl.pem",
+            "fgt.crt",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=enrolled.workdir,
+    )
     assert result.returncode != 0 and "certificate revoked" in result.stdout + result.stderr
 
 
@@ -92,11 +156,36 @@ def test_unknown_serial(enrolled: Server) -> None:
 
 
 def test_foreign_issuer_is_unauthorized(enrolled: Server, tmp_path) -> None:
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "k"),
-                    "-subj", "/CN=other", "-out", str(tmp_path / "other.pem"), "-days", "2"],
-                   check=True, capture_output=True)
-    out = run("ocsp", "-issuer", str(tmp_path / "other.pem"), "-serial", "1", "-url",
-              f"{enrolled.url}/app/cert/ocsp", cwd=enrolled.workdir)
+    subprocess.run(
+        [
+            OPENSSL,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(tmp_path / "k"),
+            "-subj",
+            "/CN=other",
+            "-out",
+            str(tmp_path / "other.pem"),
+            "-days",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    out = run(
+        "ocsp",
+        "-issuer",
+        str(tmp_path / "other.pem"),
+        "-serial",
+        "1",
+        "-url",
+        f"{enrolled.url}/app/cert/ocsp",
+        cwd=enrolled.workdir,
+    )
     assert "unauthorized" in out
 
 

@@ -47,15 +47,24 @@ def new_ref(prefix: str = "fgt") -> str:
 
 def add_enrollment(server: Server, ref: str, *extra: str) -> None:
     server.manage(
-        "add_enrollment", ref, "--password", PASSWORD, "--ca", "fac.cz.root",
-        "--key-usage", "digitalSignature,keyEncipherment", *extra,
+        "add_enrollment",
+        ref,
+        "--password",
+        PASSWORD,
+        "--ca",
+        "fac.cz.root",
+        "--key-usage",
+        "digitalSignature,keyEncipherment",
+        *extra,
     )
 
 
 def rsa_key(server: Server, name: str, bits: int = 2048) -> Path:
     path = server.workdir / name
     if not path.exists():
-        subprocess.run([OPENSSL, "genrsa", "-out", str(path), str(bits)], check=True, capture_output=True)
+        subprocess.run(
+            [OPENSSL, "genrsa", "-out", str(path), str(bits)], check=True, capture_output=True
+        )
     return path
 
 
@@ -63,18 +72,39 @@ def ec_key(server: Server, name: str, curve: str = "prime256v1") -> Path:
     path = server.workdir / name
     subprocess.run(
         [OPENSSL, "ecparam", "-name", curve, "-genkey", "-noout", "-out", str(path)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     return path
 
 
-def enroll(server: Server, ref: str, key: Path, *extra: str, cmd: str = "ir",
-           secret: str = PASSWORD, subject: str | None = None, path: str = "/app/cert/cmp2") -> tuple[subprocess.CompletedProcess, Path, Path]:
+def enroll(
+    server: Server,
+    ref: str,
+    key: Path,
+    *extra: str,
+    cmd: str = "ir",
+    secret: str = PASSWORD,
+    subject: str | None = None,
+    path: str = "/app/cert/cmp2",
+) -> tuple[subprocess.CompletedProcess, Path, Path]:
     """Run openssl cmp; returns the process, the certificate path and the rspout stem."""
     out = server.workdir / f"{ref}-{secrets.token_hex(2)}.crt"
     rsp = server.workdir / f"{out.stem}.rsp.der"
-    args = ["-cmd", cmd, "-srvcert", "fac.root.pem", "-ref", ref, "-secret", f"pass:{secret}",
-            "-certout", str(out), "-rspout", str(rsp)]
+    args = [
+        "-cmd",
+        cmd,
+        "-srvcert",
+        "fac.root.pem",
+        "-ref",
+        ref,
+        "-secret",
+        f"pass:{secret}",
+        "-certout",
+        str(out),
+        "-rspout",
+        str(rsp),
+    ]
     if cmd != "p10cr":
         args += ["-newkey", str(key)]
     if subject is not None:
@@ -117,7 +147,8 @@ def certs_of(server: Server, ref: str) -> list[dict]:
 def verify(server: Server, cert: Path) -> None:
     result = subprocess.run(
         [OPENSSL, "verify", "-CAfile", str(server.workdir / "fac.root.pem"), str(cert)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout
     assert result.stdout.strip() == f"{cert}: OK"
@@ -156,8 +187,16 @@ def test_response_chain_and_ca_pubs(pki: Server) -> None:
     key = rsa_key(pki, "chain.key")
     cacerts = pki.workdir / f"{ref}-cacerts.pem"
     extracerts = pki.workdir / f"{ref}-extra.pem"
-    result, out, rsp = enroll(pki, ref, key, "-cacertsout", str(cacerts),
-                              "-extracertsout", str(extracerts), subject=f"/CN={ref}")
+    result, out, rsp = enroll(
+        pki,
+        ref,
+        key,
+        "-cacertsout",
+        str(cacerts),
+        "-extracertsout",
+        str(extracerts),
+        subject=f"/CN={ref}",
+    )
     assert result.returncode == 0, result.stdout
     root = (pki.workdir / "fac.root.pem").read_text()
     assert cacerts.read_text().strip() == root.strip()
@@ -196,8 +235,21 @@ def test_p10cr_from_csr(pki: Server) -> None:
     add_enrollment(pki, ref)
     key = rsa_key(pki, "p10.key")
     csr = pki.workdir / f"{ref}.csr"
-    subprocess.run([OPENSSL, "req", "-new", "-key", str(key), "-subj", f"/O=Example/CN={ref}",
-                    "-out", str(csr)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            OPENSSL,
+            "req",
+            "-new",
+            "-key",
+            str(key),
+            "-subj",
+            f"/O=Example/CN={ref}",
+            "-out",
+            str(csr),
+        ],
+        check=True,
+        capture_output=True,
+    )
     result, out, _ = enroll(pki, ref, key, "-csr", str(csr), cmd="p10cr")
     assert result.returncode == 0, result.stdout
     cert = x509.load_pem_x509_certificate(out.read_bytes())
@@ -208,7 +260,9 @@ def test_p10cr_from_csr(pki: Server) -> None:
 def test_implicit_confirm(pki: Server) -> None:
     ref = new_ref()
     add_enrollment(pki, ref)
-    result, out, rsp = enroll(pki, ref, rsa_key(pki, "ic.key"), "-implicit_confirm", subject=f"/CN={ref}")
+    result, out, rsp = enroll(
+        pki, ref, rsa_key(pki, "ic.key"), "-implicit_confirm", subject=f"/CN={ref}"
+    )
     assert result.returncode == 0, result.stdout
     assert "sending CERTCONF" not in result.stdout
     assert responses(rsp)[0].implicit_confirm
@@ -218,8 +272,16 @@ def test_implicit_confirm(pki: Server) -> None:
 def test_pbm_with_sha256_mac(pki: Server) -> None:
     ref = new_ref()
     add_enrollment(pki, ref)
-    result, out, rsp = enroll(pki, ref, rsa_key(pki, "mac.key"), "-mac", "hmacWithSHA256",
-                              "-digest", "sha512", subject=f"/CN={ref}")
+    result, out, rsp = enroll(
+        pki,
+        ref,
+        rsa_key(pki, "mac.key"),
+        "-mac",
+        "hmacWithSHA256",
+        "-digest",
+        "sha512",
+        subject=f"/CN={ref}",
+    )
     assert result.returncode == 0, result.stdout
     ip = responses(rsp)[0]
     assert ip.mac_ok(PASSWORD.encode())
@@ -229,8 +291,14 @@ def test_pbm_with_sha256_mac(pki: Server) -> None:
 def test_allowed_sans_are_kept(pki: Server) -> None:
     ref = new_ref()
     add_enrollment(pki, ref, "--san", f"DNS:{ref}.example.com", "--san", "IP:192.0.2.10")
-    result, out, _ = enroll(pki, ref, rsa_key(pki, "san.key"),
-                            "-sans", f"{ref}.example.com 192.0.2.10", subject=f"/CN={ref}")
+    result, out, _ = enroll(
+        pki,
+        ref,
+        rsa_key(pki, "san.key"),
+        "-sans",
+        f"{ref}.example.com 192.0.2.10",
+        subject=f"/CN={ref}",
+    )
     assert result.returncode == 0, result.stdout
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -256,8 +324,9 @@ def test_unknown_reference(pki: Server) -> None:
 def test_wrong_password_gets_no_certificate(pki: Server) -> None:
     ref = new_ref()
     add_enrollment(pki, ref)
-    result, out, rsp = enroll(pki, ref, rsa_key(pki, "w.key"), secret="wrong-password",
-                              subject=f"/CN={ref}")
+    result, out, rsp = enroll(
+        pki, ref, rsa_key(pki, "w.key"), secret="wrong-password", subject=f"/CN={ref}"
+    )
     assert result.returncode != 0
     assert not out.exists()
     error = last_error(rsp)
@@ -305,8 +374,9 @@ def test_required_subject_mismatch(pki: Server) -> None:
 def test_san_not_allowed(pki: Server) -> None:
     ref = new_ref()
     add_enrollment(pki, ref)
-    result, out, rsp = enroll(pki, ref, rsa_key(pki, "sn.key"), "-sans", "evil.example.com",
-                              subject=f"/CN={ref}")
+    result, out, rsp = enroll(
+        pki, ref, rsa_key(pki, "sn.key"), "-sans", "evil.example.com", subject=f"/CN={ref}"
+    )
     assert result.returncode != 0 and not out.exists()
     error = last_error(rsp)
     assert error.failure_bits == (FailureInfo.badCertTemplate,)
@@ -336,14 +406,20 @@ def test_short_rsa_key_refused(pki: Server) -> None:
 def test_unconfirmed_certificate_is_revoked_by_sweep(pki: Server) -> None:
     ref = new_ref()
     add_enrollment(pki, ref)
-    result, out, _ = enroll(pki, ref, rsa_key(pki, "nc.key"), "-disable_confirm", subject=f"/CN={ref}")
+    result, out, _ = enroll(
+        pki, ref, rsa_key(pki, "nc.key"), "-disable_confirm", subject=f"/CN={ref}"
+    )
     assert result.returncode == 0, result.stdout
     assert [c["status"] for c in certs_of(pki, ref)] == ["pending"]
-    pki.shell("from cmp.models import CMPConfig; c = CMPConfig.load(); c.confirm_wait = 0; c.save()")
+    pki.shell(
+        "from cmp.models import CMPConfig; c = CMPConfig.load(); c.confirm_wait = 0; c.save()"
+    )
     try:
         swept = pki.manage("cmp_sweep").stdout
     finally:
-        pki.shell("from cmp.models import CMPConfig; c = CMPConfig.load(); c.confirm_wait = 300; c.save()")
+        pki.shell(
+            "from cmp.models import CMPConfig; c = CMPConfig.load(); c.confirm_wait = 300; c.save()"
+        )
     assert "Revoked 1 unconfirmed certificate(s)" in swept
     (cert,) = certs_of(pki, ref)
     assert cert["status"] == "revoked"
@@ -375,8 +451,12 @@ def test_concurrent_requests_on_one_enrollment_yield_one_certificate(pki: Server
 # --- HTTP transfer (RFC 9811) ---------------------------------------------------------------
 
 
-def http(server: Server, method: str = "POST", body: bytes | None = None,
-         content_type: str | None = "application/pkixcmp") -> tuple[int, dict, bytes]:
+def http(
+    server: Server,
+    method: str = "POST",
+    body: bytes | None = None,
+    content_type: str | None = "application/pkixcmp",
+) -> tuple[int, dict, bytes]:
     request = urllib.request.Request(f"{server.url}/app/cert/cmp2", data=body, method=method)
     if content_type:
         request.add_header("Content-Type", content_type)
@@ -405,10 +485,19 @@ def test_http_errors(pki: Server) -> None:
 def test_random_bytes_never_break_the_server(pki: Server) -> None:
     ref = new_ref()
     add_enrollment(pki, ref)
-    _, _, _ = enroll(pki, ref, rsa_key(pki, "fz.key"), "-reqout", str(pki.workdir / "fz-req.der"),
-                     subject=f"/CN={ref}")
-    valid = (pki.workdir / "fz-req.der").read_bytes() if (pki.workdir / "fz-req.der").exists() else \
-        sorted(pki.workdir.glob("fz-req*.der"))[0].read_bytes()
+    _, _, _ = enroll(
+        pki,
+        ref,
+        rsa_key(pki, "fz.key"),
+        "-reqout",
+        str(pki.workdir / "fz-req.der"),
+        subject=f"/CN={ref}",
+    )
+    valid = (
+        (pki.workdir / "fz-req.der").read_bytes()
+        if (pki.workdir / "fz-req.der").exists()
+        else sorted(pki.workdir.glob("fz-req*.der"))[0].read_bytes()
+    )
     rng = secrets.SystemRandom()
     bodies = [os.urandom(rng.randint(1, 600)) for _ in range(40)]
     bodies += [valid[:cut] for cut in range(1, len(valid), max(1, len(valid) // 30))]
@@ -449,7 +538,9 @@ def test_response_headers(pki: Server) -> None:
 def test_well_known_paths(pki: Server, path: str) -> None:
     ref = new_ref("wk")
     add_enrollment(pki, ref)
-    result, out, _ = enroll(pki, ref, rsa_key(pki, "wk.key"), subject=f"/CN={ref}", path=path.format(ref=ref))
+    result, out, _ = enroll(
+        pki, ref, rsa_key(pki, "wk.key"), subject=f"/CN={ref}", path=path.format(ref=ref)
+    )
     assert result.returncode == 0, result.stdout
     verify(pki, out)
 
@@ -458,12 +549,16 @@ def test_well_known_profile_must_match_reference(pki: Server) -> None:
     ref, other = new_ref("wk"), new_ref("wk")
     add_enrollment(pki, ref)
     add_enrollment(pki, other)
-    result, out, rsp = enroll(pki, ref, rsa_key(pki, "wk.key"), subject=f"/CN={ref}",
-                              path=f"/.well-known/cmp/p/{other}")
+    result, out, rsp = enroll(
+        pki, ref, rsa_key(pki, "wk.key"), subject=f"/CN={ref}", path=f"/.well-known/cmp/p/{other}"
+    )
     assert result.returncode != 0 and not out.exists()
     error = last_error(rsp)
     assert error.failure_bits == (FailureInfo.notAuthorized,)
-    assert error.status_text == f"senderKID {ref} does not match the enrollment ID {other} in the path."
+    assert (
+        error.status_text
+        == f"senderKID {ref} does not match the enrollment ID {other} in the path."
+    )
 
 
 def test_debug_mode_records_traces_without_secrets(pki: Server) -> None:
@@ -505,7 +600,9 @@ def test_disabled_service_answers_system_unavail(pki: Server) -> None:
     try:
         result, out, rsp = enroll(pki, ref, rsa_key(pki, "off.key"), subject=f"/CN={ref}")
     finally:
-        pki.shell("from cmp.models import CMPConfig; c = CMPConfig.load(); c.enabled = True; c.save()")
+        pki.shell(
+            "from cmp.models import CMPConfig; c = CMPConfig.load(); c.enabled = True; c.save()"
+        )
     assert result.returncode != 0 and not out.exists()
     error = last_error(rsp)
     assert error.failure_bits == (FailureInfo.systemUnavail,)

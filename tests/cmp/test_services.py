@@ -42,7 +42,9 @@ def test_traces_roll_off(settings) -> None:
     for i in range(5):
         services.record_trace(lines=f"trace {i}", request_der=b"\x30\x00", body_type="ir")
     assert list(CMPTrace.objects.order_by("id").values_list("lines", flat=True)) == [
-        "trace 2", "trace 3", "trace 4",
+        "trace 2",
+        "trace 3",
+        "trace 4",
     ]
 
 
@@ -50,17 +52,26 @@ def test_sweep_revokes_unconfirmed_and_closes_transaction() -> None:
     ca = ca_services.create_ca(name="sweep.root", subject="CN=sweep.root", key_type="ec")
     key = ec.generate_private_key(ec.SECP256R1())
     pending = ca_services.issue_certificate(
-        ca=ca, subject=x509util.parse_name("CN=pending"), public_key=key.public_key(),
+        ca=ca,
+        subject=x509util.parse_name("CN=pending"),
+        public_key=key.public_key(),
         status=Certificate.Status.PENDING,
     )
     fresh = ca_services.issue_certificate(
-        ca=ca, subject=x509util.parse_name("CN=fresh"), public_key=key.public_key(),
+        ca=ca,
+        subject=x509util.parse_name("CN=fresh"),
+        public_key=key.public_key(),
         status=Certificate.Status.PENDING,
     )
-    Certificate.objects.filter(pk=pending.pk).update(created=timezone.now() - dt.timedelta(seconds=301))
+    Certificate.objects.filter(pk=pending.pk).update(
+        created=timezone.now() - dt.timedelta(seconds=301)
+    )
     CMPTransaction.objects.create(
-        transaction_id="aa" * 16, body_type="ir", state=CMPTransaction.State.WAITING_CONFIRM,
-        server_nonce="bb" * 16, certificate=pending,
+        transaction_id="aa" * 16,
+        body_type="ir",
+        state=CMPTransaction.State.WAITING_CONFIRM,
+        server_nonce="bb" * 16,
+        certificate=pending,
     )
     assert services.sweep() == 1
     pending.refresh_from_db()
@@ -88,4 +99,9 @@ def test_due_crls_are_refreshed_by_the_sweep() -> None:
     ca.refresh_from_db()
     assert ca.crl_number == first_number + 1
     assert ca.crl_next_update > timezone.now() + dt.timedelta(hours=23)
-    assert LogEntry.objects.filter(message="CRL for CA certificate 'CN=crl.root' was generated (0 revoked)").count() == 2
+    assert (
+        LogEntry.objects.filter(
+            message="CRL for CA certificate 'CN=crl.root' was generated (0 revoked)"
+        ).count()
+        == 2
+    )

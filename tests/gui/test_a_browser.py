@@ -122,7 +122,9 @@ def test_ca_certificate_and_crl_flow(live_server, page, login, screenshot, tmp_p
 
 
 @pytest.mark.django_db(transaction=True)
-def test_readonly_browser_sees_no_change_buttons(live_server, page, login, readonly_user, screenshot):
+def test_readonly_browser_sees_no_change_buttons(
+    live_server, page, login, readonly_user, screenshot
+):
     from tests.gui.conftest import READONLY_PASSWORD, READONLY_USERNAME
 
     login(page, READONLY_USERNAME, READONLY_PASSWORD)

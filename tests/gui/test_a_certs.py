@@ -33,20 +33,39 @@ def make_csr(key, cn: str, sans: list | None = None) -> bytes:
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
-def issue(root_ca, ee_key, cn: str, kind: str = Certificate.Kind.LOCAL_SERVICE, **kwargs) -> Certificate:
+def issue(
+    root_ca, ee_key, cn: str, kind: str = Certificate.Kind.LOCAL_SERVICE, **kwargs
+) -> Certificate:
     return services.issue_certificate(
-        ca=root_ca, subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]),
-        public_key=ee_key.public_key(), kind=kind, **kwargs,
+        ca=root_ca,
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]),
+        public_key=ee_key.public_key(),
+        kind=kind,
+        **kwargs,
     )
 
 
 def form_data(root_ca, **changes) -> dict:
     data = {
-        "name": "", "ca": str(root_ca.pk), "source": "csr", "csr_text": "", "common_name": "",
-        "organization": "", "organizational_unit": "", "locality": "", "state": "", "country": "",
-        "email": "", "key": "ec-p256", "passphrase": "", "passphrase_again": "", "sans": "",
-        "key_usage": ["digitalSignature", "keyEncipherment"], "ext_key_usage": ["serverAuth"],
-        "validity_days": "365", "hash_name": "",
+        "name": "",
+        "ca": str(root_ca.pk),
+        "source": "csr",
+        "csr_text": "",
+        "common_name": "",
+        "organization": "",
+        "organizational_unit": "",
+        "locality": "",
+        "state": "",
+        "country": "",
+        "email": "",
+        "key": "ec-p256",
+        "passphrase": "",
+        "passphrase_again": "",
+        "sans": "",
+        "key_usage": ["digitalSignature", "keyEncipherment"],
+        "ext_key_usage": ["serverAuth"],
+        "validity_days": "365",
+        "hash_name": "",
     }
     data.update(changes)
     return data
@@ -69,7 +88,9 @@ def test_status_filter_search_sort(admin_client, root_ca, ee_key):
     services.revoke_certificate(revoked)
     pending = issue(root_ca, ee_key, "pending.example.com", status=Certificate.Status.PENDING)
     expired = issue(root_ca, ee_key, "expired.example.com")
-    Certificate.objects.filter(pk=expired.pk).update(not_after=timezone.now() - dt.timedelta(days=1))
+    Certificate.objects.filter(pk=expired.pk).update(
+        not_after=timezone.now() - dt.timedelta(days=1)
+    )
 
     def names(query: str) -> set[str]:
         response = admin_client.get(f"/cert/services/{query}")
@@ -89,7 +110,9 @@ def test_status_filter_search_sort(admin_client, root_ca, ee_key):
     subjects = [cert.subject for cert in response.context["listing"].page]
     assert subjects == sorted(subjects)
     response = admin_client.get("/cert/services/?status=all&sort=-subject")
-    assert [cert.subject for cert in response.context["listing"].page] == sorted(subjects, reverse=True)
+    assert [cert.subject for cert in response.context["listing"].page] == sorted(
+        subjects, reverse=True
+    )
 
 
 def test_pagination(admin_client, root_ca, ee_key):
@@ -112,9 +135,14 @@ def test_create_page_lists_usages(admin_client, root_ca):
 
 def test_create_from_csr(admin_client, root_ca, ee_key):
     csr = make_csr(ee_key, "csr.example.com", [x509.DNSName("csr.example.com")])
-    response = admin_client.post("/cert/services/new/", form_data(
-        root_ca, csr_file=SimpleUploadedFile("req.csr", csr), sans="DNS:alt.example.com\nIP:192.0.2.7",
-    ))
+    response = admin_client.post(
+        "/cert/services/new/",
+        form_data(
+            root_ca,
+            csr_file=SimpleUploadedFile("req.csr", csr),
+            sans="DNS:alt.example.com\nIP:192.0.2.7",
+        ),
+    )
     cert = Certificate.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/cert/{cert.pk}/"
     assert cert.kind == Certificate.Kind.LOCAL_SERVICE
@@ -131,18 +159,26 @@ def test_create_from_pasted_csr_keeps_its_sans(admin_client, root_ca, ee_key):
     assert cert.kind == Certificate.Kind.USER and cert.sans == ["DNS:paste.example.com"]
 
 
-@pytest.mark.parametrize("line, message", [
-    ("host.example.com", "must be written as TYPE:value"),
-    ("IP:300.1.2.3", "not a valid IP address"),
-    ("DNS:bad_name!", "not a valid DNS name"),
-    ("email:nobody", "not a valid e-mail address"),
-    ("X400:foo", "type must be DNS, IP, email or URI"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("host.example.com", "must be written as TYPE:value"),
+        ("IP:300.1.2.3", "not a valid IP address"),
+        ("DNS:bad_name!", "not a valid DNS name"),
+        ("email:nobody", "not a valid e-mail address"),
+        ("X400:foo", "type must be DNS, IP, email or URI"),
+    ],
+)
 def test_bad_sans_are_form_errors(admin_client, root_ca, ee_key, line, message):
     csr = make_csr(ee_key, "bad.example.com")
-    response = admin_client.post("/cert/services/new/", form_data(
-        root_ca, csr_text=csr.decode(), sans=f"DNS:ok.example.com\n{line}",
-    ))
+    response = admin_client.post(
+        "/cert/services/new/",
+        form_data(
+            root_ca,
+            csr_text=csr.decode(),
+            sans=f"DNS:ok.example.com\n{line}",
+        ),
+    )
     assert response.status_code == 200
     errors = response.context["form"].errors["sans"]
     assert len(errors) == 1 and message in errors[0] and errors[0].startswith("Line 2:")
@@ -154,24 +190,46 @@ def test_other_form_errors(admin_client, root_ca):
     assert "csr_file" in response.context["form"].errors
     response = admin_client.post("/cert/services/new/", form_data(root_ca, csr_text="garbage"))
     assert "not a PEM or DER" in str(response.context["form"].errors["csr_text"])
-    response = admin_client.post("/cert/services/new/", form_data(
-        root_ca, source="generate", common_name="x", passphrase="a", passphrase_again="b",
-    ))
+    response = admin_client.post(
+        "/cert/services/new/",
+        form_data(
+            root_ca,
+            source="generate",
+            common_name="x",
+            passphrase="a",
+            passphrase_again="b",
+        ),
+    )
     assert "passphrase_again" in response.context["form"].errors
-    response = admin_client.post("/cert/services/new/", form_data(
-        root_ca, source="generate", common_name="x", passphrase="a", passphrase_again="a",
-        key_usage=["encipherOnly"],
-    ))
+    response = admin_client.post(
+        "/cert/services/new/",
+        form_data(
+            root_ca,
+            source="generate",
+            common_name="x",
+            passphrase="a",
+            passphrase_again="a",
+            key_usage=["encipherOnly"],
+        ),
+    )
     assert "keyAgreement" in str(response.context["form"].errors["key_usage"])
     assert not Certificate.objects.exists()
 
 
 def test_server_generated_key_is_downloaded_once(admin_client, root_ca):
-    response = admin_client.post("/cert/services/new/", form_data(
-        root_ca, source="generate", common_name="gen.example.com", organization="Example",
-        key="ec-p384", passphrase="p12-secret", passphrase_again="p12-secret",
-        sans="DNS:gen.example.com",
-    ))
+    response = admin_client.post(
+        "/cert/services/new/",
+        form_data(
+            root_ca,
+            source="generate",
+            common_name="gen.example.com",
+            organization="Example",
+            key="ec-p384",
+            passphrase="p12-secret",
+            passphrase_again="p12-secret",
+            sans="DNS:gen.example.com",
+        ),
+    )
     assert response.status_code == 200
     assert response["Content-Type"] == "application/x-pkcs12"
     assert response["Content-Disposition"] == 'attachment; filename="gen.example.com.p12"'
@@ -192,7 +250,9 @@ def test_detail_revoke_unrevoke_delete(admin_client, root_ca, ee_key):
     assert cert.serial_colons in page and "DNS:hold.example.com" in page
     for reason in Certificate.Reason.values:
         assert f'value="{reason}"' in page
-    response = admin_client.post(f"/cert/{cert.pk}/revoke/", {"reason": "certificateHold"}, follow=True)
+    response = admin_client.post(
+        f"/cert/{cert.pk}/revoke/", {"reason": "certificateHold"}, follow=True
+    )
     cert.refresh_from_db()
     assert cert.status == "revoked" and "Un-revoke" in response.content.decode()
     # Revoked and unexpired: the CRL needs it, deletion is refused with the reason.
@@ -220,24 +280,42 @@ def test_export(admin_client, root_ca, ee_key):
 def test_bulk_actions(admin_client, root_ca, ee_key):
     a = issue(root_ca, ee_key, "a.example.com")
     b = issue(root_ca, ee_key, "b.example.com")
-    response = admin_client.post("/cert/services/bulk/", {"action": "export", "selected": [a.pk, b.pk]})
+    response = admin_client.post(
+        "/cert/services/bulk/", {"action": "export", "selected": [a.pk, b.pk]}
+    )
     assert response.content.count(b"BEGIN CERTIFICATE") == 2
-    response = admin_client.post("/cert/services/bulk/", {"action": "export-der", "selected": [a.pk, b.pk]}, follow=True)
+    response = admin_client.post(
+        "/cert/services/bulk/", {"action": "export-der", "selected": [a.pk, b.pk]}, follow=True
+    )
     assert "select one" in response.content.decode()
-    confirm = admin_client.post("/cert/services/bulk/", {"action": "revoke", "selected": [a.pk, b.pk]})
+    confirm = admin_client.post(
+        "/cert/services/bulk/", {"action": "revoke", "selected": [a.pk, b.pk]}
+    )
     assert confirm.status_code == 200 and b"a.example.com" in confirm.content
     assert Certificate.objects.revoked().count() == 0
-    admin_client.post("/cert/services/bulk/", {
-        "action": "revoke", "confirm": "1", "reason": "superseded", "selected": [a.pk, b.pk],
-    })
-    assert set(Certificate.objects.revoked().values_list("revocation_reason", flat=True)) == {"superseded"}
-    response = admin_client.post("/cert/services/bulk/", {"action": "delete", "selected": [a.pk]}, follow=True)
+    admin_client.post(
+        "/cert/services/bulk/",
+        {
+            "action": "revoke",
+            "confirm": "1",
+            "reason": "superseded",
+            "selected": [a.pk, b.pk],
+        },
+    )
+    assert set(Certificate.objects.revoked().values_list("revocation_reason", flat=True)) == {
+        "superseded"
+    }
+    response = admin_client.post(
+        "/cert/services/bulk/", {"action": "delete", "selected": [a.pk]}, follow=True
+    )
     assert "the CRL still needs it" in response.content.decode()
     response = admin_client.post("/cert/services/bulk/", {"action": "export"}, follow=True)
     assert "Select at least one" in response.content.decode()
     # A user certificate is not reachable from the services list.
     user_cert = issue(root_ca, ee_key, "bob", kind=Certificate.Kind.USER)
-    response = admin_client.post("/cert/services/bulk/", {"action": "export", "selected": [user_cert.pk]}, follow=True)
+    response = admin_client.post(
+        "/cert/services/bulk/", {"action": "export", "selected": [user_cert.pk]}, follow=True
+    )
     assert "Select at least one" in response.content.decode()
 
 
@@ -251,18 +329,27 @@ def test_readonly_cannot_change_certificates(readonly_client, root_ca, ee_key):
         (f"/cert/{cert.pk}/revoke/", {"reason": "unspecified"}),
         (f"/cert/{cert.pk}/unrevoke/", {}),
         (f"/cert/{cert.pk}/delete/", {}),
-        ("/cert/services/bulk/", {"action": "revoke", "confirm": "1", "reason": "unspecified", "selected": [cert.pk]}),
+        (
+            "/cert/services/bulk/",
+            {"action": "revoke", "confirm": "1", "reason": "unspecified", "selected": [cert.pk]},
+        ),
         ("/cert/services/bulk/", {"action": "delete", "selected": [cert.pk]}),
     ]:
         assert readonly_client.post(path, data).status_code == 403, path
     cert.refresh_from_db()
     assert cert.status == "active"
-    response = readonly_client.post("/cert/services/bulk/", {"action": "export", "selected": [cert.pk]})
+    response = readonly_client.post(
+        "/cert/services/bulk/", {"action": "export", "selected": [cert.pk]}
+    )
     assert response.status_code == 200 and b"BEGIN CERTIFICATE" in response.content
 
 
 def test_no_data_changing_get(admin_client, root_ca, ee_key):
     cert = issue(root_ca, ee_key, "get.example.com")
-    for path in (f"/cert/{cert.pk}/revoke/", f"/cert/{cert.pk}/delete/", f"/cert/{cert.pk}/unrevoke/",
-                 "/cert/services/bulk/"):
+    for path in (
+        f"/cert/{cert.pk}/revoke/",
+        f"/cert/{cert.pk}/delete/",
+        f"/cert/{cert.pk}/unrevoke/",
+        "/cert/services/bulk/",
+    ):
         assert admin_client.get(path).status_code == 405, path

@@ -23,8 +23,10 @@ def ee_key():
 
 def issue(ca, key, cn: str, **kwargs) -> Certificate:
     return services.issue_certificate(
-        ca=ca, subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]),
-        public_key=key.public_key(), **kwargs,
+        ca=ca,
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]),
+        public_key=key.public_key(),
+        **kwargs,
     )
 
 
@@ -46,7 +48,10 @@ def test_crl_page_generate_download_regenerate(admin_client, root_ca, ee_key):
     assert pem["Content-Disposition"] == 'attachment; filename="gui.root.crl.pem"'
     crl = x509.load_pem_x509_crl(pem.content)
     assert [r.serial_number for r in crl] == [cert.serial_number]
-    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == root_ca.crl_number
+    assert (
+        crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        == root_ca.crl_number
+    )
     row = admin_client.get("/ca/crls/").context["cas"][0]
     assert row.revoked_count == 1
 
@@ -65,7 +70,9 @@ def test_dashboard(admin_client, root_ca, ee_key):
     Certificate.objects.filter(pk=old.pk).update(created=timezone.now() - dt.timedelta(days=3))
     issue(root_ca, ee_key, "pending.example.com", status=Certificate.Status.PENDING)
     services.create_enrollment(
-        reference="fgt-waiting", password="enroll-Secret-42", ca=root_ca,
+        reference="fgt-waiting",
+        password="enroll-Secret-42",
+        ca=root_ca,
         status=Enrollment.Status.PENDING,
     )
     LogEntry.objects.log("CMP request from 192.0.2.9 failed: badPOP", level="error")
@@ -89,9 +96,20 @@ def test_no_secret_in_any_page(admin_client, root_ca, ee_key):
     services.create_enrollment(reference="secret-holder", password="enroll-Secret-42", ca=sub)
     services.generate_crl(sub)
     pages = [
-        "/", "/cert/users/", "/cert/services/", "/cert/services/new/", f"/cert/{cert.pk}/",
-        "/ca/local/", "/ca/local/new/", "/ca/local/import/", "/ca/trusted/", "/ca/trusted/import/",
-        f"/ca/{root_ca.pk}/", f"/ca/{sub.pk}/", f"/ca/{sub.pk}/export/pkcs12/", "/ca/crls/",
+        "/",
+        "/cert/users/",
+        "/cert/services/",
+        "/cert/services/new/",
+        f"/cert/{cert.pk}/",
+        "/ca/local/",
+        "/ca/local/new/",
+        "/ca/local/import/",
+        "/ca/trusted/",
+        "/ca/trusted/import/",
+        f"/ca/{root_ca.pk}/",
+        f"/ca/{sub.pk}/",
+        f"/ca/{sub.pk}/export/pkcs12/",
+        "/ca/crls/",
     ]
     for path in pages:
         response = admin_client.get(path)
@@ -103,7 +121,15 @@ def test_no_secret_in_any_page(admin_client, root_ca, ee_key):
 
 
 def test_every_page_needs_staff(client, root_ca):
-    for path in ("/", "/cert/users/", "/cert/services/", "/ca/local/", "/ca/trusted/",
-                 "/ca/crls/", f"/ca/{root_ca.pk}/", f"/ca/{root_ca.pk}/export/pem/"):
+    for path in (
+        "/",
+        "/cert/users/",
+        "/cert/services/",
+        "/ca/local/",
+        "/ca/trusted/",
+        "/ca/crls/",
+        f"/ca/{root_ca.pk}/",
+        f"/ca/{root_ca.pk}/export/pem/",
+    ):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/login/"), path

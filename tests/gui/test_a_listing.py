@@ -20,8 +20,12 @@ COLUMNS = [Column("time", "Time", ["timestamp"]), Column("message", "Message", [
 def entries():
     now = timezone.now()
     LogEntry.objects.bulk_create(
-        LogEntry(timestamp=now - dt.timedelta(seconds=n), message=f"entry {n:03}", subcategory="x",
-                 level="error" if n % 2 else "information")
+        LogEntry(
+            timestamp=now - dt.timedelta(seconds=n),
+            message=f"entry {n:03}",
+            subcategory="x",
+            level="error" if n % 2 else "information",
+        )
         for n in range(25)
     )
 
@@ -68,8 +72,17 @@ def test_filter_and_search(entries):
     def only_errors(queryset, status):
         return queryset.filter(level="error") if status == "active" else queryset
 
-    filtered = listing("status=active&q=entry 01", status_filter=only_errors,
-                       search=lambda qs, text: qs.filter(message__icontains=text))
-    assert {e.message for e in filtered.page} == {"entry 011", "entry 013", "entry 015", "entry 017", "entry 019"}
+    filtered = listing(
+        "status=active&q=entry 01",
+        status_filter=only_errors,
+        search=lambda qs, text: qs.filter(message__icontains=text),
+    )
+    assert {e.message for e in filtered.page} == {
+        "entry 011",
+        "entry 013",
+        "entry 015",
+        "entry 017",
+        "entry 019",
+    }
     assert filtered.status == "active" and filtered.query == "entry 01"
     assert listing("status=bogus", status_filter=only_errors).status == ""

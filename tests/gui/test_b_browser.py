@@ -61,8 +61,13 @@ def test_create_enrollment_in_browser(page, login, live_server, root_ca, screens
 
 def test_debug_mode_in_browser(page, login, live_server, screenshot):
     cmp_services.record_trace(
-        source_ip="192.0.2.5", transaction_id="ab" * 16, sender_kid="fgt100f", body_type="ir",
-        lines="ir from 192.0.2.5: accepted", request_der=IR, response_der=CERTCONF,
+        source_ip="192.0.2.5",
+        transaction_id="ab" * 16,
+        sender_kid="fgt100f",
+        body_type="ir",
+        lines="ir from 192.0.2.5: accepted",
+        request_der=IR,
+        response_der=CERTCONF,
     )
     login(page)
     page.click("nav >> text=SCEP/CMP")
@@ -100,12 +105,19 @@ def test_cmp_general_in_browser(page, login, live_server, root_ca, screenshot):
 
 
 def test_logs_filter_in_browser(page, login, live_server, screenshot):
-    LogEntry.objects.log("Certificate \"CN=alpha\" signed", user="alice", log_type=30201,
-                         source_ip="192.0.2.1")
-    LogEntry.objects.log("CMP request failed: badPOP", level="error", subcategory="CMP",
-                         log_type=30401, source_ip="198.51.100.7")
-    LogEntry.objects.log("Enrollment changed", user="bob", log_type=30302,
-                         subcategory="Admin Configuration")
+    LogEntry.objects.log(
+        'Certificate "CN=alpha" signed', user="alice", log_type=30201, source_ip="192.0.2.1"
+    )
+    LogEntry.objects.log(
+        "CMP request failed: badPOP",
+        level="error",
+        subcategory="CMP",
+        log_type=30401,
+        source_ip="198.51.100.7",
+    )
+    LogEntry.objects.log(
+        "Enrollment changed", user="bob", log_type=30302, subcategory="Admin Configuration"
+    )
     login(page)
     page.click("nav >> text=Logs")
     page.wait_for_url(f"{live_server.url}/logging/logs/")

@@ -47,8 +47,13 @@ def test_general_only_offers_usable_local_cas(admin_client, root_ca):
 def test_general_save_and_log(admin_client, root_ca):
     response = admin_client.post(
         "/cmp/general/",
-        {"default_ca": root_ca.pk, "confirm_wait": "600", "debug": "on",
-         "revoke_superseded": "on", "poll_interval": "10"},
+        {
+            "default_ca": root_ca.pk,
+            "confirm_wait": "600",
+            "debug": "on",
+            "revoke_superseded": "on",
+            "poll_interval": "10",
+        },
     )
     assert response.status_code == 302 and response["Location"] == "/cmp/general/"
     cfg = CMPConfig.load()
@@ -116,7 +121,8 @@ def test_debug_toggle(admin_client):
     assert not CMPConfig.load().debug
     assert "Enter debug mode" in admin_client.get("/debug/cmp/").content.decode()
     assert list(LogEntry.objects.order_by("id").values_list("message", flat=True)) == [
-        "CMP debug mode enabled", "CMP debug mode disabled",
+        "CMP debug mode enabled",
+        "CMP debug mode disabled",
     ]
     assert admin_client.get("/debug/cmp/mode/").status_code == 405
     admin_client.post("/debug/cmp/mode/", {"debug": "maybe"})
@@ -213,8 +219,18 @@ def test_asn1_tree_of_certificate(root_ca):
 
 @pytest.mark.parametrize(
     "junk",
-    [b"", b"\x30", b"\x30\x80\x00\x00", b"\x1f\xff\xff\xff\xff\xff\x01", b"\x06\x01\x80",
-     b"\x30\x85\x01\x02\x03\x04\x05", b"\x02\x00", bytes(range(256)), IR[:-7], IR + b"\x00"],
+    [
+        b"",
+        b"\x30",
+        b"\x30\x80\x00\x00",
+        b"\x1f\xff\xff\xff\xff\xff\x01",
+        b"\x06\x01\x80",
+        b"\x30\x85\x01\x02\x03\x04\x05",
+        b"\x02\x00",
+        bytes(range(256)),
+        IR[:-7],
+        IR + b"\x00",
+    ],
 )
 def test_asn1_tree_never_crashes(junk):
     nodes = asn1tree.decode(junk)
@@ -226,8 +242,10 @@ def test_asn1_tree_never_crashes(junk):
 def test_asn1_tree_deep_nesting_is_bounded():
     data = b"\x05\x00"
     for _ in range(200):
-        data = b"\x30" + bytes([len(data)]) + data if len(data) < 128 else (
-            b"\x30\x82" + len(data).to_bytes(2, "big") + data
+        data = (
+            b"\x30" + bytes([len(data)]) + data
+            if len(data) < 128
+            else (b"\x30\x82" + len(data).to_bytes(2, "big") + data)
         )
     text = asn1tree.render_text(asn1tree.decode(data))
     assert "nesting too deep" in text
@@ -270,8 +288,13 @@ def decode_frame(frame: bytes) -> dict:
     assert pcap.checksum(pseudo + tcp) == 0
     sport, dport, seq, ack, offset, flags = struct.unpack("!HHIIBB", tcp[:14])
     return {
-        "src": str(ipaddress.IPv4Address(ip[12:16])), "dst": str(ipaddress.IPv4Address(ip[16:20])),
-        "sport": sport, "dport": dport, "seq": seq, "ack": ack, "flags": flags,
+        "src": str(ipaddress.IPv4Address(ip[12:16])),
+        "dst": str(ipaddress.IPv4Address(ip[16:20])),
+        "sport": sport,
+        "dport": dport,
+        "seq": seq,
+        "ack": ack,
+        "flags": flags,
         "payload": tcp[(offset >> 4) * 4 :],
     }
 
@@ -346,8 +369,18 @@ def test_pcap_decodes_in_tshark(admin_client, tmp_path):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    http = tshark("-Y", "http", "-T", "fields", "-e", "http.request.method", "-e",
-                  "http.content_type", "-e", "http.response.code")
+    http = tshark(
+        "-Y",
+        "http",
+        "-T",
+        "fields",
+        "-e",
+        "http.request.method",
+        "-e",
+        "http.content_type",
+        "-e",
+        "http.response.code",
+    )
     rows = [line.split("\t") for line in http.splitlines()]
     assert ["POST", "application/pkixcmp", ""] in rows
     assert ["", "application/pkixcmp", "200"] in rows
@@ -358,15 +391,27 @@ def test_pcap_decodes_in_tshark(admin_client, tmp_path):
     # "Certificate Management Protocol" in the detail view.
     assert "PKIXCMP Body=ir" in tshark("-Y", "cmp")
     assert "Certificate Management Protocol" in tshark("-V", "-Y", "cmp")
-    checks = tshark("-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
-                    "-T", "fields", "-e", "ip.checksum.status", "-e", "tcp.checksum.status")
+    checks = tshark(
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-T",
+        "fields",
+        "-e",
+        "ip.checksum.status",
+        "-e",
+        "tcp.checksum.status",
+    )
     assert set(checks.split()) == {"1"}  # 1: good
     assert "Malformed" not in tshark()
 
 
 def test_pcap_times_follow_traces():
     when = dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
-    data = pcap.pcap_bytes([pcap.Exchange(when=when, client_ip="192.0.2.9", request=IR, response=b"")])
+    data = pcap.pcap_bytes(
+        [pcap.Exchange(when=when, client_ip="192.0.2.9", request=IR, response=b"")]
+    )
     times = [t for t, _ in parse_pcap(data)]
     assert times == sorted(times)
     assert abs(times[0] - when.timestamp()) < 0.01

@@ -36,8 +36,12 @@ def form_data(ca, /, **overrides) -> dict:
 @pytest.fixture
 def enrollment(root_ca) -> Enrollment:
     return services.create_enrollment(
-        reference="fw-existing", password=SECRET, ca=root_ca, subject="CN=fw-existing",
-        allowed_sans=["DNS:fw.example.com"], renewable_days=14,
+        reference="fw-existing",
+        password=SECRET,
+        ca=root_ca,
+        subject="CN=fw-existing",
+        allowed_sans=["DNS:fw.example.com"],
+        renewable_days=14,
     )
 
 
@@ -45,8 +49,16 @@ def test_list_columns_and_rows(admin_client, enrollment):
     response = admin_client.get("/cmp/enrollments/")
     assert response.status_code == 200
     html = response.content.decode()
-    for column in ("Method", "Status", "Type", "Enrollment ID", "Subject", "CA",
-                   "Renewable Before Expiry (Days)", "Updated At"):
+    for column in (
+        "Method",
+        "Status",
+        "Type",
+        "Enrollment ID",
+        "Subject",
+        "CA",
+        "Renewable Before Expiry (Days)",
+        "Updated At",
+    ):
         assert column in html
     assert "fw-existing" in html and "gui.root" in html and "CN=fw-existing" in html
 
@@ -54,7 +66,9 @@ def test_list_columns_and_rows(admin_client, enrollment):
 def test_list_status_filter_search_sort_pagination(admin_client, root_ca):
     for i in range(60):
         services.create_enrollment(
-            reference=f"dev-{i:02d}", password="pw", ca=root_ca,
+            reference=f"dev-{i:02d}",
+            password="pw",
+            ca=root_ca,
             status=Enrollment.Status.PENDING if i % 3 == 0 else Enrollment.Status.APPROVED,
         )
     html = admin_client.get("/cmp/enrollments/?status=pending").content.decode()
@@ -89,7 +103,10 @@ def test_create_enrollment(admin_client, root_ca):
 def test_manual_method_enrollment_is_approved_and_holds_requests(admin_client, root_ca):
     admin_client.post("/cmp/enrollments/add/", form_data(root_ca, method="manual"))
     enrollment = Enrollment.objects.get(reference="fgt100f")
-    assert (enrollment.status, enrollment.method) == (Enrollment.Status.APPROVED, Enrollment.Method.MANUAL)
+    assert (enrollment.status, enrollment.method) == (
+        Enrollment.Status.APPROVED,
+        Enrollment.Method.MANUAL,
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,7 +134,9 @@ def test_create_form_errors(admin_client, root_ca, overrides, field, text):
 
 
 def test_duplicate_reference_is_a_form_error(admin_client, enrollment, root_ca):
-    response = admin_client.post("/cmp/enrollments/add/", form_data(root_ca, reference="fw-existing"))
+    response = admin_client.post(
+        "/cmp/enrollments/add/", form_data(root_ca, reference="fw-existing")
+    )
     assert response.status_code == 200
     assert "already exists" in " ".join(response.context["form"].errors["reference"])
 
@@ -189,8 +208,10 @@ def test_detail_lists_issued_certificates(admin_client, enrollment, root_ca):
     from cryptography.x509.oid import NameOID
 
     cert = services.issue_certificate(
-        ca=root_ca, subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fw-existing")]),
-        public_key=ec.generate_private_key(ec.SECP256R1()).public_key(), enrollment=enrollment,
+        ca=root_ca,
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fw-existing")]),
+        public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
+        enrollment=enrollment,
     )
     html = admin_client.get(f"/cmp/enrollments/{enrollment.pk}/").content.decode()
     assert cert.serial_colons in html

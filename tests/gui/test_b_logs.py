@@ -30,12 +30,29 @@ def shown(client, query: str = "") -> list[int]:
 @pytest.fixture
 def entries(db) -> dict[str, LogEntry]:
     return {
-        "signed": make("Certificate signed for fw1", user="alice", source_ip="192.0.2.10",
-                       log_type=30201, subcategory="Certificate Management"),
-        "cmp": make("CMP request failed: badPOP", user="", source_ip="198.51.100.7",
-                    log_type=30401, level="error", subcategory="CMP"),
-        "admin": make("Enrollment changed", user="bob", source_ip="2001:db8::1", log_type=30302,
-                      subcategory="Admin Configuration", category="Event"),
+        "signed": make(
+            "Certificate signed for fw1",
+            user="alice",
+            source_ip="192.0.2.10",
+            log_type=30201,
+            subcategory="Certificate Management",
+        ),
+        "cmp": make(
+            "CMP request failed: badPOP",
+            user="",
+            source_ip="198.51.100.7",
+            log_type=30401,
+            level="error",
+            subcategory="CMP",
+        ),
+        "admin": make(
+            "Enrollment changed",
+            user="bob",
+            source_ip="2001:db8::1",
+            log_type=30302,
+            subcategory="Admin Configuration",
+            category="Event",
+        ),
         "old": make("An old entry", user="alice", ago=dt.timedelta(days=3), log_type=30201),
         "ancient": make("An ancient entry", ago=dt.timedelta(days=400), log_type=30201),
     }
@@ -43,8 +60,16 @@ def entries(db) -> dict[str, LogEntry]:
 
 def test_columns(admin_client, entries):
     html = admin_client.get("/logging/logs/").content.decode()
-    for column in ("Timestamp", "Level", "Category", "Sub category", "Log Type ID", "User",
-                   "Source IP", "Message"):
+    for column in (
+        "Timestamp",
+        "Level",
+        "Category",
+        "Sub category",
+        "Log Type ID",
+        "User",
+        "Source IP",
+        "Message",
+    ):
         assert f">{column}</th>" in html
     assert "198.51.100.7" in html and "30401" in html
 
@@ -56,8 +81,16 @@ def test_default_period_is_24_hours(admin_client, entries):
 
 @pytest.mark.parametrize(
     ("period", "has_old", "has_ancient"),
-    [("1h", False, False), ("8h", False, False), ("24h", False, False), ("7d", True, False),
-     ("30d", True, False), ("90d", True, False), ("365d", True, False), ("all", True, True)],
+    [
+        ("1h", False, False),
+        ("8h", False, False),
+        ("24h", False, False),
+        ("7d", True, False),
+        ("30d", True, False),
+        ("90d", True, False),
+        ("365d", True, False),
+        ("all", True, True),
+    ],
 )
 def test_period_filter(admin_client, entries, period, has_old, has_ancient):
     ids = shown(admin_client, f"period={period}")
@@ -139,8 +172,11 @@ def test_escape_value():
 def test_raw_download_format(admin_client, db, settings):
     settings.TIME_ZONE = "Europe/Prague"
     entry = LogEntry.objects.log(
-        'Certificate "CN=a\\b" was\nrevoked', user='ad"min', log_type=30203,
-        level="warning", subcategory="Certificate Management",
+        'Certificate "CN=a\\b" was\nrevoked',
+        user='ad"min',
+        log_type=30203,
+        level="warning",
+        subcategory="Certificate Management",
     )
     entry.timestamp = dt.datetime(2024, 11, 21, 10, 52, 11, tzinfo=dt.UTC)
     entry.save(update_fields=["timestamp"])
@@ -151,7 +187,7 @@ def test_raw_download_format(admin_client, db, settings):
     assert response.streaming
     body = b"".join(response.streaming_content).decode()
     assert body == (
-        f"date=2024-11-21 time=11:52:11 oid={entry.pk} logid=30203 cat=\"Event\" "
+        f'date=2024-11-21 time=11:52:11 oid={entry.pk} logid=30203 cat="Event" '
         'subcat="Certificate Management" level=warning nas="" action="" status="" '
         'msg="Certificate \\"CN=a\\\\b\\" was\\nrevoked" user="ad\\"min"\n'
     )
@@ -170,9 +206,16 @@ def test_raw_download_uses_filters(admin_client, entries):
 
 
 def test_raw_line_of_empty_user():
-    entry = LogEntry(pk=7, timestamp=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
-                     level="information", category="Event", subcategory="CMP",
-                     log_type_id=1, user="", message="x")
+    entry = LogEntry(
+        pk=7,
+        timestamp=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        level="information",
+        category="Event",
+        subcategory="CMP",
+        log_type_id=1,
+        user="",
+        message="x",
+    )
     assert raw_line(entry, dt.UTC).endswith('msg="x" user=""')
     assert raw_line(entry, dt.UTC).startswith("date=2024-01-02 time=03:04:05 oid=7 logid=1 ")
 
@@ -192,17 +235,28 @@ def test_fast_on_100k_rows(admin_client, db):
     now = timezone.now()
     LogEntry.objects.bulk_create(
         [
-            LogEntry(timestamp=now - dt.timedelta(seconds=i * 30), level="information",
-                     category="Event", subcategory="CMP", log_type_id=30206, user=f"u{i % 50}",
-                     message=f"Certificate {i} was confirmed by the client")
+            LogEntry(
+                timestamp=now - dt.timedelta(seconds=i * 30),
+                level="information",
+                category="Event",
+                subcategory="CMP",
+                log_type_id=30206,
+                user=f"u{i % 50}",
+                message=f"Certificate {i} was confirmed by the client",
+            )
             for i in range(100_000)
         ],
         batch_size=5000,
     )
     admin_client.get("/logging/logs/?period=1h")  # warm up templates and URL resolvers
     timings = {}
-    for query in ("", "period=all", "period=all&page=1000", "period=all&user=u7",
-                  "period=7d&message=confirmed&page=30"):
+    for query in (
+        "",
+        "period=all",
+        "period=all&page=1000",
+        "period=all&user=u7",
+        "period=7d&message=confirmed&page=30",
+    ):
         start = time.monotonic()
         response = admin_client.get(f"/logging/logs/?{query}")
         elapsed = time.monotonic() - start

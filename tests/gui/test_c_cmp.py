@@ -20,7 +20,12 @@ from cmp.models import CMPConfig, CMPTransaction
 
 pytestmark = pytest.mark.django_db
 
-SETTINGS = {"enabled": "on", "confirm_wait": "300", "revoke_superseded": "on", "poll_interval": "10"}
+SETTINGS = {
+    "enabled": "on",
+    "confirm_wait": "300",
+    "revoke_superseded": "on",
+    "poll_interval": "10",
+}
 
 
 # --- CMP > General: revoke renewed certificates, poll interval ---------------------------------
@@ -39,13 +44,18 @@ def test_general_shows_renewal_and_poll_settings(admin_client):
 
 
 def test_general_saves_renewal_and_poll_settings(admin_client):
-    response = admin_client.post("/cmp/general/", {**SETTINGS, "revoke_superseded": "", "poll_interval": "45"})
+    response = admin_client.post(
+        "/cmp/general/", {**SETTINGS, "revoke_superseded": "", "poll_interval": "45"}
+    )
     assert response.status_code == 302 and response["Location"] == "/cmp/general/"
     cfg = CMPConfig.load()
     assert not cfg.revoke_superseded and cfg.poll_interval == 45
     assert list(LogEntry.objects.values_list("message", "user", "log_type_id")) == [
-        ("CMP settings changed: revoke renewed certificates: on -> off; poll interval (seconds): 10 -> 45",
-         "admin", 30402),
+        (
+            "CMP settings changed: revoke renewed certificates: on -> off; poll interval (seconds): 10 -> 45",
+            "admin",
+            30402,
+        ),
     ]
     html = admin_client.get("/cmp/general/").content.decode()
     assert "CMP settings saved." in html and 'name="poll_interval" value="45"' in html
@@ -75,15 +85,25 @@ def test_general_invalid_poll_interval(admin_client, interval):
 
 @pytest.mark.parametrize("interval", ["1", "3600"])
 def test_general_poll_interval_bounds(admin_client, interval):
-    assert admin_client.post("/cmp/general/", {**SETTINGS, "poll_interval": interval}).status_code == 302
+    assert (
+        admin_client.post("/cmp/general/", {**SETTINGS, "poll_interval": interval}).status_code
+        == 302
+    )
     assert CMPConfig.load().poll_interval == int(interval)
 
 
 @pytest.mark.parametrize("interval", [0, 3601])
 def test_update_settings_refuses_poll_interval(interval):
     with pytest.raises(InvalidInput, match="Poll interval must be between 1 and 3600 seconds."):
-        update_settings(enabled=True, default_ca=None, confirm_wait=300, debug=False,
-                        revoke_superseded=True, poll_interval=interval, actor=Actor(user="cli"))
+        update_settings(
+            enabled=True,
+            default_ca=None,
+            confirm_wait=300,
+            debug=False,
+            revoke_superseded=True,
+            poll_interval=interval,
+            actor=Actor(user="cli"),
+        )
     assert CMPConfig.load().poll_interval == 10
 
 
@@ -101,24 +121,37 @@ def test_general_read_only_new_settings(readonly_client):
 
 
 def spki() -> bytes:
-    return ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 
 @pytest.fixture
 def manual(root_ca) -> Enrollment:
     return services.create_enrollment(
-        reference="fgt-manual", password="Manual-Passw0rd", ca=root_ca,
-        allowed_sans=["DNS:fw1.example.com", "IP:192.0.2.1"], method=Enrollment.Method.MANUAL,
+        reference="fgt-manual",
+        password="Manual-Passw0rd",
+        ca=root_ca,
+        allowed_sans=["DNS:fw1.example.com", "IP:192.0.2.1"],
+        method=Enrollment.Method.MANUAL,
         allow_reenrollment=True,
     )
 
 
-def held(enrollment: Enrollment, *, body_type: str = "ir", subject: str = "CN=fgt-manual.local",
-         sans: list[str] | None = None, old: Certificate | None = None, **fields) -> CMPTransaction:
+def held(
+    enrollment: Enrollment,
+    *,
+    body_type: str = "ir",
+    subject: str = "CN=fgt-manual.local",
+    sans: list[str] | None = None,
+    old: Certificate | None = None,
+    **fields,
+) -> CMPTransaction:
     values = {
-        "transaction_id": fields.pop("transaction_id", None) or f"{CMPTransaction.objects.count() + 1:032x}",
+        "transaction_id": fields.pop("transaction_id", None)
+        or f"{CMPTransaction.objects.count() + 1:032x}",
         "enrollment": enrollment,
         "sender_kid": enrollment.reference,
         "request_kid": enrollment.reference.encode().hex(),
@@ -160,14 +193,20 @@ def test_pending_requires_login():
 def test_pending_lists_waiting_newest_first(admin_client, manual, root_ca):
     first = held(manual, sans=["DNS:fw1.example.com", "IP:192.0.2.1"], source_ip="198.51.100.23")
     old = services.issue_certificate(
-        ca=root_ca, subject=x509util.parse_name("CN=fgt-manual.local"),
-        public_key=ec.generate_private_key(ec.SECP256R1()).public_key(), enrollment=manual,
+        ca=root_ca,
+        subject=x509util.parse_name("CN=fgt-manual.local"),
+        public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
+        enrollment=manual,
     )
     renewal = held(manual, body_type="kur", old=old)
     p10 = held(manual, body_type="p10cr", subject="CN=other.local")
     # Oldest first in the DB, newest first on the page.
-    CMPTransaction.objects.filter(pk=first.pk).update(created=timezone.now() - dt.timedelta(minutes=3))
-    CMPTransaction.objects.filter(pk=renewal.pk).update(created=timezone.now() - dt.timedelta(minutes=2))
+    CMPTransaction.objects.filter(pk=first.pk).update(
+        created=timezone.now() - dt.timedelta(minutes=3)
+    )
+    CMPTransaction.objects.filter(pk=renewal.pk).update(
+        created=timezone.now() - dt.timedelta(minutes=2)
+    )
     # Not waiting: an automatic request in progress, and a decided one.
     held(manual, state=CMPTransaction.State.WAITING_CONFIRM)
     held(manual, state=CMPTransaction.State.CONFIRMED, decided_by="")
@@ -176,18 +215,26 @@ def test_pending_lists_waiting_newest_first(admin_client, manual, root_ca):
     assert [r.pk for r in response.context["waiting"]] == [p10.pk, renewal.pk, first.pk]
     assert response.context["decided"] == []
     html = response.content.decode()
-    row = html[html.index(f'id="request-{first.pk}"'):]
+    row = html[html.index(f'id="request-{first.pk}"') :]
     row = row[: row.index("</tr>")]
     assert f"<td>{first.pk}</td>" in row
     assert f'<a href="/cmp/enrollments/{manual.pk}/">fgt-manual</a>' in row
     assert ">ir<" in row and "CN=fgt-manual.local" in row
     assert "DNS:fw1.example.com" in row and "IP:192.0.2.1" in row
     assert "198.51.100.23" in row
-    assert timezone.localtime(CMPTransaction.objects.get(pk=first.pk).created).strftime("%Y-%m-%d %H:%M:%S") in row
-    kur_row = html[html.index(f'id="request-{renewal.pk}"'):]
+    assert (
+        timezone.localtime(CMPTransaction.objects.get(pk=first.pk).created).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
+        in row
+    )
+    kur_row = html[html.index(f'id="request-{renewal.pk}"') :]
     kur_row = kur_row[: kur_row.index("</tr>")]
     assert ">kur<" in kur_row
-    assert f'<a href="/cert/{old.pk}/">CN=fgt-manual.local</a>' in kur_row and old.serial_colons in kur_row
+    assert (
+        f'<a href="/cert/{old.pk}/">CN=fgt-manual.local</a>' in kur_row
+        and old.serial_colons in kur_row
+    )
     assert ">p10cr<" in html and "CN=other.local" in html
     assert f'action="/cmp/requests/{first.pk}/approve/"' in row
     assert f'action="/cmp/requests/{first.pk}/reject/"' in row and 'name="reason"' in row
@@ -204,25 +251,35 @@ def test_approve(admin_client, manual):
     assert cert.status == Certificate.Status.PENDING and cert.enrollment == manual
     assert cert.subject == "CN=fgt-manual.local"
     entry = LogEntry.objects.get(log_type_id=30403)
-    assert entry.message == "CMP ir of enrollment 'fgt-manual' for \"CN=fgt-manual.local\" was approved"
+    assert (
+        entry.message
+        == "CMP ir of enrollment 'fgt-manual' for \"CN=fgt-manual.local\" was approved"
+    )
     assert (entry.user, entry.source_ip) == ("admin", "192.0.2.77")
 
     response = admin_client.get("/cmp/requests/")
     html = response.content.decode()
-    assert f"CMP request {record.pk} was approved: certificate {cert.serial_colons} is handed out" in html
+    assert (
+        f"CMP request {record.pk} was approved: certificate {cert.serial_colons} is handed out"
+        in html
+    )
     assert response.context["waiting"] == []
     (decided,) = response.context["decided"]
     assert decided.pk == record.pk and decided.decision == "Approved"
-    row = html[html.index(f'id="decided-{record.pk}"'):]
+    row = html[html.index(f'id="decided-{record.pk}"') :]
     row = row[: row.index("</tr>")]
-    assert '<td class="nowrap">admin</td>' in row and "Approved" in row and cert.serial_colons in row
+    assert (
+        '<td class="nowrap">admin</td>' in row and "Approved" in row and cert.serial_colons in row
+    )
     assert "Waiting for the client&#x27;s poll" in row
 
 
 def test_approve_kur(admin_client, manual, root_ca):
     old = services.issue_certificate(
-        ca=root_ca, subject=x509util.parse_name("CN=fgt-manual.local"),
-        public_key=ec.generate_private_key(ec.SECP256R1()).public_key(), enrollment=manual,
+        ca=root_ca,
+        subject=x509util.parse_name("CN=fgt-manual.local"),
+        public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
+        enrollment=manual,
     )
     record = held(manual, body_type="kur", old=old)
     admin_client.post(f"/cmp/requests/{record.pk}/approve/")
@@ -235,12 +292,17 @@ def test_approve_kur(admin_client, manual, root_ca):
 
 def test_reject_with_reason(admin_client, manual):
     record = held(manual)
-    response = admin_client.post(f"/cmp/requests/{record.pk}/reject/", {"reason": "Unknown device"},
-                                 REMOTE_ADDR="192.0.2.78")
+    response = admin_client.post(
+        f"/cmp/requests/{record.pk}/reject/", {"reason": "Unknown device"}, REMOTE_ADDR="192.0.2.78"
+    )
     assert response.status_code == 302 and response["Location"] == "/cmp/requests/"
     record.refresh_from_db()
     assert record.state == CMPTransaction.State.REJECTED
-    assert (record.reject_reason, record.decided_by, record.certificate) == ("Unknown device", "admin", None)
+    assert (record.reject_reason, record.decided_by, record.certificate) == (
+        "Unknown device",
+        "admin",
+        None,
+    )
     entry = LogEntry.objects.get(log_type_id=30404)
     assert entry.message == (
         "CMP ir of enrollment 'fgt-manual' for \"CN=fgt-manual.local\" was rejected: Unknown device"
@@ -251,7 +313,7 @@ def test_reject_with_reason(admin_client, manual):
     assert f"CMP request {record.pk} was rejected: Unknown device" in html
     (decided,) = response.context["decided"]
     assert decided.decision == "Rejected"
-    row = html[html.index(f'id="decided-{record.pk}"'):]
+    row = html[html.index(f'id="decided-{record.pk}"') :]
     row = row[: row.index("</tr>")]
     assert "Rejected" in row and "Unknown device" in row and '<td class="nowrap">admin</td>' in row
 
@@ -262,7 +324,10 @@ def test_reject_without_reason(admin_client, manual):
     record.refresh_from_db()
     assert record.reject_reason == "The request was rejected by an administrator."
     html = admin_client.get("/cmp/requests/").content.decode()
-    assert f"CMP request {record.pk} was rejected: The request was rejected by an administrator." in html
+    assert (
+        f"CMP request {record.pk} was rejected: The request was rejected by an administrator."
+        in html
+    )
 
 
 def test_reject_reason_too_long(admin_client, manual):
@@ -281,7 +346,9 @@ def test_decision_on_request_not_waiting(admin_client, manual, action):
         response = admin_client.post(f"/cmp/requests/{pk}/{action}/")
         assert response.status_code == 302
         html = admin_client.get("/cmp/requests/").content.decode()
-        assert f'<li class="message error">CMP request {pk} is not waiting for approval.</li>' in html
+        assert (
+            f'<li class="message error">CMP request {pk} is not waiting for approval.</li>' in html
+        )
     record.refresh_from_db()
     assert record.state == CMPTransaction.State.CONFIRMED and record.decided_by == ""
 
@@ -333,7 +400,12 @@ def test_read_only_sees_list_without_buttons(readonly_client, manual):
     assert "/approve/" not in html and "/reject/" not in html and 'name="reason"' not in html
     assert ">Actions<" not in html
     for action in ("approve", "reject"):
-        assert readonly_client.post(f"/cmp/requests/{record.pk}/{action}/", {"reason": "no"}).status_code == 403
+        assert (
+            readonly_client.post(
+                f"/cmp/requests/{record.pk}/{action}/", {"reason": "no"}
+            ).status_code
+            == 403
+        )
     record.refresh_from_db()
     assert record.state == CMPTransaction.State.WAITING_APPROVAL and record.decided_by == ""
     assert LogEntry.objects.count() == logged
@@ -341,7 +413,12 @@ def test_read_only_sees_list_without_buttons(readonly_client, manual):
 
 def test_decided_shows_last_twenty_with_who(admin_client, manual):
     for i in range(22):
-        held(manual, state=CMPTransaction.State.FAILED, decided_by=f"admin{i}", reject_reason=f"no {i}")
+        held(
+            manual,
+            state=CMPTransaction.State.FAILED,
+            decided_by=f"admin{i}",
+            reject_reason=f"no {i}",
+        )
     automatic = held(manual, state=CMPTransaction.State.CONFIRMED, decided_by="")
     response = admin_client.get("/cmp/requests/")
     decided = response.context["decided"]
@@ -351,7 +428,9 @@ def test_decided_shows_last_twenty_with_who(admin_client, manual):
     assert decided[0].since == "Rejection sent to the client"
     html = response.content.decode()
     assert "The last 20 decisions are shown." in html
-    assert '<td class="nowrap">admin21</td>' in html and '<td class="nowrap">admin1</td>' not in html
+    assert (
+        '<td class="nowrap">admin21</td>' in html and '<td class="nowrap">admin1</td>' not in html
+    )
 
 
 @pytest.mark.parametrize(

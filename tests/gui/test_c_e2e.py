@@ -28,7 +28,9 @@ from tests.cmp.conftest import OPENSSL, requires_openssl_cmp
 
 pytestmark = [pytest.mark.django_db(transaction=True), requires_openssl_cmp]
 
-LOG_LINE = 'Certificate signing request "CN=fgt100f.local" signed with CA certificate "CN=fac.cz.root"'
+LOG_LINE = (
+    'Certificate signing request "CN=fgt100f.local" signed with CA certificate "CN=fac.cz.root"'
+)
 RAW_MSG = r'msg="Certificate signing request \"CN=fgt100f.local\" signed with CA certificate \"CN=fac.cz.root\""'
 
 
@@ -61,13 +63,18 @@ def _one_request_at_a_time(monkeypatch):
 
 def run(*args: str, cwd: Path, timeout: int = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [OPENSSL, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [OPENSSL, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         timeout=timeout,
     )
 
 
-def openssl_ir(live_server, workdir: Path, ref: str, password: str, subject: str, *, key: str,
-               certout: str) -> subprocess.CompletedProcess:
+def openssl_ir(
+    live_server, workdir: Path, ref: str, password: str, subject: str, *, key: str, certout: str
+) -> subprocess.CompletedProcess:
     args = openssl_ir_args(live_server, workdir, ref, password, subject, key=key, certout=certout)
     return run(*args[1:], cwd=workdir)
 
@@ -77,7 +84,9 @@ def accept_dialogs(page) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
 
 
-def create_ca_in_form(page, live_server, name: str, *, parent: CertificateAuthority | None = None) -> CertificateAuthority:
+def create_ca_in_form(
+    page, live_server, name: str, *, parent: CertificateAuthority | None = None
+) -> CertificateAuthority:
     page.goto(f"{live_server.url}/ca/local/")
     page.click(".toolbar >> text=Create New")
     page.wait_for_url(f"{live_server.url}/ca/local/new/")
@@ -138,8 +147,15 @@ def test_fortigate_enrollment_end_to_end(page, login, live_server, screenshot, t
     assert (tmp_path / "root.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
 
     # --- The FortiGate's enrollment, by openssl cmp (the live server answers from its thread).
-    result = openssl_ir(live_server, tmp_path, "fgt100f", "fortinet1", "/CN=fgt100f.local",
-                        key="key.pem", certout="fgt.crt")
+    result = openssl_ir(
+        live_server,
+        tmp_path,
+        "fgt100f",
+        "fortinet1",
+        "/CN=fgt100f.local",
+        key="key.pem",
+        certout="fgt.crt",
+    )
     assert result.returncode == 0, result.stdout
     verify = run("verify", "-CAfile", "root.pem", "fgt.crt", cwd=tmp_path)
     assert verify.returncode == 0, verify.stdout
@@ -199,8 +215,15 @@ def test_fortigate_enrollment_end_to_end(page, login, live_server, screenshot, t
     page.wait_for_selector("text=CMP debug mode is on")
     assert CMPConfig.load().debug
     services.create_enrollment(reference="fgt200f", password="fortinet2", ca=root)
-    result = openssl_ir(live_server, tmp_path, "fgt200f", "fortinet2", "/CN=fgt200f.local",
-                        key="key2.pem", certout="fgt200f.crt")
+    result = openssl_ir(
+        live_server,
+        tmp_path,
+        "fgt200f",
+        "fortinet2",
+        "/CN=fgt200f.local",
+        key="key2.pem",
+        certout="fgt200f.crt",
+    )
     assert result.returncode == 0, result.stdout
     page.click(".toolbar >> text=Refresh")
     page.wait_for_selector("text=PKIBody type: ir")
@@ -213,24 +236,49 @@ def test_fortigate_enrollment_end_to_end(page, login, live_server, screenshot, t
     assert not CMPConfig.load().debug
 
 
-def openssl_ir_args(live_server, workdir: Path, ref: str, password: str, subject: str, *, key: str,
-                    certout: str) -> list[str]:
+def openssl_ir_args(
+    live_server, workdir: Path, ref: str, password: str, subject: str, *, key: str, certout: str
+) -> list[str]:
     """``openssl cmp -cmd ir`` as a FortiGate sends it, against the live server."""
     if not (workdir / key).exists():
         assert run("genrsa", "-out", key, "2048", cwd=workdir).returncode == 0
     return [
-        OPENSSL, "cmp", "-cmd", "ir", "-server", urlsplit(live_server.url).netloc, "-path", "/app/cert/cmp2",
-        "-srvcert", "root.pem", "-ref", ref, "-secret", f"pass:{password}", "-newkey", key,
-        "-subject", subject, "-certout", certout,
+        OPENSSL,
+        "cmp",
+        "-cmd",
+        "ir",
+        "-server",
+        urlsplit(live_server.url).netloc,
+        "-path",
+        "/app/cert/cmp2",
+        "-srvcert",
+        "root.pem",
+        "-ref",
+        ref,
+        "-secret",
+        f"pass:{password}",
+        "-newkey",
+        key,
+        "-subject",
+        subject,
+        "-certout",
+        certout,
     ]
 
 
 @contextlib.contextmanager
-def background_client(live_server, workdir: Path, ref: str, password: str, subject: str, certout: str):
+def background_client(
+    live_server, workdir: Path, ref: str, password: str, subject: str, certout: str
+):
     """``openssl cmp`` running (and polling) while the test drives the browser; killed on failure."""
     process = subprocess.Popen(
-        openssl_ir_args(live_server, workdir, ref, password, subject, key=f"{ref}.key", certout=certout),
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        openssl_ir_args(
+            live_server, workdir, ref, password, subject, key=f"{ref}.key", certout=certout
+        ),
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         yield process
@@ -280,8 +328,9 @@ def test_manual_approval_end_to_end(page, login, live_server, screenshot, tmp_pa
     assert enrollment.method == Enrollment.Method.MANUAL
 
     # The client sends its ir and keeps polling while the request waits.
-    with background_client(live_server, tmp_path, "fgt-manual", "fortinet3", "/CN=fgt-manual.local",
-                           "manual.crt") as client:
+    with background_client(
+        live_server, tmp_path, "fgt-manual", "fortinet3", "/CN=fgt-manual.local", "manual.crt"
+    ) as client:
         row = wait_for_pending(page, live_server, "fgt-manual")
         cells = row.locator("td").all_inner_texts()
         assert cells[2:5] == ["ir", "fgt-manual", "CN=fgt-manual.local"]
@@ -309,8 +358,9 @@ def test_manual_approval_end_to_end(page, login, live_server, screenshot, tmp_pa
     screenshot(page, "c-pending-decided")
 
     # A second request, rejected with a reason: the client fails and shows it.
-    with background_client(live_server, tmp_path, "fgt-manual", "fortinet3", "/CN=fgt-manual.local",
-                           "rejected.crt") as client:
+    with background_client(
+        live_server, tmp_path, "fgt-manual", "fortinet3", "/CN=fgt-manual.local", "rejected.crt"
+    ) as client:
         row = wait_for_pending(page, live_server, "fgt-manual")
         row.locator("input[name=reason]").fill("Unknown device")
         row.locator("button:has-text('Reject')").click()

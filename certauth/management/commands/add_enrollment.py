@@ -16,25 +16,50 @@ class Command(FacCommand):
         parser.add_argument("--ca", required=True, help="certificate ID of the signing local CA")
         parser.add_argument("--subject", default="", help="required subject DN (exact match)")
         parser.add_argument(
-            "--key-usage", type=comma_list, default=["digitalSignature", "keyEncipherment"],
+            "--key-usage",
+            type=comma_list,
+            default=["digitalSignature", "keyEncipherment"],
             help="comma-separated: digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment,"
             "keyAgreement,keyCertSign,cRLSign,encipherOnly,decipherOnly",
         )
         parser.add_argument(
-            "--ext-key-usage", type=comma_list, default=[],
+            "--ext-key-usage",
+            type=comma_list,
+            default=[],
             help="comma-separated: serverAuth,clientAuth,codeSigning,emailProtection,"
             "timeStamping,OCSPSigning,ipsecIKE",
         )
-        parser.add_argument("--san", action="append", default=[], help="allowed SAN, e.g. DNS:fw.example.com (repeatable)")
+        parser.add_argument(
+            "--san",
+            action="append",
+            default=[],
+            help="allowed SAN, e.g. DNS:fw.example.com (repeatable)",
+        )
         parser.add_argument("--days", type=int, default=365, help="certificate validity in days")
-        parser.add_argument("--renewable-days", type=int, default=0, help="renewable before expiry (days)")
-        parser.add_argument("--type", choices=Enrollment.Type.values, default=Enrollment.Type.REGULAR)
-        parser.add_argument("--manual", action="store_true", help="certificates wait for an administrator's approval")
-        parser.add_argument("--category", choices=Certificate.Kind.values, default=Certificate.Kind.LOCAL_SERVICE,
-                            help="where issued certificates are listed")
+        parser.add_argument(
+            "--renewable-days", type=int, default=0, help="renewable before expiry (days)"
+        )
+        parser.add_argument(
+            "--type", choices=Enrollment.Type.values, default=Enrollment.Type.REGULAR
+        )
+        parser.add_argument(
+            "--manual",
+            action="store_true",
+            help="certificates wait for an administrator's approval",
+        )
+        parser.add_argument(
+            "--category",
+            choices=Certificate.Kind.values,
+            default=Certificate.Kind.LOCAL_SERVICE,
+            help="where issued certificates are listed",
+        )
         parser.add_argument("--allow-reenrollment", action="store_true")
-        parser.add_argument("--allow-mac-kur", action="store_true", help="accept password-protected renewal")
-        parser.add_argument("--trusted-ca", help="device enrollments: trusted CA of the vendor certificates")
+        parser.add_argument(
+            "--allow-mac-kur", action="store_true", help="accept password-protected renewal"
+        )
+        parser.add_argument(
+            "--trusted-ca", help="device enrollments: trusted CA of the vendor certificates"
+        )
         parser.add_argument("--disabled", action="store_true")
 
     def handle(self, *args, **options) -> None:

@@ -14,5 +14,7 @@ class Command(FacCommand):
 
     def handle(self, *args, **options) -> None:
         ca = self.get_ca(options["name"])
-        encoding = serialization.Encoding.PEM if options["format"] == "pem" else serialization.Encoding.DER
+        encoding = (
+            serialization.Encoding.PEM if options["format"] == "pem" else serialization.Encoding.DER
+        )
         self.write_output(ca.certificate.public_bytes(encoding), options["output"])

@@ -16,5 +16,7 @@ class Command(FacCommand):
     def handle(self, *args, **options) -> None:
         ca = self.get_ca(options["ca"], local=True)
         crl = services.generate_crl(ca, actor=services.Actor(user="cli"))
-        encoding = serialization.Encoding.PEM if options["format"] == "pem" else serialization.Encoding.DER
+        encoding = (
+            serialization.Encoding.PEM if options["format"] == "pem" else serialization.Encoding.DER
+        )
         self.write_output(crl.public_bytes(encoding), options["output"])

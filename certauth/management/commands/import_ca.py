@@ -14,13 +14,17 @@ class Command(FacCommand):
         parser.add_argument("cert_file", nargs="?", help="CA certificate, PEM or DER")
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--key", dest="key_file", help="private key file, PEM or DER")
-        group.add_argument("--pkcs12", dest="pkcs12_file", help="PKCS#12 file with certificate and key")
+        group.add_argument(
+            "--pkcs12", dest="pkcs12_file", help="PKCS#12 file with certificate and key"
+        )
         parser.add_argument(
             "--passphrase",
             help="passphrase of the PKCS#12 file or encrypted key; '-' reads it from stdin, "
             "'env:VAR' from an environment variable",
         )
-        parser.add_argument("--trusted", action="store_true", help="import as a trusted CA (no key)")
+        parser.add_argument(
+            "--trusted", action="store_true", help="import as a trusted CA (no key)"
+        )
 
     def _passphrase(self, value: str | None) -> bytes | None:
         if value is None:
@@ -44,10 +48,14 @@ class Command(FacCommand):
         passphrase = self._passphrase(options["passphrase"])
         if options["pkcs12_file"]:
             if options["trusted"]:
-                raise CommandError("--pkcs12 imports a local CA with its key; it cannot be --trusted.")
+                raise CommandError(
+                    "--pkcs12 imports a local CA with its key; it cannot be --trusted."
+                )
             ca = services.import_ca_pkcs12(
-                name=options["name"], data=self.read_file(options["pkcs12_file"]),
-                passphrase=passphrase, actor=actor,
+                name=options["name"],
+                data=self.read_file(options["pkcs12_file"]),
+                passphrase=passphrase,
+                actor=actor,
             )
         else:
             if not options["cert_file"]:
@@ -61,4 +69,6 @@ class Command(FacCommand):
                 actor=actor,
             )
         kind = "trusted CA" if options["trusted"] else "local CA"
-        self.stdout.write(f"Imported {kind} {ca.name}: {ca.subject}, valid until {ca.not_after:%Y-%m-%d}")
+        self.stdout.write(
+            f"Imported {kind} {ca.name}: {ca.subject}, valid until {ca.not_after:%Y-%m-%d}"
+        )

@@ -9,12 +9,16 @@ class Command(FacCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="unique certificate ID, e.g. fac.cz.root")
-        parser.add_argument("subject", help='subject DN, e.g. "CN=fac.cz.root" or "/C=CZ/O=Example/CN=Root"')
+        parser.add_argument(
+            "subject", help='subject DN, e.g. "CN=fac.cz.root" or "/C=CZ/O=Example/CN=Root"'
+        )
         parser.add_argument("--key-type", choices=["rsa", "ec"], default="rsa")
         parser.add_argument("--key-size", type=int, default=2048, help="RSA: 2048, 3072 or 4096")
         parser.add_argument("--curve", choices=["p256", "p384"], default="p256", help="ECDSA curve")
         parser.add_argument("--hash", choices=["sha256", "sha384", "sha512"], default="sha256")
-        parser.add_argument("--days", type=int, default=3650, help="validity in days (default 3650)")
+        parser.add_argument(
+            "--days", type=int, default=3650, help="validity in days (default 3650)"
+        )
         parser.add_argument("--parent", help="certificate ID of the local CA that signs this one")
 
     def handle(self, *args, **options) -> None:

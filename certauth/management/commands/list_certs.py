@@ -19,8 +19,14 @@ class Command(FacCommand):
             qs = qs.with_status(options["status"])
         rows = [("SERIAL", "STATUS", "EXPIRES", "CA", "ENROLLMENT", "SUBJECT")]
         for cert in qs:
-            rows.append((
-                cert.serial_colons, cert.status_at(), f"{cert.not_after:%Y-%m-%d}", cert.ca.name,
-                cert.enrollment.reference if cert.enrollment else "-", cert.subject,
-            ))
+            rows.append(
+                (
+                    cert.serial_colons,
+                    cert.status_at(),
+                    f"{cert.not_after:%Y-%m-%d}",
+                    cert.ca.name,
+                    cert.enrollment.reference if cert.enrollment else "-",
+                    cert.subject,
+                )
+            )
         self.write_table(rows)
