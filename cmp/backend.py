@@ -22,11 +22,7 @@ from certauth import services as ca_services
 from certauth import x509 as x509util
 from certauth.models import Certificate, CertificateAuthority, Enrollment
 from cmp.models import CMPConfig, CMPTransaction
-from cmp.protocol import errors
-from cmp.protocol.asn1 import OID
-from cmp.protocol.messages import AlgorithmId
-from cmp.protocol.protection import SignatureProtector
-from cmp.protocol.server import (
+from cmp.protocol import (
     CertificationRequest,
     CertReqTemplate,
     CMPServer,
@@ -42,7 +38,11 @@ from cmp.protocol.server import (
     SharedSecret,
     Signer,
     Waiting,
+    errors,
 )
+from cmp.protocol.asn1 import OID
+from cmp.protocol.messages import AlgorithmId
+from cmp.protocol.protection import SignatureProtector
 
 log = logging.getLogger(__name__)
 
@@ -455,6 +455,10 @@ class DatabaseBackend:
             sender=ca.certificate.subject,
             implicit_confirm_granted=implicit,
         )
+
+    def check_public_key(self, public_key) -> None:
+        """The key-strength policy, asked by the protocol before the POP is checked."""
+        self._check_key(public_key)
 
     @staticmethod
     def _check_key(public_key) -> None:
