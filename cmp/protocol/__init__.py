@@ -1,18 +1,22 @@
 """CMP (RFC 9810, RFC 9483) on the wire, sans-IO: bytes in, dataclasses out, bytes back.
 
 No Django here.  :class:`~cmp.protocol.server.CMPServer` answers requests using a
-:class:`~cmp.protocol.server.Backend` that the adapter implements.
+:class:`~cmp.protocol.backend_api.Backend` that the adapter implements.
+
+Modules: :mod:`.asn1` (the only pyasn1 user), :mod:`.structures` (the message
+dataclasses), :mod:`.decode` (reading requests), :mod:`.encode` (writing
+responses), :mod:`.protection` (MACs and signatures), :mod:`.errors` (one class
+per failInfo bit), :mod:`.backend_api` (the Backend protocol and what it is
+handed), :mod:`.server` (the dispatch); :mod:`.messages` re-exports the three
+message modules under one name.
 """
 
-from .errors import CMPError, MalformedMessage
-from .server import (
+from .asn1 import OID
+from .backend_api import (
     INFO_KINDS,
     Backend,
-    CertId,
     CertificationRequest,
     CertReqTemplate,
-    CMPServer,
-    CRLStatus,
     GeneralInfo,
     GeneralRequest,
     Issued,
@@ -23,14 +27,19 @@ from .server import (
     Rejected,
     RevocationRequest,
     RootCaKeyUpdate,
-    ServerResult,
     SharedSecret,
     Signer,
     Waiting,
 )
+from .errors import CMPError, FailureInfo, MalformedMessage
+from .protection import SignatureProtector
+from .server import CMPServer, ServerResult
+from .structures import AlgorithmId, CertId, CRLStatus
 
 __all__ = [
     "INFO_KINDS",
+    "OID",
+    "AlgorithmId",
     "Backend",
     "CMPError",
     "CMPServer",
@@ -38,6 +47,7 @@ __all__ = [
     "CertId",
     "CertReqTemplate",
     "CertificationRequest",
+    "FailureInfo",
     "GeneralInfo",
     "GeneralRequest",
     "Issued",
@@ -51,6 +61,7 @@ __all__ = [
     "RootCaKeyUpdate",
     "ServerResult",
     "SharedSecret",
+    "SignatureProtector",
     "Signer",
     "Waiting",
 ]

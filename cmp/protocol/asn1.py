@@ -18,7 +18,7 @@ What this module offers to the rest of the layer:
 * :func:`cert_request_ders` returns the original DER of each ``certReq`` of a
   CertReqMessages body, over which a signature POP is computed (RFC 4211, 4.1);
 * small encoders that take plain Python values (bytes, ints, DER blobs) and
-  return DER, so that :mod:`messages` can build responses without pyasn1 types.
+  return DER, so that :mod:`.encode` can build responses without pyasn1 types.
 """
 
 from __future__ import annotations
@@ -205,11 +205,6 @@ def body_content_der(body_der: bytes) -> bytes:
     """The DER inside the body's EXPLICIT context tag (e.g. the CSR of a p10cr)."""
     _, start, end = _read_tlv(body_der, 0)
     return body_der[start:end]
-
-
-def encode(value) -> bytes:
-    """DER-encode a pyasn1 value."""
-    return der_encoder.encode(value)
 
 
 def name_der(name) -> bytes:

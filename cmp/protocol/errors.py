@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
 
-    from .messages import RequestHeader
     from .protection import Protector
+    from .structures import RequestHeader
 
 
 class FailureInfo(enum.IntEnum):
@@ -233,12 +233,9 @@ def error_response(
     (pass None to send it unprotected).
     """
     # Imported here: every module imports errors, so errors imports nothing at load time.
-    from . import messages
+    from . import encode
+    from .structures import ErrorBody, PKIStatus
 
-    header = messages.response_header(request, sender=sender, clock_now=clock_now, nonce=nonce)
-    body = messages.ErrorBody(
-        status=messages.PKIStatus.rejection,
-        status_text=exc.text,
-        failure=int(exc.failure),
-    )
-    return messages.encode_response(header, body, protector=protector, extra_certs=extra_certs)
+    header = encode.response_header(request, sender=sender, clock_now=clock_now, nonce=nonce)
+    body = ErrorBody(status=PKIStatus.rejection, status_text=exc.text, failure=int(exc.failure))
+    return encode.encode_response(header, body, protector=protector, extra_certs=extra_certs)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from . import asn1
 from .asn1 import OID
 from .errors import BadAlg, BadMessageCheck
-from .messages import AlgorithmId
+from .structures import AlgorithmId
 
 #: One-way functions and the hashes behind HMAC / signature algorithms.
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -205,6 +205,20 @@ def mac_parameters(algorithm: AlgorithmId) -> PBMParameters | PBMAC1Parameters:
     raise BadAlg(f"Protection algorithm {algorithm.oid} is not supported.")
 
 
+def describe(algorithm: AlgorithmId) -> str:
+    """A MAC algorithm and its parameters, for the trace (no secret in it)."""
+    params = mac_parameters(algorithm)
+    if isinstance(params, PBMParameters):
+        return (
+            f"PasswordBasedMac (owf {_OWF_NAMES[params.owf]}, "
+            f"{params.iteration_count} iterations, mac hmac-{PBM_MACS[params.mac]})"
+        )
+    return (
+        f"PBMAC1 (PBKDF2 hmac-{HMAC_SHA2[params.prf]}, "
+        f"{params.iteration_count} iterations, mac hmac-{HMAC_SHA2[params.mac]})"
+    )
+
+
 def compute_mac(algorithm: AlgorithmId, secret: bytes, data: bytes) -> bytes:
     return mac_parameters(algorithm).mac_value(secret, data)
 
@@ -271,15 +285,6 @@ def _signature_oid_for(public_key: object, hash_name: str) -> str:
         return table[(isinstance(public_key, rsa.RSAPublicKey), hash_name)]
     except KeyError:
         raise BadAlg(f"Hash {hash_name} is not supported for signatures.") from None
-
-
-def sign(private_key: object, algorithm: AlgorithmId, data: bytes) -> bytes:
-    _key_type, hash_type = SIGNATURES[algorithm.oid]
-    if isinstance(private_key, rsa.RSAPrivateKey):
-        return private_key.sign(data, padding.PKCS1v15(), hash_type())
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        return private_key.sign(data, ec.ECDSA(hash_type()))
-    raise BadAlg("Only RSA and ECDSA keys can sign CMP messages.")
 
 
 # --------------------------------------------------------------------------- protectors

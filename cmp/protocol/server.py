@@ -2,8 +2,9 @@
 
 :class:`CMPServer` answers one request at a time and keeps no state between
 requests; everything that must survive from the ip/cp to the certConf (the
-issued certificate, the nonce we sent) is handed to the :class:`Backend`,
-which can keep it in a database shared by several worker processes.
+issued certificate, the nonce we sent) is handed to the
+:class:`~.backend_api.Backend`, which can keep it in a database shared by
+several worker processes.
 
 Usage (the adapter is a view that posts the body here)::
 
@@ -14,11 +15,11 @@ Usage (the adapter is a view that posts the body here)::
         return HttpResponseBadRequest()
     return HttpResponse(result.body, content_type="application/pkixcmp")
 
-Supported now (RFC 9483 profile, MAC-protected requests): ir/ip, cr/cp,
-p10cr/cp, certConf/pkiConf, error/pkiConf and implicit confirmation.  Other
-bodies (kur, rr, genm, pollReq, ...) are answered with ``badRequest`` "<body>
-is not supported."; adding one means adding a ``_handle_<body>`` method (and,
-for kur or signed requests, a backend method that names trusted signers).
+Served (RFC 9483 profile, MAC- or signature-protected requests): ir/ip, cr/cp,
+p10cr/cp, kur/kup, certConf/pkiConf, error/pkiConf, rr/rp, genm/genp,
+pollReq/pollRep, and implicit confirmation.  :data:`HANDLERS` maps each
+request body type to the method that answers it; any other body is answered
+with ``badRequest`` "<body> is not supported.".
 """
 
 from __future__ import annotations
@@ -26,16 +27,35 @@ from __future__ import annotations
 import datetime
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPublicKeyTypes,
+    CertificatePublicKeyTypes,
+)
 
-from . import asn1, errors, messages, protection
+from . import decode, encode, errors, protection
+from .asn1 import OID
+from .backend_api import (
+    Backend,
+    CertificationRequest,
+    CertReqTemplate,
+    GeneralInfo,
+    GeneralRequest,
+    Issued,
+    KeyUpdateRequest,
+    PollRequest,
+    Rejected,
+    RevocationRequest,
+    RootCaKeyUpdate,
+    SharedSecret,
+    Signer,
+    Waiting,
+)
 from .errors import (
     AddInfoNotAvailable,
     BadCertId,
@@ -52,437 +72,25 @@ from .errors import (
     TransactionIdInUse,
     UnsupportedVersion,
 )
-from .messages import CertId, CRLStatus, PKIStatus, Request, RequestHeader
-
-__all__ = [
-    "INFO_KINDS",
-    "Backend",
-    "CMPServer",
-    "CRLStatus",
-    "CertId",
-    "CertReqTemplate",
-    "CertificationRequest",
-    "GeneralInfo",
-    "GeneralRequest",
-    "Issued",
-    "KeyUpdateRequest",
-    "PendingConfirmation",
-    "PollOutcome",
-    "PollRequest",
-    "Rejected",
-    "RevocationRequest",
-    "RootCaKeyUpdate",
-    "ServerResult",
-    "SharedSecret",
-    "Signer",
-    "Waiting",
-]
-
-#: EC curves accepted for new certificates, RFC 9481, 3.2 (P-256, P-384, P-521).
-ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
-MIN_RSA_BITS = 2048
-
-
-# --------------------------------------------------------------------------- backend
-
-
-@dataclass(frozen=True)
-class SharedSecret:
-    """What the backend knows about a senderKID (an enrollment reference).
-
-    ``secret`` is the password the client MACs with.  ``sender`` is the name of
-    the CA that answers for this enrollment: every response of the transaction,
-    errors included, carries it as header sender, because the client pins the
-    CA certificate and rejects a response whose sender differs (OpenSSL:
-    "does not match expected sender").
-    """
-
-    secret: bytes = field(repr=False)
-    sender: x509.Name | None = None
-
-
-@dataclass(frozen=True)
-class CertificationRequest:
-    """An ir/cr/p10cr that passed every protocol check, for the backend to decide.
-
-    ``response_nonce`` is the senderNonce the ip/cp will carry: the certConf
-    must echo it as recipNonce, so the backend stores it with the transaction.
-    """
-
-    body_type: str  # "ir", "cr" or "p10cr"
-    pvno: int
-    transaction_id: bytes
-    sender_kid: bytes | None
-    sender: x509.Name | None
-    sender_nonce: bytes
-    response_nonce: bytes
-    implicit_confirm_requested: bool
-    cert_req_id: int
-    subject: x509.Name
-    public_key: CertificateIssuerPublicKeyTypes
-    extensions: x509.Extensions
-    not_before: datetime.datetime | None = None
-    not_after: datetime.datetime | None = None
-    csr: x509.CertificateSigningRequest | None = None  # p10cr only
-    #: Set when the request is signature-protected (a device certificate for an
-    #: ir, RFC 9483, 4.1.1; a certificate we issued for a cr, 4.1.2).
-    signer: Signer | None = None
-
-    @property
-    def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
-        return messages.subject_alt_names(self.extensions)
-
-
-@dataclass(frozen=True)
-class Issued:
-    """The backend's answer to :meth:`Backend.certify`.
-
-    ``chain``: issuing CA first, up to the root (sent as extraCerts).
-    ``ca_pubs``: root certificate(s), sent in caPubs of an ip only.
-    ``sender``: the issuing CA's subject, the response's header sender.
-    ``implicit_confirm_granted``: the backend agreed to implicit confirmation
-    (only looked at when the client asked for it) and then expects no certConf.
-    """
-
-    certificate: x509.Certificate
-    chain: tuple[x509.Certificate, ...]
-    ca_pubs: tuple[x509.Certificate, ...]
-    sender: x509.Name
-    implicit_confirm_granted: bool = False
-
-
-@dataclass(frozen=True)
-class PendingConfirmation:
-    """An issued certificate waiting for certConf (stored by ``certify``)."""
-
-    sender_kid: bytes | None
-    recip_nonce: bytes  # the senderNonce we sent in the ip/cp
-    certificate: x509.Certificate
-    sender: x509.Name
-
-
-@dataclass(frozen=True)
-class Signer:
-    """A trusted signer of a signature-protected request (:meth:`Backend.signer`).
-
-    ``certificate`` is the CMP protection certificate (extraCerts[0], whose key
-    verified the signature).  ``sender`` is the subject of the CA that answers:
-    the response's header sender; responses to signed requests are always signed,
-    by :meth:`Backend.response_signer` for that name (RFC 9483, 3.2).
-    ``reference`` is whatever the backend wants handed back in later calls of
-    this request (an enrollment reference, a device record id); the server only
-    passes it on.
-    """
-
-    certificate: x509.Certificate
-    sender: x509.Name
-    reference: str | None = None
-
-
-@dataclass(frozen=True)
-class KeyUpdateRequest:
-    """A kur that passed every protocol check, for the backend to decide (RFC 9483, 4.1.3).
-
-    ``old_certificate`` is the certificate being updated when the kur is
-    signature-protected (it is the protecting certificate, ``signer.certificate``);
-    None when the kur is MAC-protected, which only a backend that allows it
-    (FortiGate "renewal" with the enrollment password) accepts: it then finds
-    the certificate by ``old_cert_id`` and the enrollment by ``sender_kid``.
-    ``old_cert_id`` is the oldCertId control when present (already checked to
-    match ``old_certificate`` when both are present).  ``subject`` is the
-    template's subject or, when the template has none, the old certificate's.
-    ``response_nonce`` is the senderNonce of the kup, which the certConf echoes.
-    """
-
-    pvno: int
-    transaction_id: bytes
-    sender_kid: bytes | None
-    sender: x509.Name | None
-    sender_nonce: bytes
-    response_nonce: bytes
-    implicit_confirm_requested: bool
-    cert_req_id: int
-    old_certificate: x509.Certificate | None
-    old_cert_id: CertId | None
-    subject: x509.Name | None
-    public_key: CertificateIssuerPublicKeyTypes
-    extensions: x509.Extensions
-    mac_protected: bool
-    signer: Signer | None = None
-    not_before: datetime.datetime | None = None
-    not_after: datetime.datetime | None = None
-
-    @property
-    def subject_alt_names(self) -> tuple[x509.GeneralName, ...]:
-        return messages.subject_alt_names(self.extensions)
-
-
-@dataclass(frozen=True)
-class RevocationRequest:
-    """An rr that passed every protocol check (RFC 9483, 4.2).
-
-    The certificate to revoke is named by ``issuer`` and ``serial_number``
-    (certDetails); ``reason`` is the crlEntryDetails reasonCode, None when
-    absent.  ``signer`` is set for a signature-protected rr (RFC 9483, 4.2: the
-    certificate being revoked, or an authorized RA); ``mac_protected`` with
-    ``sender_kid`` for a MAC-protected one, which only a backend that allows it
-    accepts.
-    """
-
-    pvno: int
-    transaction_id: bytes
-    sender_kid: bytes | None
-    sender: x509.Name | None
-    sender_nonce: bytes
-    issuer: x509.Name
-    serial_number: int
-    reason: x509.ReasonFlags | None
-    mac_protected: bool
-    signer: Signer | None = None
-
-
-@dataclass(frozen=True)
-class GeneralRequest:
-    """A genm that passed the protection checks (RFC 9483, 4.3).
-
-    ``info_types`` are the dotted OIDs requested, in order.  ``old_root`` is
-    the root CA certificate sent with a rootCaCert request (RFC 9483, 4.3.2);
-    ``crl_statuses`` are the entries of a crlStatusList request (4.3.4).
-    """
-
-    pvno: int
-    transaction_id: bytes
-    sender_kid: bytes | None
-    sender: x509.Name | None
-    info_types: tuple[str, ...]
-    mac_protected: bool
-    signer: Signer | None = None
-    old_root: x509.Certificate | None = None
-    crl_statuses: tuple[CRLStatus, ...] = ()
-
-
-@dataclass(frozen=True)
-class RootCaKeyUpdate:
-    """RootCaKeyUpdateContent, RFC 9810, 5.3.19.15 / RFC 9483, 4.3.2."""
-
-    new_with_new: x509.Certificate
-    new_with_old: x509.Certificate | None = None
-    old_with_new: x509.Certificate | None = None
-
-
-@dataclass(frozen=True)
-class CertReqTemplate:
-    """What an enrollment asks for (CertReqTemplateContent, RFC 9483, 4.3.3).
-
-    ``subject`` and ``extensions`` go into the certTemplate (omitted when None
-    or empty).  The key the client must generate goes into keySpec: an RSA
-    key of ``rsa_key_size`` bits (id-regCtrl-rsaKeyLen) and/or an EC key on
-    ``ec_curve`` (a cryptography curve name such as "secp256r1", sent as
-    id-regCtrl-algId id-ecPublicKey with that namedCurve).
-    """
-
-    subject: x509.Name | None = None
-    extensions: tuple[x509.Extension, ...] = ()
-    rsa_key_size: int | None = None
-    ec_curve: str | None = None
-
-
-#: The infoTypes of genm the server answers (RFC 9483, 4.3), by the name passed
-#: to :meth:`Backend.general_info`, and what that method returns for each:
-#:
-#: * "caCerts" (id-it 17): ``tuple[x509.Certificate, ...]`` (may be empty);
-#: * "rootCaCert" (id-it 20): ``RootCaKeyUpdate | None`` (None: no update);
-#: * "certReqTemplate" (id-it 19): ``CertReqTemplate | None`` (None: no template);
-#: * "crlStatusList" (id-it 22): ``tuple[x509.CertificateRevocationList, ...]``,
-#:   the CRLs newer than the client's (empty: all up to date);
-#: * "signKeyPairTypes" (id-it 2): ``tuple[AlgorithmId, ...]``.
-INFO_KINDS = ("caCerts", "rootCaCert", "certReqTemplate", "crlStatusList", "signKeyPairTypes")
-
-GeneralInfo = (
-    tuple[x509.Certificate, ...]
-    | RootCaKeyUpdate
-    | CertReqTemplate
-    | tuple[x509.CertificateRevocationList, ...]
-    | tuple[messages.AlgorithmId, ...]
-    | None
+from .structures import (
+    RESPONSE_BODY,
+    AlgorithmId,
+    CertId,
+    CertRepBody,
+    CertRequest,
+    CertStatus,
+    CRLStatus,
+    GenRepBody,
+    PKIConfBody,
+    PKIStatus,
+    PollRepBody,
+    Request,
+    RequestHeader,
+    ResponseBody,
+    RevRepBody,
 )
 
-
-@dataclass(frozen=True)
-class Waiting:
-    """The request awaits manual approval: answer PKIStatus waiting (RFC 9483, 4.4).
-
-    ``certify`` or ``update_key`` returns this instead of :class:`Issued`,
-    after storing the transaction (transactionID, sender_kid, request) so that
-    :meth:`Backend.poll` can find it.  ``check_after_seconds`` goes into the
-    pollRep's checkAfter, ``reason`` into its reason text.
-    """
-
-    check_after_seconds: int = 60
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A waiting request that was finally refused (RFC 9483, 4.4).
-
-    Sent as the final ip/cp/kup with PKIStatus rejection, ``reason`` as
-    statusString and the single failInfo bit ``failure``.
-    """
-
-    reason: str
-    failure: errors.FailureInfo = errors.FailureInfo.notAuthorized
-
-
-@dataclass(frozen=True)
-class PollRequest:
-    """A pollReq that passed the protection checks (RFC 9810, 5.3.22).
-
-    ``response_nonce`` is the senderNonce of the message this poll is answered
-    with: when :meth:`Backend.poll` returns :class:`Issued` (and implicit
-    confirmation is not granted) it must store it, because the certConf then
-    echoes it as recipNonce (RFC 9810, 5.1.1).
-    """
-
-    pvno: int
-    transaction_id: bytes
-    sender_kid: bytes | None
-    sender: x509.Name | None
-    cert_req_id: int
-    response_nonce: bytes
-    implicit_confirm_requested: bool
-    mac_protected: bool
-    signer: Signer | None = None
-
-
-@dataclass(frozen=True)
-class PollOutcome:
-    """The backend's answer to :meth:`Backend.poll`.
-
-    ``request_body_type`` is the body type of the request being polled for
-    ("ir", "cr", "p10cr" or "kur"): the final response is the matching
-    ip/cp/kup (RFC 9483, 4.4).  ``sender_kid`` is the senderKID of that
-    request (the server refuses a poll from another sender, as for certConf);
-    ``sender`` the answering CA's subject.  ``cert_req_id`` is the request's
-    certReqId (0, or -1 for a p10cr).
-    """
-
-    request_body_type: str
-    sender_kid: bytes | None
-    sender: x509.Name
-    cert_req_id: int
-    result: Issued | Waiting | Rejected
-
-
-class Backend(Protocol):
-    """What the server needs from the certificate authority.
-
-    Every method may raise a :class:`~cmp.protocol.errors.CMPError` subclass,
-    which becomes the error message sent to the client.  No state is kept by
-    the server between calls: a certConf may reach another process than its ir.
-    """
-
-    def mac_secret(self, sender_kid: bytes) -> SharedSecret:
-        """The shared secret and CA name for a senderKID (the enrollment reference).
-
-        Raise ``errors.SignerNotTrusted("Enrollment not found.")`` (this exact
-        text) if unknown; ``errors.NotAuthorized(...)`` for a disabled, pending
-        or rejected enrollment.  Errors raised here are sent unprotected.
-        """
-        ...
-
-    def transaction_in_use(self, transaction_id: bytes) -> bool:
-        """True if an open transaction already uses this transactionID."""
-        ...
-
-    def certify(self, request: CertificationRequest) -> Issued | Waiting:
-        """Issue the certificate and store the pending transaction atomically.
-
-        Return :class:`Waiting` instead to hold the request for manual approval
-        (RFC 9483, 4.4); the client then polls (:meth:`poll`).
-
-        Store transaction_id, sender_kid, request.response_nonce, the
-        certificate and the sender name so that :meth:`pending_confirmation`
-        can return them, unless implicit confirmation is granted.  Raise
-        BadCertTemplate, NotAuthorized, DuplicateCertReq, TransactionIdInUse...
-        to refuse.
-        """
-        ...
-
-    def pending_confirmation(self, transaction_id: bytes) -> PendingConfirmation | None:
-        """The certificate awaiting certConf in this transaction, or None."""
-        ...
-
-    def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
-        """Close the transaction: the client accepted or rejected the certificate."""
-        ...
-
-    # --- signature-protected requests (RFC 9483, 3.2) ------------------------------
-
-    def signer(
-        self,
-        certificate: x509.Certificate,
-        extra_certs: tuple[x509.Certificate, ...],
-        body_type: str,
-    ) -> Signer:
-        """Decide whether the protecting certificate may sign a ``body_type`` request.
-
-        Called for every signature-protected request after the signature
-        verified with ``certificate`` (= ``extra_certs[0]``, RFC 9483, 3.3);
-        ``extra_certs`` is the whole extraCerts, with which a device
-        certificate is chained to a trusted vendor CA (RFC 9483, 4.1.1).  Check
-        the chain, validity and revocation here.  Raise
-        ``errors.SignerNotTrusted`` (unknown or untrusted),
-        ``errors.CertRevoked`` (revoked) or ``errors.NotAuthorized`` (trusted,
-        but not for this body type).
-        """
-        ...
-
-    def response_signer(self, sender: x509.Name) -> protection.SignatureProtector:
-        """The protector that signs responses as the CA whose subject is ``sender``.
-
-        Its ``chain`` (the CA certificate first) is sent as extraCerts (RFC
-        9483, 3.3).  Used for every response to a signature-protected request.
-        Raise ``errors.SystemUnavail`` if that CA cannot sign.
-        """
-        ...
-
-    # --- kur, rr, genm, pollReq ----------------------------------------------------
-
-    def update_key(self, request: KeyUpdateRequest) -> Issued | Waiting:
-        """Issue the updated certificate (RFC 9483, 4.1.3), stored as for :meth:`certify`.
-
-        The backend decides: renewal window, revoked or already updated
-        certificate, MAC-protected kur allowed or not.  Raise BadCertId (unknown
-        certificate), CertRevoked, NotAuthorized, BadCertTemplate...
-        """
-        ...
-
-    def revoke(self, request: RevocationRequest) -> None:
-        """Revoke the certificate (RFC 9483, 4.2).
-
-        Raise BadCertId (no such certificate), CertRevoked (already revoked),
-        NotAuthorized (the signer or enrollment may not revoke it).
-        """
-        ...
-
-    def general_info(self, kind: str, request: GeneralRequest) -> GeneralInfo:
-        """The content for one infoType of a genm; ``kind`` is one of :data:`INFO_KINDS`.
-
-        See :data:`INFO_KINDS` for the type returned for each kind.  Raise
-        AddInfoNotAvailable or NotAuthorized to refuse the whole genm.
-        """
-        ...
-
-    def poll(self, request: PollRequest) -> PollOutcome:
-        """The state of a request that was answered with :class:`Waiting` (RFC 9483, 4.4).
-
-        Return a result of :class:`Waiting` while still pending, :class:`Issued`
-        once approved (store ``request.response_nonce`` for the certConf, as
-        ``certify`` stores the ip's nonce), :class:`Rejected` when refused.
-        Raise BadRequest if nothing awaits in this transaction.
-        """
-        ...
+__all__ = ["HANDLERS", "CMPServer", "ServerResult"]
 
 
 # --------------------------------------------------------------------------- result
@@ -544,18 +152,14 @@ def _name(name: x509.Name | None) -> str:
     return name.rfc4514_string() if name else "(NULL-DN)"
 
 
-def _signer_certs(protector: protection.Protector | None) -> tuple[x509.Certificate, ...]:
-    """extraCerts of a signed message: the protection certificate first (RFC 9483, 3.3)."""
-    if isinstance(protector, protection.SignatureProtector):
-        return protector.extra_certs
-    return ()
-
-
 def _extra_certs(
     protector: protection.Protector | None, chain: tuple[x509.Certificate, ...] = ()
 ) -> tuple[x509.Certificate, ...]:
-    """The signer's certificates first, then ``chain`` without repeating any."""
-    out = list(_signer_certs(protector))
+    """extraCerts of a response: a signer's certificates first (RFC 9483, 3.3), then
+    ``chain`` without repeating any."""
+    out = (
+        list(protector.extra_certs) if isinstance(protector, protection.SignatureProtector) else []
+    )
     out += [c for c in chain if c not in out]
     return tuple(out)
 
@@ -581,14 +185,14 @@ def _same_key(a: object, b: object) -> bool:
 
 #: genm infoTypes served (RFC 9483, 4.3): request OID -> (kind, response OID).
 _INFO_TYPES = {
-    asn1.OID.it_ca_certs: ("caCerts", asn1.OID.it_ca_certs),
-    asn1.OID.it_root_ca_cert: ("rootCaCert", asn1.OID.it_root_ca_key_update),
-    asn1.OID.it_cert_req_template: ("certReqTemplate", asn1.OID.it_cert_req_template),
-    asn1.OID.it_crl_status_list: ("crlStatusList", asn1.OID.it_crls),
-    asn1.OID.it_sign_key_pair_types: ("signKeyPairTypes", asn1.OID.it_sign_key_pair_types),
+    OID.it_ca_certs: ("caCerts", OID.it_ca_certs),
+    OID.it_root_ca_cert: ("rootCaCert", OID.it_root_ca_key_update),
+    OID.it_cert_req_template: ("certReqTemplate", OID.it_cert_req_template),
+    OID.it_crl_status_list: ("crlStatusList", OID.it_crls),
+    OID.it_sign_key_pair_types: ("signKeyPairTypes", OID.it_sign_key_pair_types),
     # Leniency: clients predating RFC 9480 (OpenSSL 3.0, "-infotype rootCaKeyUpdate")
     # can only ask with the response's infoType; served as rootCaCert without an old root.
-    asn1.OID.it_root_ca_key_update: ("rootCaCert", asn1.OID.it_root_ca_key_update),
+    OID.it_root_ca_key_update: ("rootCaCert", OID.it_root_ca_key_update),
 }
 
 
@@ -610,7 +214,7 @@ class CMPServer:
         *,
         clock: Callable[[], datetime.datetime] = _utcnow,
         max_clock_skew: datetime.timedelta = datetime.timedelta(minutes=5),
-        nonce: Callable[[], bytes] = messages.new_nonce,
+        nonce: Callable[[], bytes] = encode.new_nonce,
         default_sender: x509.Name | None = None,
         error_signer: Callable[[x509.Name], protection.Protector | None] | None = None,
     ) -> None:
@@ -627,7 +231,7 @@ class CMPServer:
         """Answer one request; raises MalformedMessage if ``der`` is no PKIMessage."""
         trace = [f"CMP request received: {len(der)} bytes"]
         protector: protection.Protector | None = None
-        request = messages.decode(der)
+        request = decode.decode(der)
         header = request.header
         trace.append(f"PKIBody type: {request.body_type}")
         trace.append(f"pvno: {header.pvno}")
@@ -651,7 +255,7 @@ class CMPServer:
                 header,
                 sender=exchange.sender,
                 protector=protector,
-                extra_certs=_signer_certs(protector),
+                extra_certs=_extra_certs(protector),
                 clock_now=self.clock(),
                 nonce=self.nonce(),
             )
@@ -700,27 +304,57 @@ class CMPServer:
             return None
         if self.error_signer is not None and exchange.sender is not None:
             try:
-                signer = self.error_signer(exchange.sender)
+                error_signer = self.error_signer(exchange.sender)
             except CMPError:
-                signer = None
-            if signer is not None:
+                error_signer = None
+            if error_signer is not None:
                 exchange.trace.append("error signed by the CA (the request's MAC was not verified)")
-                return signer
+                return error_signer
         # Without a signer: the stored secret still serves a client that holds it.
         return exchange.protector
 
     @staticmethod
     def _response_type(request: Request) -> str:
-        return messages.RESPONSE_BODY.get(request.body_type, "pkiConf")
+        return RESPONSE_BODY.get(request.body_type, "pkiConf")
 
     def _dispatch(self, exchange: _Exchange) -> bytes:
         self._lookup_secret(exchange)
         self._check_header(exchange.request.header)
-        handler = getattr(self, f"_handle_{exchange.request.body_type}", None)
+        handler = HANDLERS.get(exchange.request.body_type)
         if handler is None:
             # RFC 9483, 3.5 / RFC 9810, 5.1: the transaction type is not supported.
             raise BadRequest(f"{exchange.request.body_type} is not supported.")
-        return handler(exchange)
+        return handler(self, exchange)
+
+    def _respond(
+        self,
+        exchange: _Exchange,
+        body: ResponseBody,
+        *,
+        nonce: bytes | None = None,
+        implicit_confirm: bool = False,
+        chain: tuple[x509.Certificate, ...] = (),
+    ) -> bytes:
+        """The response message: header answering the request (RFC 9810, 5.1.1), sent as
+        ``exchange.sender``, protected like the request (RFC 9483, 3.2).
+
+        ``nonce`` is the senderNonce when the backend stored it (ip/cp/kup and the
+        pollRep that may precede them); ``chain`` goes into extraCerts after a
+        signer's own certificates.
+        """
+        header = encode.response_header(
+            exchange.request.header,
+            sender=exchange.sender,
+            clock_now=self.clock(),
+            nonce=nonce if nonce is not None else self.nonce(),
+            implicit_confirm=implicit_confirm,
+        )
+        return encode.encode_response(
+            header,
+            body,
+            protector=exchange.protector,
+            extra_certs=_extra_certs(exchange.protector, chain),
+        )
 
     # ------------------------------------------------------------------ common checks
 
@@ -774,7 +408,7 @@ class CMPServer:
                 algorithm, exchange.secret.secret, request.protected_part, request.protection
             )
             exchange.mac_verified = True
-            exchange.trace.append(f"Protection checked: {self._describe(algorithm)}: OK")
+            exchange.trace.append(f"Protection checked: {protection.describe(algorithm)}: OK")
             return
         if protection.is_signature(algorithm):
             self._check_signature(exchange, algorithm, request.protection)
@@ -782,7 +416,7 @@ class CMPServer:
         raise errors.BadAlg(f"Protection algorithm {algorithm.oid} is not supported.")
 
     def _check_signature(
-        self, exchange: _Exchange, algorithm: messages.AlgorithmId, signature: bytes
+        self, exchange: _Exchange, algorithm: AlgorithmId, signature: bytes
     ) -> None:
         """Verify a signature-protected request and ask the backend to trust its signer."""
         request = exchange.request
@@ -823,49 +457,32 @@ class CMPServer:
         # RFC 9483, 3.2: the response to a signed request is signed by the CA.
         exchange.protector = self.backend.response_signer(signer.sender)
 
-    @staticmethod
-    def _describe(algorithm: messages.AlgorithmId) -> str:
-        params = protection.mac_parameters(algorithm)
-        if isinstance(params, protection.PBMParameters):
-            return (
-                f"PasswordBasedMac (owf {protection._OWF_NAMES[params.owf]}, "
-                f"{params.iteration_count} iterations, mac hmac-{protection.PBM_MACS[params.mac]})"
-            )
-        return (
-            f"PBMAC1 (PBKDF2 hmac-{protection.HMAC_SHA2[params.prf]}, "
-            f"{params.iteration_count} iterations, mac hmac-{protection.HMAC_SHA2[params.mac]})"
-        )
-
     def _check_new_transaction(self, exchange: _Exchange) -> None:
         transaction_id = _transaction_id(exchange.request.header)
         # RFC 9810, 5.1.1: a new transaction must not reuse an open transactionID.
         if self.backend.transaction_in_use(transaction_id):
             raise TransactionIdInUse("transactionID is already in use.")
 
-    @staticmethod
-    def _check_public_key(public_key: object) -> None:
-        # RFC 9481, 3: RSA of at least 2048 bits or ECDSA on P-256/P-384/P-521.
-        if isinstance(public_key, rsa.RSAPublicKey):
-            if public_key.key_size < MIN_RSA_BITS:
-                raise BadCertTemplate(
-                    f"RSA key of {public_key.key_size} bits is too short (minimum {MIN_RSA_BITS})."
-                )
-            return
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            if public_key.curve.name not in ACCEPTED_CURVES:
-                raise BadCertTemplate(f"EC curve {public_key.curve.name} is not accepted.")
-            return
-        raise BadCertTemplate("Only RSA and EC (P-256, P-384, P-521) keys are accepted.")
+    def _check_public_key(
+        self, public_key: CertificatePublicKeyTypes
+    ) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+        """The key of a CertReqMsg: the backend's key policy, then what a POP needs.
+
+        The backend decides which keys are strong enough; the protocol refuses only
+        the key types whose POPOSigningKey it cannot verify (RFC 4211, 4.1, with the
+        RFC 9481, 3 signature algorithms: RSA and ECDSA).
+        """
+        self.backend.check_public_key(public_key)
+        if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+            raise BadCertTemplate(
+                "Only RSA and EC keys can prove possession by signature to this server."
+            )
+        return public_key
 
     # ------------------------------------------------------------------ ir / cr / p10cr
 
-    def _handle_ir(self, exchange: _Exchange) -> bytes:
-        return self._certification(exchange)
-
-    def _handle_cr(self, exchange: _Exchange) -> bytes:
-        return self._certification(exchange)
-
     def _certification(self, exchange: _Exchange) -> bytes:
+        """ir (RFC 9483, 4.1.1) and cr (4.1.2): one CertReqMsg with a signature POP."""
         self._check_protection(exchange)
         self._check_new_transaction(exchange)
         cert_req = self._single_cert_request(exchange)
@@ -874,13 +491,13 @@ class CMPServer:
             raise BadCertTemplate("The certificate template has no subject.")
         if cert_req.public_key is None:
             raise BadCertTemplate("The certificate template has no public key.")
-        self._check_public_key(cert_req.public_key)
-        self._check_pop(exchange, cert_req)
+        public_key = self._check_public_key(cert_req.public_key)
+        self._check_pop(exchange, cert_req, public_key)
         return self._issue(
             exchange,
             cert_req_id=0,
             subject=cert_req.subject,
-            public_key=cert_req.public_key,
+            public_key=public_key,
             extensions=cert_req.extensions,
             not_before=cert_req.not_before,
             not_after=cert_req.not_after,
@@ -888,8 +505,8 @@ class CMPServer:
         )
 
     @staticmethod
-    def _single_cert_request(exchange: _Exchange) -> messages.CertRequest:
-        requests = messages.cert_requests(exchange.request)
+    def _single_cert_request(exchange: _Exchange) -> CertRequest:
+        requests = decode.cert_requests(exchange.request)
         # RFC 9483, 4.1.1 and 4.1.3: exactly one CertReqMsg, with certReqId 0.
         if len(requests) != 1:
             raise BadRequest("Exactly one CertReqMsg is supported.")
@@ -898,7 +515,12 @@ class CMPServer:
             raise BadRequest(f"certReqId must be 0, not {cert_req.cert_req_id}.")
         return cert_req
 
-    def _check_pop(self, exchange: _Exchange, cert_req: messages.CertRequest) -> None:
+    @staticmethod
+    def _check_pop(
+        exchange: _Exchange,
+        cert_req: CertRequest,
+        public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
+    ) -> None:
         pop = cert_req.pop
         if pop.kind == "raVerified":
             # RFC 9483, 4.1.1: raVerified is for an RA that checked the POP, not for an EE.
@@ -915,20 +537,32 @@ class CMPServer:
             raise BadPOP("Proof-of-possession is incomplete.")
         # RFC 4211, 4.1: the signature is over DER(certReq) with the requested key.
         if not protection.verify_signature(
-            cert_req.public_key, pop.algorithm, pop.signature, pop.signed_data
+            public_key, pop.algorithm, pop.signature, pop.signed_data
         ):
             raise BadPOP("Proof-of-possession signature does not verify.")
         exchange.trace.append("POP checked: signature over certReq: OK")
 
-    def _handle_p10cr(self, exchange: _Exchange) -> bytes:
+    def _p10cr(self, exchange: _Exchange) -> bytes:
+        """p10cr, RFC 9483, 4.1.4: a PKCS#10 request, its signature the POP."""
         self._check_protection(exchange)
         self._check_new_transaction(exchange)
-        csr = messages.p10cr(exchange.request)
+        csr = decode.p10cr(exchange.request)
         try:
             public_key = csr.public_key()
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise BadCertTemplate("The public key in the CSR cannot be parsed.") from exc
-        self._check_public_key(public_key)
+        self.backend.check_public_key(public_key)
+        # RFC 2986, 3 / RFC 9483, 4.1.4: the CSR is signed with its own key, so only a
+        # signing key can prove possession (not X25519 or X448).
+        if not isinstance(
+            public_key,
+            rsa.RSAPublicKey
+            | ec.EllipticCurvePublicKey
+            | dsa.DSAPublicKey
+            | ed25519.Ed25519PublicKey
+            | ed448.Ed448PublicKey,
+        ):
+            raise BadCertTemplate("The key in the CSR cannot sign, so it cannot prove possession.")
         # RFC 9483, 4.1.4 / RFC 2986, 3: the CSR's signature is the proof-of-possession.
         try:
             valid = csr.is_signature_valid
@@ -1005,7 +639,7 @@ class CMPServer:
     ) -> bytes:
         """The ip/cp/kup for an issued, waiting or finally rejected request."""
         header = exchange.request.header
-        body_type = messages.RESPONSE_BODY[request_body_type]
+        body_type = RESPONSE_BODY[request_body_type]
         exchange.response_type = body_type
         implicit = False
         chain: tuple[x509.Certificate, ...] = ()
@@ -1021,7 +655,7 @@ class CMPServer:
             implicit = header.implicit_confirm and outcome.implicit_confirm_granted
             if implicit:
                 exchange.trace.append("implicitConfirm granted")
-            body = messages.CertRepBody(
+            body = CertRepBody(
                 body_type=body_type,
                 cert_req_id=cert_req_id,
                 status=PKIStatus.accepted,
@@ -1036,7 +670,7 @@ class CMPServer:
                 f"Request waiting for approval: check after {outcome.check_after_seconds} s"
             )
             # RFC 9483, 4.4: PKIStatus waiting, no certificate; the client polls.
-            body = messages.CertRepBody(
+            body = CertRepBody(
                 body_type=body_type,
                 cert_req_id=cert_req_id,
                 status=PKIStatus.waiting,
@@ -1044,30 +678,21 @@ class CMPServer:
             )
         else:
             exchange.trace.append(f"Request rejected: {outcome.failure.name}: {outcome.reason}")
-            body = messages.CertRepBody(
+            body = CertRepBody(
                 body_type=body_type,
                 cert_req_id=cert_req_id,
                 status=PKIStatus.rejection,
                 status_text=outcome.reason,
                 failure=int(outcome.failure),
             )
-        response_header = messages.response_header(
-            header,
-            sender=exchange.sender,
-            clock_now=self.clock(),
-            nonce=response_nonce,
-            implicit_confirm=implicit,
-        )
-        return messages.encode_response(
-            response_header,
-            body,
-            protector=exchange.protector,
-            extra_certs=_extra_certs(exchange.protector, chain),
+        return self._respond(
+            exchange, body, nonce=response_nonce, implicit_confirm=implicit, chain=chain
         )
 
     # ------------------------------------------------------------------ certConf / error
 
-    def _handle_certConf(self, exchange: _Exchange) -> bytes:  # noqa: N802 - body name
+    def _cert_conf(self, exchange: _Exchange) -> bytes:
+        """certConf, RFC 9483, 4.1.1: the client accepts or rejects the new certificate."""
         self._check_protection(exchange)
         header = exchange.request.header
         transaction_id = _transaction_id(header)
@@ -1082,7 +707,7 @@ class CMPServer:
             header.recip_nonce, pending.recip_nonce
         ):
             raise BadRecipientNonce("recipNonce does not match the nonce sent in the response.")
-        statuses = messages.cert_conf(exchange.request)
+        statuses = decode.cert_conf(exchange.request)
         # RFC 9483, 4.1.1: certConf carries exactly one CertStatus.
         if len(statuses) != 1:
             raise BadRequest("certConf must carry exactly one CertStatus.")
@@ -1097,14 +722,15 @@ class CMPServer:
             exchange.trace.append("Certificate confirmed")
         else:
             exchange.trace.append(f"Certificate rejected by the client: {status.status_text}")
-        return self._pkiconf(exchange, pending.sender)
+        return self._respond(exchange, PKIConfBody())
 
     @staticmethod
     def _check_cert_hash(
-        header: RequestHeader, status: messages.CertStatus, certificate: x509.Certificate
+        header: RequestHeader, status: CertStatus, certificate: x509.Certificate
     ) -> None:
         # RFC 9810, 5.3.18: certHash is computed with hashAlg if present (pvno 3),
         # otherwise with the hash of the certificate's signature algorithm.
+        algorithm: hashes.HashAlgorithm | None
         if status.hash_alg is not None:
             if header.pvno != 3:
                 raise BadRequest("hashAlg requires pvno 3.")
@@ -1118,65 +744,54 @@ class CMPServer:
         if not hmac.compare_digest(digest.finalize(), status.cert_hash):
             raise BadCertId("certHash does not match the issued certificate.")
 
-    def _handle_error(self, exchange: _Exchange) -> bytes:
+    def _client_error(self, exchange: _Exchange) -> bytes:
         """An error from the client ends the transaction, RFC 9483, 3.6.4: answer pkiConf."""
         self._check_protection(exchange)
         transaction_id = _transaction_id(exchange.request.header)
-        content = messages.error_content(exchange.request)
+        content = decode.error_content(exchange.request)
         exchange.trace.append(
             f"Error received from the client: status {content.status}, {content.status_text}"
         )
         pending = self.backend.pending_confirmation(transaction_id)
-        sender = exchange.sender
         if pending is not None:
-            sender = pending.sender
             self.backend.confirm(
                 transaction_id,
                 accepted=False,
                 reason=content.status_text or "error message from the client",
             )
-        return self._pkiconf(exchange, sender)
-
-    def _pkiconf(self, exchange: _Exchange, sender: x509.Name | None) -> bytes:
-        response_header = messages.response_header(
-            exchange.request.header, sender=sender, clock_now=self.clock(), nonce=self.nonce()
-        )
-        return messages.encode_response(
-            response_header,
-            messages.PKIConfBody(),
-            protector=exchange.protector,
-            extra_certs=_signer_certs(exchange.protector),
-        )
+            exchange.sender = pending.sender
+        return self._respond(exchange, PKIConfBody())
 
     # ------------------------------------------------------------------ kur
 
-    def _handle_kur(self, exchange: _Exchange) -> bytes:
+    def _key_update(self, exchange: _Exchange) -> bytes:
         """Key update, RFC 9483, 4.1.3: a new certificate for a new key of a certificate."""
         self._check_protection(exchange)
         self._check_new_transaction(exchange)
-        request = exchange.request
-        header = request.header
+        header = exchange.request.header
         cert_req = self._single_cert_request(exchange)
         # RFC 9483, 4.1.3: the template carries the new publicKey.
         if cert_req.public_key is None:
             raise BadCertTemplate("The certificate template has no public key.")
-        self._check_public_key(cert_req.public_key)
+        public_key = self._check_public_key(cert_req.public_key)
         old_certificate = exchange.signer.certificate if exchange.signer is not None else None
-        old_cert_id = cert_req.old_cert_id
         if old_certificate is not None:
             # RFC 9483, 4.1.3: the kur is signed with the certificate to be updated;
             # oldCertId, if present, names that certificate.
-            if old_cert_id is not None and old_cert_id != CertId.of(old_certificate):
+            old_cert_id = CertId.of(old_certificate)
+            if cert_req.old_cert_id is not None and cert_req.old_cert_id != old_cert_id:
                 raise BadCertId("oldCertId does not match the certificate that signed the kur.")
-            if _same_key(cert_req.public_key, old_certificate.public_key()):
+            if _same_key(public_key, old_certificate.public_key()):
                 raise BadCertTemplate("The new public key is the key of the certificate to update.")
-        elif old_cert_id is None:
+        elif cert_req.old_cert_id is None:
             # RFC 9483, 4.1.3: oldCertId is required unless the protection
             # certificate is the certificate to be updated.
             raise BadCertId(
                 "oldCertId is required when the kur is not signed by the old certificate."
             )
-        self._check_pop(exchange, cert_req)
+        else:
+            old_cert_id = cert_req.old_cert_id
+        self._check_pop(exchange, cert_req, public_key)
         subject = cert_req.subject
         if (subject is None or len(subject) == 0) and old_certificate is not None:
             # RFC 9483, 4.1.3: the subject MAY be omitted; it stays the old one.
@@ -1193,9 +808,9 @@ class CMPServer:
                 implicit_confirm_requested=header.implicit_confirm,
                 cert_req_id=0,
                 old_certificate=old_certificate,
-                old_cert_id=old_cert_id or CertId.of(old_certificate),  # type: ignore[arg-type]
+                old_cert_id=old_cert_id,
                 subject=subject if subject is not None and len(subject) else None,
-                public_key=cert_req.public_key,
+                public_key=public_key,
                 extensions=cert_req.extensions,
                 mac_protected=exchange.mac_verified,
                 signer=exchange.signer,
@@ -1213,12 +828,12 @@ class CMPServer:
 
     # ------------------------------------------------------------------ rr
 
-    def _handle_rr(self, exchange: _Exchange) -> bytes:
+    def _revocation(self, exchange: _Exchange) -> bytes:
         """Revocation, RFC 9483, 4.2: one RevDetails naming the certificate by issuer and serial."""
         self._check_protection(exchange)
         self._check_new_transaction(exchange)
         header = exchange.request.header
-        details = messages.rev_details(exchange.request)
+        details = decode.rev_details(exchange.request)
         # RFC 9483, 4.2: exactly one RevDetails.
         if len(details) != 1:
             raise BadRequest("Exactly one RevDetails is supported.")
@@ -1249,36 +864,22 @@ class CMPServer:
         )
         exchange.response_type = "rp"
         # RFC 9483, 4.2: rp with exactly one PKIStatusInfo, accepted.
-        return self._respond(exchange, messages.RevRepBody())
-
-    def _respond(self, exchange: _Exchange, body: messages.ResponseBody) -> bytes:
-        response_header = messages.response_header(
-            exchange.request.header,
-            sender=exchange.sender,
-            clock_now=self.clock(),
-            nonce=self.nonce(),
-        )
-        return messages.encode_response(
-            response_header,
-            body,
-            protector=exchange.protector,
-            extra_certs=_signer_certs(exchange.protector),
-        )
+        return self._respond(exchange, RevRepBody())
 
     # ------------------------------------------------------------------ genm
 
-    def _handle_genm(self, exchange: _Exchange) -> bytes:
+    def _general_message(self, exchange: _Exchange) -> bytes:
         """General message, RFC 9483, 4.3 / RFC 9810, 5.3.19."""
         self._check_protection(exchange)
         self._check_new_transaction(exchange)
         header = exchange.request.header
-        items = messages.general_messages(exchange.request)
+        items = decode.general_messages(exchange.request)
         if not items:
             # RFC 9810, 5.3.19: a genm may leave the content to the receiver
             # (openssl cmp -cmd genm without -infotype sends it empty): answer
             # with what a client needs first, the CA certificates (RFC 9483, 4.3.1).
             exchange.trace.append("genm without infoType: answering caCerts")
-            items = ((asn1.OID.it_ca_certs, None),)
+            items = ((OID.it_ca_certs, None),)
         old_root = None
         crl_statuses: tuple[CRLStatus, ...] = ()
         kinds: list[tuple[str, str]] = []
@@ -1290,14 +891,14 @@ class CMPServer:
                 continue
             kind, _response_oid = known
             exchange.trace.append(f"infoType {kind} requested")
-            if oid == asn1.OID.it_root_ca_cert and value is not None:
+            if oid == OID.it_root_ca_cert and value is not None:
                 # RFC 9483, 4.3.2: the root CA certificate the client holds.
-                old_root = messages.certificate_from_der(value)
+                old_root = decode.certificate_from_der(value)
             if kind == "crlStatusList":
                 # RFC 9483, 4.3.4: crlStatusList MUST carry the CRLs the client holds.
                 if value is None:
                     raise BadDataFormat("crlStatusList requires a CRLStatus list.")
-                crl_statuses = messages.crl_status_list(value)
+                crl_statuses = decode.crl_status_list(value)
             kinds.append(known)
         request = GeneralRequest(
             pvno=header.pvno,
@@ -1312,10 +913,10 @@ class CMPServer:
         )
         answers: list[tuple[str, bytes | None]] = []
         for kind, response_oid in kinds:
-            value = self.backend.general_info(kind, request)
-            answers.append((response_oid, self._info_value(kind, value)))
+            answer = self.backend.general_info(kind, request)
+            answers.append((response_oid, self._info_value(kind, answer)))
         exchange.response_type = "genp"
-        return self._respond(exchange, messages.GenRepBody(tuple(answers)))
+        return self._respond(exchange, GenRepBody(tuple(answers)))
 
     @staticmethod
     def _info_value(kind: str, value: GeneralInfo) -> bytes | None:
@@ -1324,37 +925,33 @@ class CMPServer:
             return None
         if isinstance(value, RootCaKeyUpdate):
             # RFC 9483, 4.3.2: rootCaKeyUpdate, absent when there is no update
-            return messages.root_ca_key_update_value(
+            return encode.root_ca_key_update_value(
                 value.new_with_new, value.new_with_old, value.old_with_new
             )
         if isinstance(value, CertReqTemplate):
             # RFC 9483, 4.3.3: absent when no template applies
-            return messages.cert_req_template_value(
+            return encode.cert_req_template_value(
                 value.subject, value.extensions, value.rsa_key_size, value.ec_curve
             )
         if kind == "caCerts":
             # RFC 9483, 4.3.1: caCerts, absent when there is none
-            return messages.ca_certs_value(
-                tuple(v for v in value if isinstance(v, x509.Certificate))
-            )
+            return encode.ca_certs_value(tuple(v for v in value if isinstance(v, x509.Certificate)))
         if kind == "crlStatusList":
             # RFC 9483, 4.3.4: crls, absent when the client's CRLs are current
-            return messages.crls_value(
+            return encode.crls_value(
                 tuple(v for v in value if isinstance(v, x509.CertificateRevocationList))
             )
         if kind == "signKeyPairTypes":
-            return messages.algorithms_value(
-                tuple(v for v in value if isinstance(v, messages.AlgorithmId))
-            )
+            return encode.algorithms_value(tuple(v for v in value if isinstance(v, AlgorithmId)))
         raise errors.SystemFailure(f"The backend answered {kind} with {type(value).__name__}.")
 
     # ------------------------------------------------------------------ pollReq
 
-    def _handle_pollReq(self, exchange: _Exchange) -> bytes:  # noqa: N802 - body name
+    def _poll(self, exchange: _Exchange) -> bytes:
         """Polling for a request answered with status waiting, RFC 9483, 4.4."""
         self._check_protection(exchange)
         header = exchange.request.header
-        cert_req_ids = messages.poll_requests(exchange.request)
+        cert_req_ids = decode.poll_requests(exchange.request)
         # RFC 9483, 4.4: one entry, for the one request of the transaction.
         if len(cert_req_ids) != 1:
             raise BadRequest("pollReq must carry exactly one certReqId.")
@@ -1382,19 +979,12 @@ class CMPServer:
         if isinstance(result, Waiting):
             exchange.trace.append(f"Still waiting: check after {result.check_after_seconds} s")
             exchange.response_type = "pollRep"
-            response_header = messages.response_header(
-                header, sender=exchange.sender, clock_now=self.clock(), nonce=response_nonce
+            body = PollRepBody(
+                cert_req_id=outcome.cert_req_id,
+                check_after=result.check_after_seconds,
+                reason=result.reason,
             )
-            return messages.encode_response(
-                response_header,
-                messages.PollRepBody(
-                    cert_req_id=outcome.cert_req_id,
-                    check_after=result.check_after_seconds,
-                    reason=result.reason,
-                ),
-                protector=exchange.protector,
-                extra_certs=_signer_certs(exchange.protector),
-            )
+            return self._respond(exchange, body, nonce=response_nonce)
         # RFC 9483, 4.4: the final response is the ip/cp/kup of the request.
         return self._cert_response(
             exchange,
@@ -1403,3 +993,18 @@ class CMPServer:
             outcome=result,
             response_nonce=response_nonce,
         )
+
+
+#: The request body types served (RFC 9810, 5.1.2; RFC 9483, 4) and the method that
+#: answers each; any other body type is answered with badRequest.
+HANDLERS: dict[str, Callable[[CMPServer, _Exchange], bytes]] = {
+    "ir": CMPServer._certification,
+    "cr": CMPServer._certification,
+    "p10cr": CMPServer._p10cr,
+    "kur": CMPServer._key_update,
+    "certConf": CMPServer._cert_conf,
+    "error": CMPServer._client_error,
+    "rr": CMPServer._revocation,
+    "genm": CMPServer._general_message,
+    "pollReq": CMPServer._poll,
+}

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cmp.protocol import errors
-from cmp.protocol.messages import AlgorithmId, CertId
-from cmp.protocol.protection import SignatureProtector
-from cmp.protocol.server import (
+from cmp.protocol import (
+    AlgorithmId,
+    CertId,
     CertificationRequest,
     CertReqTemplate,
     GeneralInfo,
@@ -34,8 +34,10 @@ from cmp.protocol.server import (
     RevocationRequest,
     RootCaKeyUpdate,
     SharedSecret,
+    SignatureProtector,
     Signer,
     Waiting,
+    errors,
 )
 
 
@@ -211,6 +213,10 @@ class Transaction:
     replaces: int | None = None  # serial of the certificate a kur updates
 
 
+#: The key-strength policy of this CA (RFC 9481, 3.2: ECDSA on P-256, P-384, P-521).
+ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+MIN_RSA_BITS = 2048
+
 #: RFC 9481, 3: the key pair types this CA certifies (signKeyPairTypes).
 SIGN_KEY_PAIR_TYPES = (
     AlgorithmId("1.2.840.113549.1.1.1", b"\x05\x00"),  # rsaEncryption
@@ -271,6 +277,20 @@ class MemoryBackend:
         with self._lock:
             transaction = self.transactions.get(transaction_id)
             return transaction is not None and transaction.state in ("waiting", "approval")
+
+    def check_public_key(self, public_key: CertificatePublicKeyTypes) -> None:
+        self.calls.append(("check_public_key", public_key))
+        if isinstance(public_key, rsa.RSAPublicKey):
+            if public_key.key_size < MIN_RSA_BITS:
+                raise errors.BadCertTemplate(
+                    f"RSA key of {public_key.key_size} bits is too short (minimum {MIN_RSA_BITS})."
+                )
+            return
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            if public_key.curve.name not in ACCEPTED_CURVES:
+                raise errors.BadCertTemplate(f"EC curve {public_key.curve.name} is not accepted.")
+            return
+        raise errors.BadCertTemplate("Only RSA and EC (P-256, P-384, P-521) keys are accepted.")
 
     def _reference(self, request) -> bytes:
         if request.signer is not None:

@@ -13,11 +13,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cmp.protocol import messages
+from cmp.protocol import CertReqTemplate, messages
 from cmp.protocol.asn1 import OID
 from cmp.protocol.errors import FailureInfo
 from cmp.protocol.messages import CertId
-from cmp.protocol.server import CertReqTemplate
 
 from .backend import LocalCA, MemoryBackend
 from .client import read_response

@@ -14,6 +14,7 @@ from cmp.protocol import CMPServer, MalformedMessage, errors
 from cmp.protocol.asn1 import OID
 from cmp.protocol.errors import FailureInfo
 
+from .backend import MemoryBackend
 from .client import Client, pbm, pbmac1, read_response
 
 
@@ -384,6 +385,70 @@ def test_unacceptable_keys(server, client, new_key, text):
     pop = "none" if isinstance(key, ed25519.Ed25519PrivateKey) else "signature"
     result, _ = enroll(server, client, key, pop=pop)
     assert_error(result, FailureInfo.badCertTemplate, text)
+
+
+class AnyKeyBackend(MemoryBackend):
+    """A CA whose key policy accepts every key: what remains is the protocol's own check."""
+
+    def check_public_key(self, public_key) -> None:
+        self.calls.append(("check_public_key", public_key))
+
+
+@pytest.fixture
+def any_key_server(ca):
+    backend = AnyKeyBackend(ca)
+    backend.add_enrollment("fgt100f", "fortinet1")
+    return CMPServer(backend)
+
+
+def test_key_policy_is_asked_before_the_pop(server, backend, client):
+    key = rsa.generate_private_key(65537, 1024)  # noqa: S505 - the point of the test
+    result, _ = enroll(server, client, key, pop="bad")
+    # the weak key is refused for what it is, not for its (also wrong) POP
+    assert_error(
+        result, FailureInfo.badCertTemplate, "RSA key of 1024 bits is too short (minimum 2048)."
+    )
+    asked = [value for name, value in backend.calls if name == "check_public_key"]
+    assert asked == [key.public_key()]
+    assert backend.certify_calls == []
+
+
+def test_key_policy_applies_to_p10cr(server, backend, client):
+    key = rsa.generate_private_key(65537, 1024)  # noqa: S505 - the point of the test
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=fgt100f.local"))
+        .sign(key, hashes.SHA256())
+    )
+    result = server.handle(client.p10cr(csr))
+    assert_error(
+        result, FailureInfo.badCertTemplate, "RSA key of 1024 bits is too short (minimum 2048)."
+    )
+    assert backend.certify_calls == []
+
+
+def test_protocol_refuses_a_template_key_whose_pop_it_cannot_verify(any_key_server, client):
+    key = ed25519.Ed25519PrivateKey.generate()
+    result, _ = enroll(any_key_server, client, key, pop="none")
+    assert_error(
+        result,
+        FailureInfo.badCertTemplate,
+        "Only RSA and EC keys can prove possession by signature to this server.",
+    )
+    assert any_key_server.backend.certify_calls == []
+
+
+def test_p10cr_with_any_signing_key_the_backend_accepts(any_key_server, client):
+    key = ed25519.Ed25519PrivateKey.generate()
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=fgt100f.local"))
+        .sign(key, None)
+    )
+    result = any_key_server.handle(client.p10cr(csr))
+    cp = read_response(result.body)
+    assert result.error is None and cp.body_type == "cp" and cp.status == 0
+    assert spki(cp.certificate) == spki(key)
 
 
 @pytest.mark.parametrize("curve", [ec.SECP384R1(), ec.SECP521R1()])

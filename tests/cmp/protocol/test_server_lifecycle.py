@@ -11,11 +11,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from cmp.protocol import asn1, messages
+from cmp.protocol import CertReqTemplate, RootCaKeyUpdate, asn1, messages
 from cmp.protocol.asn1 import OID
 from cmp.protocol.errors import FailureInfo
 from cmp.protocol.messages import AlgorithmId
-from cmp.protocol.server import CertReqTemplate, RootCaKeyUpdate
 
 from .backend import LocalCA
 from .client import read_response
