@@ -20,7 +20,7 @@ from typing import Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPublicKeyTypes,
-    CertificatePublicKeyTypes,
+    PublicKeyTypes,
 )
 
 from . import errors, protection
@@ -356,7 +356,7 @@ class Backend(Protocol):
         """True if an open transaction already uses this transactionID."""
         ...
 
-    def check_public_key(self, public_key: CertificatePublicKeyTypes) -> None:
+    def check_public_key(self, public_key: PublicKeyTypes) -> None:
         """Refuse a key the CA does not certify: too weak, or of a type it does not accept.
 
         Called for ir, cr, kur and p10cr with the requested public key, after

@@ -298,7 +298,8 @@ class Protector(Protocol):
     that algorithm.  ``sender_kid``, when not None, overrides the header's.
     """
 
-    sender_kid: bytes | None
+    @property
+    def sender_kid(self) -> bytes | None: ...
 
     def new_algorithm(self) -> AlgorithmId: ...
 

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPublicKeyTypes,
-    CertificatePublicKeyTypes,
+    PublicKeyTypes,
 )
 
 from . import decode, encode, errors, protection
@@ -464,7 +464,7 @@ class CMPServer:
             raise TransactionIdInUse("transactionID is already in use.")
 
     def _check_public_key(
-        self, public_key: CertificatePublicKeyTypes
+        self, public_key: PublicKeyTypes
     ) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
         """The key of a CertReqMsg: the backend's key policy, then what a POP needs.
 

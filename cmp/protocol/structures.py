@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from . import asn1
 
@@ -116,7 +116,8 @@ class CertRequest:
 
     cert_req_id: int
     subject: x509.Name | None
-    public_key: CertificateIssuerPublicKeyTypes | None
+    #: Any key the template names; the server checks which it can certify.
+    public_key: PublicKeyTypes | None
     extensions: x509.Extensions
     not_before: datetime.datetime | None
     not_after: datetime.datetime | None
@@ -137,7 +138,8 @@ class CertStatus:
     cert_req_id: int
     #: True when statusInfo is absent or says accepted.
     accepted: bool
-    status: PKIStatus | None
+    #: None when statusInfo is absent; an int for a value RFC 9810, 5.2.3 does not define.
+    status: PKIStatus | int | None
     status_text: str | None
     failure_bits: tuple[int, ...]
     #: RFC 9810, 5.3.18: hashAlg (pvno 3 only), dotted OID.

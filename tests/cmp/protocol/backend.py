@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cmp.protocol import (
@@ -278,7 +278,7 @@ class MemoryBackend:
             transaction = self.transactions.get(transaction_id)
             return transaction is not None and transaction.state in ("waiting", "approval")
 
-    def check_public_key(self, public_key: CertificatePublicKeyTypes) -> None:
+    def check_public_key(self, public_key: PublicKeyTypes) -> None:
         self.calls.append(("check_public_key", public_key))
         if isinstance(public_key, rsa.RSAPublicKey):
             if public_key.key_size < MIN_RSA_BITS:
