@@ -12,7 +12,13 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from certauth import services
-from certauth.models import Certificate, CertificateAuthority, Enrollment, LogEntry
+from certauth.models import (
+    Certificate,
+    CertificateAuthority,
+    CertificateRequest,
+    Enrollment,
+    LogEntry,
+)
 
 
 def _actor(request: HttpRequest) -> services.Actor:
@@ -21,8 +27,24 @@ def _actor(request: HttpRequest) -> services.Actor:
     )
 
 
+class CertificateAuthorityForm(forms.ModelForm):
+    class Meta:
+        model = CertificateAuthority
+        fields = ("name",)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if name != self.instance.name:
+            try:
+                services.check_ca_name(name)
+            except services.InvalidInput as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return name
+
+
 @admin.register(CertificateAuthority)
 class CertificateAuthorityAdmin(admin.ModelAdmin):
+    form = CertificateAuthorityForm
     list_display = (
         "name",
         "kind",
@@ -66,6 +88,16 @@ class CertificateAuthorityAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="private key")
     def has_key(self, obj: CertificateAuthority) -> bool:
         return obj.has_key
+
+    def save_model(
+        self, request: HttpRequest, obj: CertificateAuthority, form, change: bool
+    ) -> None:
+        # Only the name is editable: renamed through the service (checked and logged).
+        try:
+            services.rename_ca(obj, form.cleaned_data["name"], actor=_actor(request))
+        except (services.ServiceError, services.InvalidInput) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        obj.refresh_from_db()
 
     def delete_model(self, request: HttpRequest, obj: CertificateAuthority) -> None:
         try:
@@ -150,6 +182,7 @@ class EnrollmentAdminForm(forms.ModelForm):
         fields = (
             "reference",
             "password",
+            "protocol",
             "ca",
             "type",
             "method",
@@ -169,32 +202,26 @@ class EnrollmentAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        list_errors = False
         for name in ("allowed_sans", "key_usage", "ext_key_usage"):
             value = data.get(name)
             if value is None:
                 data[name] = []
             elif not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 self.add_error(name, "Enter a JSON list of strings.")
-                list_errors = True
-        if (
-            self.instance.pk is None
-            and data.get("type") == Enrollment.Type.REGULAR
-            and not data.get("password")
-        ):
-            self.add_error("password", "A regular enrollment needs a password.")
-        if data.get("ca") is not None and not list_errors:
-            try:
-                services.check_enrollment_fields(
-                    ca=data["ca"],
-                    subject=data.get("subject") or "",
-                    key_usage=data.get("key_usage") or [],
-                    ext_key_usage=data.get("ext_key_usage") or [],
-                    allowed_sans=data.get("allowed_sans") or [],
-                    validity_days=data.get("validity_days") or 0,
+        if self.errors:
+            return data
+        # The service's own checks: the admin adds no rules of its own.
+        fields = {k: v for k, v in data.items() if k not in ("reference", "password")}
+        password = data.get("password") or None
+        try:
+            if self.instance.pk is None:
+                services.validate_enrollment(
+                    reference=data.get("reference") or "", password=password or "", **fields
                 )
-            except services.InvalidInput as exc:
-                raise forms.ValidationError(str(exc)) from exc
+            else:
+                services.validate_enrollment_change(self.instance, password=password, **fields)
+        except services.InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return data
 
 
@@ -261,6 +288,22 @@ class LogEntryAdmin(admin.ModelAdmin):
     list_filter = ("level", "subcategory")
     search_fields = ("message", "user", "source_ip")
     date_hierarchy = "timestamp"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(CertificateRequest)
+class CertificateRequestAdmin(admin.ModelAdmin):
+    """Requests held for manual approval: decided on Pending Requests or with the CLI."""
+
+    list_display = ("pk", "created", "protocol", "operation", "reference", "subject", "state")
+    list_filter = ("state", "protocol")
+    search_fields = ("reference", "subject")
+    exclude = ("public_key",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

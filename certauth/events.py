@@ -1,119 +1,211 @@
-"""Event-log wording and log type IDs, in FortiAuthenticator's style.
+"""The event log: every log type with its FortiAuthenticator wording, and the raw format.
 
-Every message the Logs page shows is composed here, so the wording is the
-same whichever entry point (GUI, CLI, CMP, admin) caused the event.
+Each :class:`LogType` carries its FAC log type ID, sub category, level and the
+wording of its message as a template; callers name the type and pass the
+parameters (``events.log(events.CERT_SIGNED, actor, subject=..., ca=...)``),
+so a line reads the same whichever entry point (GUI, CLI, admin, CMP, SCEP)
+caused it. The wording is an operator-facing contract: monitoring rules match
+these lines, so change them only on purpose.
+
+Template syntax: ``{name}`` is a parameter; ``[...]`` is an optional part,
+written only when every parameter inside it is non-empty.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import unicodedata
+import zoneinfo
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from certauth.models import LogEntry
 
 SUB_CERT = "Certificate Management"
 SUB_CMP = "CMP"
+SUB_SCEP = "SCEP"
 SUB_ADMIN = "Admin Configuration"
+
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it, for the event log."""
+
+    user: str = ""
+    source_ip: str | None = None
+
+
+SYSTEM = Actor(user="system")
 
 
 @dataclass(frozen=True)
 class LogType:
     id: int
     subcategory: str
+    template: str
     level: str = "information"
 
+    def message(self, **params: object) -> str:
+        """The line for *params*; every ``{name}`` of the template must be given."""
+        missing = set(_FIELD.findall(self.template)) - set(params)
+        if missing:
+            raise KeyError(f"log type {self.id} needs {', '.join(sorted(missing))}")
 
-CA_CREATED = LogType(30101, SUB_CERT)
-CA_IMPORTED = LogType(30102, SUB_CERT)
-CA_DELETED = LogType(30103, SUB_CERT)
-CA_REVOKED = LogType(30104, SUB_CERT, "warning")
-CRL_GENERATED = LogType(30105, SUB_CERT)
-CA_KEY_EXPORTED = LogType(30106, SUB_CERT, "warning")
-CERT_SIGNED = LogType(30201, SUB_CERT)
-CERT_RENEWED = LogType(30202, SUB_CERT)
-CERT_REVOKED = LogType(30203, SUB_CERT, "warning")
-CERT_UNREVOKED = LogType(30204, SUB_CERT)
-CERT_DELETED = LogType(30205, SUB_CERT)
-CERT_CONFIRMED = LogType(30206, SUB_CMP)
-CERT_REJECTED = LogType(30207, SUB_CMP, "warning")
-CERT_UNCONFIRMED = LogType(30208, SUB_CMP, "warning")
-ENROLLMENT_CREATED = LogType(30301, SUB_ADMIN)
-ENROLLMENT_CHANGED = LogType(30302, SUB_ADMIN)
-ENROLLMENT_DELETED = LogType(30303, SUB_ADMIN)
-CMP_REQUEST_FAILED = LogType(30401, SUB_CMP, "error")
-CMP_SETTINGS_CHANGED = LogType(30402, SUB_ADMIN)
-CMP_REQUEST_APPROVED = LogType(30403, SUB_CMP)
-CMP_REQUEST_REJECTED = LogType(30404, SUB_CMP, "warning")
+        def optional(match: re.Match[str]) -> str:
+            part = match.group(1)
+            return part if all(params[name] for name in _FIELD.findall(part)) else ""
+
+        return _OPTIONAL.sub(optional, self.template).format(**params)
 
 
-def ca_created(subject: str) -> str:
-    return f"CA certificate '{subject}' was successfully created"
+# --- Certificate authorities -------------------------------------------------------------
+
+CA_CREATED = LogType(30101, SUB_CERT, "CA certificate '{subject}' was successfully created")
+CA_IMPORTED = LogType(30102, SUB_CERT, "CA certificate '{subject}' was successfully imported")
+TRUSTED_CA_IMPORTED = LogType(
+    30102, SUB_CERT, "Trusted CA certificate '{subject}' was successfully imported"
+)
+CA_DELETED = LogType(30103, SUB_CERT, "CA certificate '{subject}' was deleted")
+CA_REVOKED = LogType(
+    30104, SUB_CERT, "CA certificate '{subject}' was revoked (reason: {reason})", "warning"
+)
+CRL_GENERATED = LogType(
+    30105, SUB_CERT, "CRL for CA certificate '{subject}' was generated ({count} revoked)"
+)
+CA_KEY_EXPORTED = LogType(
+    30106,
+    SUB_CERT,
+    "Private key of CA certificate '{subject}' was exported (PKCS#12)",
+    "warning",
+)
+CA_RENAMED = LogType(
+    30107, SUB_CERT, "CA certificate '{subject}' was renamed from '{old}' to '{new}'"
+)
+
+# --- Certificates --------------------------------------------------------------------
+
+CERT_SIGNED = LogType(
+    30201,
+    SUB_CERT,
+    'Certificate signing request "{subject}" signed with CA certificate "{ca}"',
+)
+CERT_RENEWED = LogType(30202, SUB_CERT, 'Certificate "{subject}" was renewed ({serial})')
+CERT_REVOKED = LogType(
+    30203, SUB_CERT, 'Certificate "{subject}" ({serial}) was revoked (reason: {reason})', "warning"
+)
+CERT_UNREVOKED = LogType(
+    30204, SUB_CERT, 'Certificate "{subject}" ({serial}) was released from hold'
+)
+CERT_DELETED = LogType(30205, SUB_CERT, 'Certificate "{subject}" ({serial}) was deleted')
+CERT_CONFIRMED = LogType(
+    30206, SUB_CMP, 'Certificate "{subject}" ({serial}) was confirmed by the client'
+)
+CERT_REJECTED = LogType(
+    30207,
+    SUB_CMP,
+    'Certificate "{subject}" ({serial}) was rejected by the client[: {reason}]',
+    "warning",
+)
+CERT_UNCONFIRMED = LogType(
+    30208,
+    SUB_CMP,
+    'Certificate "{subject}" ({serial}) was revoked: the client did not confirm it in time',
+    "warning",
+)
+CERT_SUPERSEDED = LogType(
+    30209,
+    SUB_CERT,
+    'Certificate "{subject}" ({serial}) was replaced by {new_serial} and stays valid',
+)
+
+# --- Enrollments ---------------------------------------------------------------------
+
+ENROLLMENT_CREATED = LogType(
+    30301, SUB_ADMIN, "{protocol} enrollment request '{reference}' was created"
+)
+ENROLLMENT_CHANGED = LogType(
+    30302, SUB_ADMIN, "{protocol} enrollment request '{reference}' was modified"
+)
+ENROLLMENT_DELETED = LogType(
+    30303, SUB_ADMIN, "{protocol} enrollment request '{reference}' was deleted"
+)
+ENROLLMENTS_IMPORTED = LogType(
+    30304, SUB_ADMIN, "{count} enrollment requests were imported from {source}"
+)
+
+# --- Enrollment protocols ------------------------------------------------------------------
+
+CMP_REQUEST_FAILED = LogType(
+    30401, SUB_CMP, "CMP {body_type}[ from {sender}] failed: {text} ({failure})", "error"
+)
+CMP_SETTINGS_CHANGED = LogType(30402, SUB_ADMIN, "CMP settings changed: {changes}")
+CMP_DEBUG_CHANGED = LogType(30402, SUB_ADMIN, "CMP debug mode {state}")
+REQUEST_APPROVED = LogType(
+    30403,
+    SUB_CMP,
+    "{protocol} {operation} of enrollment '{reference}' for \"{subject}\" was approved",
+)
+REQUEST_REJECTED = LogType(
+    30404,
+    SUB_CMP,
+    "{protocol} {operation} of enrollment '{reference}' for \"{subject}\" was rejected: {reason}",
+    "warning",
+)
 
 
-def ca_imported(subject: str) -> str:
-    return f"CA certificate '{subject}' was successfully imported"
+def log(log_type: LogType, actor: Actor = SYSTEM, **params: object) -> LogEntry:
+    """Write one event of *log_type*: the only way entries are created."""
+    from certauth.models import LogEntry
 
-
-def trusted_ca_imported(subject: str) -> str:
-    return f"Trusted CA certificate '{subject}' was successfully imported"
-
-
-def ca_deleted(subject: str) -> str:
-    return f"CA certificate '{subject}' was deleted"
-
-
-def ca_revoked(subject: str, reason: str) -> str:
-    return f"CA certificate '{subject}' was revoked (reason: {reason})"
-
-
-def ca_key_exported(subject: str) -> str:
-    return f"Private key of CA certificate '{subject}' was exported (PKCS#12)"
-
-
-def crl_generated(subject: str, count: int) -> str:
-    return f"CRL for CA certificate '{subject}' was generated ({count} revoked)"
-
-
-def csr_signed(subject: str, ca_subject: str) -> str:
-    return f'Certificate signing request "{subject}" signed with CA certificate "{ca_subject}"'
-
-
-def cert_renewed(subject: str, serial_colons: str) -> str:
-    return f'Certificate "{subject}" was renewed ({serial_colons})'
-
-
-def cert_revoked(subject: str, serial_colons: str, reason: str) -> str:
-    return f'Certificate "{subject}" ({serial_colons}) was revoked (reason: {reason})'
-
-
-def cert_unrevoked(subject: str, serial_colons: str) -> str:
-    return f'Certificate "{subject}" ({serial_colons}) was released from hold'
-
-
-def cert_deleted(subject: str, serial_colons: str) -> str:
-    return f'Certificate "{subject}" ({serial_colons}) was deleted'
-
-
-def cert_confirmed(subject: str, serial_colons: str) -> str:
-    return f'Certificate "{subject}" ({serial_colons}) was confirmed by the client'
-
-
-def cert_rejected(subject: str, serial_colons: str, reason: str) -> str:
-    text = f'Certificate "{subject}" ({serial_colons}) was rejected by the client'
-    return f"{text}: {reason}" if reason else text
-
-
-def cert_unconfirmed(subject: str, serial_colons: str) -> str:
-    return (
-        f'Certificate "{subject}" ({serial_colons}) was revoked: '
-        "the client did not confirm it in time"
+    return LogEntry.objects.log(
+        log_type.message(**params),
+        level=log_type.level,
+        subcategory=log_type.subcategory,
+        log_type=log_type.id,
+        user=actor.user,
+        source_ip=actor.source_ip,
     )
 
 
-def enrollment_created(reference: str) -> str:
-    return f"CMP enrollment request '{reference}' was created"
+# --- Raw format (Log Access > Logs > Download) --------------------------------------------
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\r": "\\r", "\n": "\\n", "\t": "\\t"}
 
 
-def enrollment_changed(reference: str) -> str:
-    return f"CMP enrollment request '{reference}' was modified"
+def escape_value(value: object) -> str:
+    r"""A value for a ``key="value"`` pair.
+
+    ``\`` and ``"`` are escaped, CR, LF and TAB written as ``\r \n \t``, and
+    every other control, format or line/paragraph separator character (VT,
+    FF, FS, NEL U+0085, U+2028, U+2029, ...) as ``\uXXXX``: a logged value
+    can never start a line of its own, whatever a subject or a client sent.
+    """
+    text = "" if value is None else str(value)
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
-def enrollment_deleted(reference: str) -> str:
-    return f"CMP enrollment request '{reference}' was deleted"
+def raw_line(entry: LogEntry, tz: dt.tzinfo | None = None) -> str:
+    """One entry in FortiAuthenticator's raw log format, in the server's time zone."""
+    tz = tz or zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    local = entry.timestamp.astimezone(tz)
+    return (
+        f"date={local:%Y-%m-%d} time={local:%H:%M:%S} oid={entry.pk} logid={entry.log_type_id} "
+        f'cat="{escape_value(entry.category)}" subcat="{escape_value(entry.subcategory)}" '
+        f'level={entry.level} nas="" action="" status="" '
+        f'msg="{escape_value(entry.message)}" user="{escape_value(entry.user)}"'
+    )

@@ -1,4 +1,4 @@
-"""Certificate authorities, issued certificates, CMP enrollments and the event log."""
+"""Certificate authorities, issued certificates, enrollments and their requests, the event log."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ class CertificateQuerySet(models.QuerySet["Certificate"]):
         S = Certificate.Status
         if status == S.EXPIRED:
             return self.exclude(status=S.REVOKED).filter(not_after__lte=now)
-        if status in (S.ACTIVE, S.PENDING):
+        if status in (S.ACTIVE, S.PENDING, S.SUPERSEDED):
             return self.filter(status=status, not_after__gt=now)
         if status == S.REVOKED:
             return self.filter(status=S.REVOKED)
@@ -175,6 +175,9 @@ class Certificate(models.Model):
         PENDING = "pending", "Pending"
         REVOKED = "revoked", "Revoked"
         EXPIRED = "expired", "Expired"
+        # Replaced by a newer certificate of its enrollment, and not revoked:
+        # still valid, no longer the enrollment's certificate.
+        SUPERSEDED = "superseded", "Superseded"
 
     class Kind(models.TextChoices):
         USER = "user", "User"
@@ -226,6 +229,14 @@ class Certificate(models.Model):
     class Meta:
         ordering = ["-created"]
         indexes = [models.Index(fields=["ca", "status"])]
+        constraints = [
+            # certauth.enrollment: at most one certificate in force per enrollment.
+            models.UniqueConstraint(
+                fields=["enrollment"],
+                condition=models.Q(status="active"),
+                name="one_active_certificate_per_enrollment",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject} ({self.serial_colons})"
@@ -267,7 +278,7 @@ class EnrollmentQuerySet(models.QuerySet["Enrollment"]):
 
 
 class Enrollment(models.Model):
-    """A CMP client's enrollment: its reference, password, CA and certificate profile."""
+    """A client's enrollment: its ID, password, protocol, CA and certificate profile."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -282,14 +293,19 @@ class Enrollment(models.Model):
         AUTOMATIC = "automatic", "Automatic"
         MANUAL = "manual", "Manual approval"
 
+    class Protocol(models.TextChoices):
+        CMP = "cmp", "CMP"
+        SCEP = "scep", "SCEP"
+
     reference = models.CharField(
         "enrollment ID",
         max_length=128,
         unique=True,
-        help_text="The CMP reference (senderKID) the client sends; matched exactly.",
+        help_text="The reference the client sends (CMP senderKID); matched exactly.",
     )
     # Sealed by certauth.keystore: needed in clear to check a password-based MAC.
     encrypted_password = models.BinaryField(null=True, blank=True, editable=False)
+    protocol = models.CharField(max_length=8, choices=Protocol.choices, default=Protocol.CMP)
     ca = models.ForeignKey(
         CertificateAuthority, on_delete=models.PROTECT, related_name="enrollments"
     )
@@ -358,8 +374,91 @@ class Enrollment(models.Model):
     def has_password(self) -> bool:
         return bool(self.encrypted_password)
 
-    def active_certificate(self) -> Certificate | None:
-        return self.certificates.current().order_by("-created").first()
+    @property
+    def protocol_label(self) -> str:
+        return self.Protocol(self.protocol).label
+
+
+class CertificateRequest(models.Model):
+    """A certificate request of a manual-approval enrollment, and its decision.
+
+    Protocol-neutral (CMP, SCEP): the protocol keeps its own transaction state
+    and finds the outcome here when the client polls.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+    # The enrollment ID, kept when the enrollment is deleted.
+    reference = models.CharField("enrollment ID", max_length=128)
+    protocol = models.CharField(max_length=8, choices=Enrollment.Protocol.choices)
+    operation = models.CharField(max_length=16, help_text="The protocol's message, e.g. ir, kur.")
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.WAITING, db_index=True
+    )
+    subject = models.CharField(max_length=1024, blank=True)
+    public_key = models.BinaryField()  # SubjectPublicKeyInfo DER
+    sans = models.JSONField("SANs", default=list, blank=True)
+    renews = models.ForeignKey(
+        Certificate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The certificate a renewal request updates.",
+    )
+    replaces = models.ForeignKey(
+        Certificate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The enrollment's certificate the new one will replace.",
+    )
+    not_before = models.DateTimeField(null=True, blank=True)
+    not_after = models.DateTimeField(null=True, blank=True)
+    needs_confirmation = models.BooleanField(default=False)
+    revoke_replaced = models.BooleanField(default=True)
+    source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
+    certificate = models.ForeignKey(
+        Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=512, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.protocol_label} {self.operation} of {self.reference} ({self.state})"
+
+    @property
+    def protocol_label(self) -> str:
+        return Enrollment.Protocol(self.protocol).label
+
+    @property
+    def progress(self) -> str:
+        """What became of the request, as Pending Requests shows it."""
+        if self.state == self.State.WAITING:
+            return "Waiting for approval"
+        if self.state == self.State.REJECTED:
+            return "The client gets the rejection at its next poll"
+        cert = self.certificate
+        if cert is None:
+            return "Certificate deleted"
+        return {
+            Certificate.Status.PENDING: "Certificate issued, waiting for the client",
+            Certificate.Status.ACTIVE: "Certificate in force",
+            Certificate.Status.REVOKED: "Certificate revoked",
+            Certificate.Status.SUPERSEDED: "Certificate superseded",
+        }.get(cert.status, cert.display_status)
 
 
 # --- Event log ----------------------------------------------------------------------

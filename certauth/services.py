@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.conf import settings
@@ -22,9 +21,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from certauth import events, keystore
+from certauth import events, keystore, profiles
 from certauth import x509 as x509util
-from certauth.models import Certificate, CertificateAuthority, Enrollment, LogEntry
+from certauth.events import SYSTEM, Actor
+from certauth.models import Certificate, CertificateAuthority, Enrollment
 from certauth.x509 import InvalidInput, PublicKey
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,9 @@ __all__ = [
     "delete_ca",
     "revoke_ca",
     "export_ca_pkcs12",
+    "rename_ca",
     "issue_certificate",
     "issue_from_csr",
-    "confirm_certificate",
-    "reject_certificate",
     "revoke_certificate",
     "unrevoke_certificate",
     "delete_certificate",
@@ -53,7 +52,9 @@ __all__ = [
     "update_enrollment",
     "delete_enrollment",
     "refresh_due_crls",
-    "sweep_unconfirmed",
+    "current_crl",
+    "crl_url",
+    "ocsp_url",
 ]
 
 
@@ -65,31 +66,30 @@ class NotAllowed(ServiceError):
     """The action is forbidden by a rule (e.g. deleting a CA that issued certificates)."""
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who did it, for the event log."""
-
-    user: str = ""
-    source_ip: str | None = None
-
-
-SYSTEM = Actor(user="system")
+#: Certificates start a few minutes in the past, for clients whose clock is behind.
+BACKDATE = dt.timedelta(minutes=5)
+#: A CRL is re-signed when less than this is left before its nextUpdate.
+CRL_REFRESH_MARGIN = dt.timedelta(hours=6)
+#: nextUpdate of a new CRL.
+CRL_LIFETIME = dt.timedelta(hours=24)
 
 
-def _log(log_type: events.LogType, message: str, actor: Actor) -> None:
-    LogEntry.objects.log(
-        message,
-        level=log_type.level,
-        subcategory=log_type.subcategory,
-        log_type=log_type.id,
-        user=actor.user,
-        source_ip=actor.source_ip,
-    )
-
-
-def _public_url(path: str) -> str | None:
+def _public_url(view: str, **kwargs: str) -> str | None:
     """A URL on this server for certificate extensions (CRL DP, AIA), if FAC_PUBLIC_URL is set."""
-    return f"{settings.FAC_PUBLIC_URL}{path}" if settings.FAC_PUBLIC_URL else None
+    from django.urls import reverse
+
+    base = settings.FAC_PUBLIC_URL
+    return f"{base}{reverse(view, kwargs=kwargs or None)}" if base else None
+
+
+def crl_url(ca: CertificateAuthority) -> str | None:
+    """Where devices fetch *ca*'s CRL (the CRL distribution point of its certificates)."""
+    return _public_url("crl", name=ca.name)
+
+
+def ocsp_url() -> str | None:
+    """The OCSP responder named in certificates (authorityInfoAccess)."""
+    return _public_url("ocsp")
 
 
 def _unique_serial() -> int:
@@ -104,7 +104,8 @@ def _unique_serial() -> int:
             return serial
 
 
-def _validate_ca_name(name: str) -> str:
+def check_ca_name(name: str) -> str:
+    """A new certificate ID: 1-64 characters without spaces or slashes, not in use."""
     name = name.strip()
     if not name or len(name) > 64 or any(c.isspace() or c in "/\\" for c in name):
         raise InvalidInput(
@@ -160,11 +161,10 @@ def create_ca(
     actor: Actor = SYSTEM,
 ) -> CertificateAuthority:
     """Create a self-signed root CA, or an intermediate CA signed by *parent*."""
-    name = _validate_ca_name(name)
+    name = check_ca_name(name)
     subject_name = x509util.parse_name(subject)
     algorithm = x509util.hash_algorithm(hash_name)
-    if days < 1 or days > 36500:
-        raise InvalidInput("Validity must be between 1 and 36500 days.")
+    profiles.check_validity_days(days, "Validity")
     key = x509util.generate_private_key(key_type, key_size=key_size, curve=curve)
     now = timezone.now()
     not_after = now + dt.timedelta(days=days)
@@ -189,7 +189,7 @@ def create_ca(
                 public_key=key.public_key(),
                 issuer_public_key=parent_cert.public_key(),
                 serial=_unique_serial(),
-                not_before=now - dt.timedelta(minutes=5),
+                not_before=now - BACKDATE,
                 not_after=not_after,
                 path_length=path_length,
             )
@@ -201,7 +201,7 @@ def create_ca(
                 public_key=key.public_key(),
                 issuer_public_key=key.public_key(),
                 serial=_unique_serial(),
-                not_before=now - dt.timedelta(minutes=5),
+                not_before=now - BACKDATE,
                 not_after=not_after,
                 path_length=None,
             )
@@ -213,7 +213,7 @@ def create_ca(
             parent=parent,
             **_ca_fields(certificate),
         )
-        _log(events.CA_CREATED, events.ca_created(ca.subject), actor)
+        events.log(events.CA_CREATED, actor, subject=ca.subject)
     return ca
 
 
@@ -270,7 +270,7 @@ def _import(
     trusted: bool,
     actor: Actor,
 ) -> CertificateAuthority:
-    name = _validate_ca_name(name)
+    name = check_ca_name(name)
     try:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
         is_ca = constraints.ca
@@ -304,8 +304,8 @@ def _import(
             imported=True,
             **fields,
         )
-        message = events.trusted_ca_imported if trusted else events.ca_imported
-        _log(events.CA_IMPORTED, message(ca.subject), actor)
+        log_type = events.TRUSTED_CA_IMPORTED if trusted else events.CA_IMPORTED
+        events.log(log_type, actor, subject=ca.subject)
     return ca
 
 
@@ -321,7 +321,22 @@ def delete_ca(ca: CertificateAuthority, *, actor: Actor = SYSTEM) -> None:
             raise NotAllowed(f"CA {ca.name} is used by CMP enrollments and cannot be deleted.")
         subject = ca.subject
         ca.delete()
-        _log(events.CA_DELETED, events.ca_deleted(subject), actor)
+        events.log(events.CA_DELETED, actor, subject=subject)
+
+
+def rename_ca(
+    ca: CertificateAuthority, name: str, *, actor: Actor = SYSTEM
+) -> CertificateAuthority:
+    """Give a CA another certificate ID (the name in CRL URLs and the CLI)."""
+    with transaction.atomic():
+        ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+        if name.strip() == ca.name:
+            return ca
+        new = check_ca_name(name)
+        old, ca.name = ca.name, new
+        ca.save(update_fields=["name", "updated"])
+        events.log(events.CA_RENAMED, actor, subject=ca.subject, old=old, new=new)
+    return ca
 
 
 def export_ca_pkcs12(ca: CertificateAuthority, *, passphrase: str, actor: Actor = SYSTEM) -> bytes:
@@ -337,7 +352,7 @@ def export_ca_pkcs12(ca: CertificateAuthority, *, passphrase: str, actor: Actor 
         cas=[parent.certificate for parent in ca.chain()[1:]] or None,
         encryption_algorithm=serialization.BestAvailableEncryption(passphrase.encode()),
     )
-    _log(events.CA_KEY_EXPORTED, events.ca_key_exported(ca.subject), actor)
+    events.log(events.CA_KEY_EXPORTED, actor, subject=ca.subject)
     return data
 
 
@@ -355,7 +370,7 @@ def revoke_ca(
         ca.revoked_at = timezone.now()
         ca.revocation_reason = reason
         ca.save(update_fields=["revoked_at", "revocation_reason", "updated"])
-        _log(events.CA_REVOKED, events.ca_revoked(ca.subject, reason_label), actor)
+        events.log(events.CA_REVOKED, actor, subject=ca.subject, reason=reason_label)
     return ca
 
 
@@ -368,9 +383,11 @@ def issue_certificate(
     subject: x509.Name,
     public_key: PublicKey,
     sans: Sequence[x509.GeneralName] = (),
-    key_usage: Sequence[str] = ("digitalSignature", "keyEncipherment"),
+    key_usage: Sequence[str] | None = None,
     ext_key_usage: Sequence[str] = (),
-    days: int = 365,
+    days: int = profiles.DEFAULT_CERTIFICATE_DAYS,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
     kind: str = Certificate.Kind.LOCAL_SERVICE,
     name: str = "",
     enrollment: Enrollment | None = None,
@@ -382,32 +399,39 @@ def issue_certificate(
 ) -> Certificate:
     """Sign a certificate for an end entity and log it.
 
-    The validity is capped at the CA's own (RFC 5280 6.1.3: a path is valid
-    only while every certificate in it is).
+    *key_usage* None means the profile's default for the key type. The
+    validity is *days* from now, or *not_before*..*not_after* when given, and
+    always capped at the CA's own (RFC 5280 6.1.3: a path is valid only while
+    every certificate in it is). Enrollment certificates come through
+    :mod:`certauth.enrollment`, which applies the enrollment's rules first.
     """
-    x509util.check_end_entity_key(public_key)
-    if days < 1:
-        raise InvalidInput("Validity must be at least one day.")
+    profiles.check_public_key(public_key)
+    profiles.check_validity_days(days)
     if len(subject) == 0 and not sans:
         raise InvalidInput("A certificate needs a subject or a subjectAltName (RFC 5280 4.1.2.6).")
+    if key_usage is None:
+        key_usage = profiles.key_usage_for(public_key, None)
     now = timezone.now()
     with transaction.atomic():
         ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
         _check_signer(ca, now)
-        not_after = min(now + dt.timedelta(days=days), ca.not_after)
+        not_after = min(not_after or now + dt.timedelta(days=days), ca.not_after)
+        not_before = not_before or now - BACKDATE
+        if not_after <= not_before:
+            raise InvalidInput("The validity period is empty.")
         serial = _unique_serial()
         builder = x509util.end_entity_builder(
             subject=subject,
             ca_certificate=ca.certificate,
             public_key=public_key,
             serial=serial,
-            not_before=now - dt.timedelta(minutes=5),
+            not_before=not_before,
             not_after=not_after,
             key_usage=key_usage,
             ext_key_usage=ext_key_usage,
             sans=sans,
-            crl_url=_public_url(f"/app/cert/crl/{ca.name}.crl"),
-            ocsp_url=_public_url("/app/cert/ocsp"),
+            crl_url=crl_url(ca),
+            ocsp_url=ocsp_url(),
         )
         algorithm = x509util.hash_algorithm(hash_name or ca.hash_algorithm or "sha256")
         certificate = keystore.sign_certificate(ca, builder, algorithm)
@@ -429,9 +453,9 @@ def issue_certificate(
             replaces=replaces,
         )
         if renewal:
-            _log(events.CERT_RENEWED, events.cert_renewed(subject_text, cert.serial_colons), actor)
+            events.log(events.CERT_RENEWED, actor, subject=subject_text, serial=cert.serial_colons)
         else:
-            _log(events.CERT_SIGNED, events.csr_signed(subject_text, ca.subject), actor)
+            events.log(events.CERT_SIGNED, actor, subject=subject_text, ca=ca.subject)
     return cert
 
 
@@ -447,67 +471,30 @@ def issue_from_csr(
     if sans is None:
         try:
             sans = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
-        except x509.ExtensionNotFound:
+        except (x509.ExtensionNotFound, ValueError):
             sans = []
-    return issue_certificate(
-        ca=ca, subject=csr.subject, public_key=csr.public_key(), sans=sans, **kwargs
-    )
+    try:
+        public_key = csr.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise InvalidInput("The CSR's public key is of an unsupported type.") from None
+    return issue_certificate(ca=ca, subject=csr.subject, public_key=public_key, sans=sans, **kwargs)
 
 
-def confirm_certificate(
-    cert: Certificate, *, supersede: bool = True, actor: Actor = SYSTEM
-) -> Certificate:
-    """A pending certificate becomes active; what it replaces is revoked as superseded."""
-    with transaction.atomic():
-        cert = Certificate.objects.select_for_update().get(pk=cert.pk)
-        if cert.status != Certificate.Status.PENDING:
-            return cert
-        cert.status = Certificate.Status.ACTIVE
-        cert.save(update_fields=["status", "updated"])
-        _log(events.CERT_CONFIRMED, events.cert_confirmed(cert.subject, cert.serial_colons), actor)
-        if cert.replaces_id and supersede:
-            old = Certificate.objects.select_for_update().get(pk=cert.replaces_id)
-            if old.status != Certificate.Status.REVOKED:
-                _revoke(old, Certificate.Reason.SUPERSEDED, actor)
-    return cert
-
-
-def reject_certificate(
-    cert: Certificate, *, reason: str = "", actor: Actor = SYSTEM
-) -> Certificate:
-    """The client refused a pending certificate (CMP certConf rejection): revoke it."""
-    with transaction.atomic():
-        cert = Certificate.objects.select_for_update().get(pk=cert.pk)
-        if cert.status == Certificate.Status.REVOKED:
-            return cert
-        _revoke(
-            cert,
-            Certificate.Reason.CESSATION_OF_OPERATION,
-            actor,
-            message=events.cert_rejected(cert.subject, cert.serial_colons, reason),
-            log_type=events.CERT_REJECTED,
-        )
-    return cert
-
-
-def _revoke(
+def revoke_locked(
     cert: Certificate,
     reason: str,
     actor: Actor,
     *,
-    message: str | None = None,
     log_type: events.LogType = events.CERT_REVOKED,
+    **params: object,
 ) -> None:
+    """Revoke *cert* (locked by the caller) and log it with *log_type*."""
     cert.status = Certificate.Status.REVOKED
     cert.revoked_at = timezone.now()
     cert.revocation_reason = reason
     cert.save(update_fields=["status", "revoked_at", "revocation_reason", "updated"])
-    label = Certificate.Reason(reason).label
-    _log(
-        log_type,
-        message or events.cert_revoked(cert.subject, cert.serial_colons, label),
-        actor,
-    )
+    params.setdefault("reason", Certificate.Reason(reason).label)
+    events.log(log_type, actor, subject=cert.subject, serial=cert.serial_colons, **params)
     # The CRL reflects a revocation at once (it is re-signed when fetched, too).
     transaction.on_commit(lambda: _refresh_crl(cert.ca_id))
 
@@ -517,8 +504,8 @@ def _refresh_crl(ca_id: int) -> None:
     if ca is not None and ca.has_key and ca.status == CertificateAuthority.Status.ACTIVE:
         try:
             generate_crl(ca)
-        except ServiceError as exc:
-            log.warning("CRL of CA %s not regenerated: %s", ca.name, exc)
+        except Exception:  # noqa: BLE001 - the revocation stands; the CRL is re-signed later
+            log.exception("CRL of CA %s not regenerated", ca.name)
 
 
 def revoke_certificate(
@@ -531,7 +518,7 @@ def revoke_certificate(
         cert = Certificate.objects.select_for_update().get(pk=cert.pk)
         if cert.status == Certificate.Status.REVOKED:
             raise NotAllowed(f"Certificate {cert.serial_colons} is already revoked.")
-        _revoke(cert, reason, actor)
+        revoke_locked(cert, reason, actor)
     return cert
 
 
@@ -550,22 +537,33 @@ def unrevoke_certificate(cert: Certificate, *, actor: Actor = SYSTEM) -> Certifi
         cert.revoked_at = None
         cert.revocation_reason = ""
         cert.save(update_fields=["status", "revoked_at", "revocation_reason", "updated"])
-        _log(events.CERT_UNREVOKED, events.cert_unrevoked(cert.subject, cert.serial_colons), actor)
+        events.log(events.CERT_UNREVOKED, actor, subject=cert.subject, serial=cert.serial_colons)
+        # The CRL stops listing it at once, as OCSP does.
+        transaction.on_commit(lambda: _refresh_crl(cert.ca_id))
     return cert
 
 
 def delete_certificate(cert: Certificate, *, actor: Actor = SYSTEM) -> None:
-    """Delete a certificate, unless it is revoked and unexpired (the CRL still lists it)."""
+    """Delete an expired certificate, or one never in force (rejected or unconfirmed, expired).
+
+    An unexpired certificate stays: a valid one must be revoked first, so that
+    it reaches the CRL, and a revoked one is still listed there.
+    """
     with transaction.atomic():
         cert = Certificate.objects.select_for_update().get(pk=cert.pk)
-        if cert.status == Certificate.Status.REVOKED and cert.not_after > timezone.now():
+        if cert.not_after > timezone.now():
+            if cert.status == Certificate.Status.REVOKED:
+                raise NotAllowed(
+                    f"Certificate {cert.serial_colons} is revoked and not yet expired: "
+                    "the CRL still needs it."
+                )
             raise NotAllowed(
-                f"Certificate {cert.serial_colons} is revoked and not yet expired: "
-                "the CRL still needs it."
+                f"Certificate {cert.serial_colons} is still valid: revoke it first, "
+                "so that the CRL lists it."
             )
         subject, serial = cert.subject, cert.serial_colons
         cert.delete()
-        _log(events.CERT_DELETED, events.cert_deleted(subject, serial), actor)
+        events.log(events.CERT_DELETED, actor, subject=subject, serial=serial)
 
 
 def generate_crl(
@@ -613,11 +611,19 @@ def generate_crl(
         ca.crl_der = crl.public_bytes(serialization.Encoding.DER)
         ca.crl_next_update = crl.next_update_utc
         ca.save(update_fields=["crl_number", "crl_der", "crl_next_update", "updated"])
-        _log(events.CRL_GENERATED, events.crl_generated(ca.subject, len(revoked)), actor)
+        events.log(events.CRL_GENERATED, actor, subject=ca.subject, count=len(revoked))
     return crl
 
 
 # --- Enrollments ------------------------------------------------------------------------
+
+
+def _in_field(field: str, check, *args):
+    """Run *check*; its InvalidInput names *field*."""
+    try:
+        return check(*args)
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc), field=field) from None
 
 
 def check_enrollment_fields(
@@ -629,108 +635,60 @@ def check_enrollment_fields(
     allowed_sans: Sequence[str],
     validity_days: int,
 ) -> tuple[str, list[str]]:
+    """The profile fields of an enrollment, checked; returns (subject, SANs) normalised."""
     if ca.kind != CertificateAuthority.Kind.LOCAL or not ca.has_key:
-        raise InvalidInput(f"CA {ca.name} is not a local CA with a private key.")
+        raise InvalidInput(f"CA {ca.name} is not a local CA with a private key.", field="ca")
     if subject:
-        subject = x509util.format_name(x509util.parse_name(subject))
-    x509util.key_usage_extension(key_usage)
-    x509util.ext_key_usage_extension(ext_key_usage)
-    sans = [x509util.format_san(x509util.parse_san(text)) for text in allowed_sans]
-    if validity_days < 1 or validity_days > 36500:
-        raise InvalidInput("Certificate validity must be between 1 and 36500 days.")
+        subject = _in_field("subject", lambda: x509util.format_name(x509util.parse_name(subject)))
+    _in_field("key_usage", x509util.key_usage_extension, key_usage)
+    _in_field("ext_key_usage", x509util.ext_key_usage_extension, ext_key_usage)
+    sans = list(
+        dict.fromkeys(
+            _in_field(
+                "allowed_sans", lambda text=text: x509util.format_san(x509util.parse_san(text))
+            )
+            for text in allowed_sans
+        )
+    )
+    profiles.check_validity_days(validity_days, field="validity_days")
     return subject, sans
 
 
-def _check_choices(*, type: str, method: str, kind: str, status: str, renewable_days: int) -> None:  # noqa: A002
-    """The enrollment's choice fields hold one of their choices."""
-    if type not in Enrollment.Type.values:
-        raise InvalidInput(f"Unknown enrollment type {type!r}: use regular or device.")
-    if method not in Enrollment.Method.values:
-        raise InvalidInput(
-            f"Unknown method {method!r}: use {' or '.join(Enrollment.Method.values)}."
-        )
-    if kind not in Certificate.Kind.values:
-        raise InvalidInput(
-            f"Unknown certificate category {kind!r}: use {', '.join(Certificate.Kind.values)}."
-        )
-    if status not in Enrollment.Status.values:
-        raise InvalidInput(f"Unknown status {status!r}: use {', '.join(Enrollment.Status.values)}.")
-    if renewable_days < 0:
-        raise InvalidInput("Renewable before expiry must be 0 or more days.")
-
-
-def _check_password(password: str) -> None:
-    if not password:
-        raise InvalidInput("The enrollment password must not be empty.")
-    if len(password) > 256:
-        raise InvalidInput("The enrollment password is longer than 256 characters.")
-
-
-def create_enrollment(
-    *,
-    reference: str,
-    password: str,
-    ca: CertificateAuthority,
-    subject: str = "",
-    key_usage: Sequence[str] = ("digitalSignature", "keyEncipherment"),
-    ext_key_usage: Sequence[str] = (),
-    allowed_sans: Sequence[str] = (),
-    validity_days: int = 365,
-    renewable_days: int = 0,
-    type: str = Enrollment.Type.REGULAR,  # noqa: A002 - the field's name
-    method: str = Enrollment.Method.AUTOMATIC,
-    kind: str = Certificate.Kind.LOCAL_SERVICE,
-    allow_reenrollment: bool = False,
-    allow_mac_kur: bool = False,
-    trusted_ca: CertificateAuthority | None = None,
-    status: str = Enrollment.Status.APPROVED,
-    enabled: bool = True,
-    actor: Actor = SYSTEM,
-) -> Enrollment:
-    reference = reference.strip()
-    if not reference or len(reference) > 128 or any(c.isspace() for c in reference):
-        raise InvalidInput(f"Invalid enrollment ID {reference!r}: 1-128 characters, no spaces.")
-    _check_choices(
-        type=type, method=method, kind=kind, status=status, renewable_days=renewable_days
-    )
-    if type == Enrollment.Type.REGULAR:
-        _check_password(password)
-    subject, sans = check_enrollment_fields(
-        ca=ca,
-        subject=subject,
-        key_usage=key_usage,
-        ext_key_usage=ext_key_usage,
-        allowed_sans=allowed_sans,
-        validity_days=validity_days,
-    )
-    try:
-        with transaction.atomic():
-            enrollment = Enrollment.objects.create(
-                reference=reference,
-                encrypted_password=keystore.seal_secret(password) if password else None,
-                ca=ca,
-                subject=subject,
-                key_usage=list(key_usage),
-                ext_key_usage=list(ext_key_usage),
-                allowed_sans=sans,
-                validity_days=validity_days,
-                renewable_days=renewable_days,
-                type=type,
-                method=method,
-                kind=kind,
-                allow_reenrollment=allow_reenrollment,
-                allow_mac_kur=allow_mac_kur,
-                trusted_ca=trusted_ca,
-                status=status,
-                enabled=enabled,
+def _check_choices(values: dict) -> None:
+    """The enrollment's choice fields hold one of their choices; a device names its vendor CA."""
+    choices = {
+        "protocol": Enrollment.Protocol.values,
+        "type": Enrollment.Type.values,
+        "method": Enrollment.Method.values,
+        "kind": Certificate.Kind.values,
+        "status": Enrollment.Status.values,
+    }
+    labels = {"kind": "certificate category", "type": "enrollment type"}
+    for field, allowed in choices.items():
+        if values[field] not in allowed:
+            alternatives = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+            raise InvalidInput(
+                f"Unknown {labels.get(field, field)} {values[field]!r}: use {alternatives}.",
+                field=field,
             )
-            _log(events.ENROLLMENT_CREATED, events.enrollment_created(reference), actor)
-    except IntegrityError:
-        raise InvalidInput(f"An enrollment with ID {reference!r} already exists.") from None
-    return enrollment
+    if values["renewable_days"] < 0:
+        raise InvalidInput(
+            "Renewable before expiry must be 0 or more days.", field="renewable_days"
+        )
+    profiles.check_validity_days(
+        values["renewable_days"] or 1, "Renewable before expiry", field="renewable_days"
+    )
+    trusted = values["trusted_ca"]
+    if values["type"] == Enrollment.Type.DEVICE and trusted is None:
+        raise InvalidInput(
+            "A device enrollment needs the trusted CA of its vendor.", field="trusted_ca"
+        )
+    if trusted is not None and trusted.kind != CertificateAuthority.Kind.TRUSTED:
+        raise InvalidInput(f"CA {trusted.name} is not a trusted CA.", field="trusted_ca")
 
 
-_EDITABLE = {
+_EDITABLE = (
+    "protocol",
     "ca",
     "subject",
     "key_usage",
@@ -746,66 +704,191 @@ _EDITABLE = {
     "trusted_ca",
     "status",
     "enabled",
+)
+_DEFAULTS = {
+    "protocol": Enrollment.Protocol.CMP,
+    "subject": "",
+    "key_usage": profiles.DEFAULT_ENROLLMENT_KEY_USAGE,
+    "ext_key_usage": (),
+    "allowed_sans": (),
+    "validity_days": profiles.DEFAULT_CERTIFICATE_DAYS,
+    "renewable_days": 0,
+    "type": Enrollment.Type.REGULAR,
+    "method": Enrollment.Method.AUTOMATIC,
+    "kind": Certificate.Kind.LOCAL_SERVICE,
+    "allow_reenrollment": False,
+    "allow_mac_kur": False,
+    "trusted_ca": None,
+    "status": Enrollment.Status.APPROVED,
+    "enabled": True,
 }
+
+
+def _checked_enrollment(values: dict) -> dict:
+    """All the fields of an enrollment checked and normalised, ready to store."""
+    _check_choices(values)
+    subject, sans = check_enrollment_fields(
+        ca=values["ca"],
+        subject=values["subject"],
+        key_usage=values["key_usage"],
+        ext_key_usage=values["ext_key_usage"],
+        allowed_sans=values["allowed_sans"],
+        validity_days=values["validity_days"],
+    )
+    return {
+        **values,
+        "subject": subject,
+        "allowed_sans": sans,
+        "key_usage": [name for name in x509util.KEY_USAGES if name in set(values["key_usage"])],
+        "ext_key_usage": list(dict.fromkeys(values["ext_key_usage"])),
+    }
+
+
+def validate_enrollment(*, reference: str, password: str, **fields) -> dict:
+    """Check a new enrollment without storing it; returns the values create_enrollment stores.
+
+    The GUI, the admin, ``add_enrollment`` and ``import_enrollments`` all come here.
+    """
+    unknown = set(fields) - set(_EDITABLE)
+    if unknown:
+        raise InvalidInput(f"Unknown enrollment fields {', '.join(sorted(unknown))}.")
+    values = _checked_enrollment({**_DEFAULTS, **fields})
+    values["reference"] = profiles.check_reference(reference)
+    if Enrollment.objects.filter(reference=values["reference"]).exists():
+        raise InvalidInput(
+            f"An enrollment with ID {values['reference']!r} already exists.", field="reference"
+        )
+    # A regular enrollment authenticates with its password (CMP MAC, SCEP challenge).
+    if values["type"] == Enrollment.Type.REGULAR or password:
+        profiles.check_password(password)
+    return values
+
+
+def create_enrollment(
+    *, reference: str, password: str, actor: Actor = SYSTEM, **fields
+) -> Enrollment:
+    """Create an enrollment (fields as :data:`_DEFAULTS`; ``ca`` is required)."""
+    if "ca" not in fields:
+        raise InvalidInput("An enrollment needs a CA.")
+    values = validate_enrollment(reference=reference, password=password, **fields)
+    return _store_enrollments([(values, password)], actor)[0]
+
+
+def _store_enrollments(rows: list[tuple[dict, str]], actor: Actor) -> list[Enrollment]:
+    created = []
+    with transaction.atomic():
+        for values, password in rows:
+            try:
+                with transaction.atomic():
+                    enrollment = Enrollment.objects.create(
+                        encrypted_password=keystore.seal_secret(password) if password else None,
+                        **values,
+                    )
+            except IntegrityError:
+                raise InvalidInput(
+                    f"An enrollment with ID {values['reference']!r} already exists."
+                ) from None
+            events.log(
+                events.ENROLLMENT_CREATED,
+                actor,
+                protocol=enrollment.protocol_label,
+                reference=enrollment.reference,
+            )
+            created.append(enrollment)
+    return created
+
+
+def create_enrollments(
+    rows: Sequence[tuple[dict, str]], *, source: str, actor: Actor = SYSTEM
+) -> list[Enrollment]:
+    """Store checked enrollments (from :func:`validate_enrollment`) all or nothing."""
+    with transaction.atomic():
+        created = _store_enrollments(list(rows), actor)
+        events.log(events.ENROLLMENTS_IMPORTED, actor, count=len(created), source=source)
+    return created
+
+
+def validate_enrollment_change(
+    enrollment: Enrollment, *, password: str | None = None, **changes
+) -> dict:
+    """Check changes to *enrollment* without storing them; returns all its new values."""
+    unknown = set(changes) - set(_EDITABLE)
+    if unknown:
+        raise InvalidInput(f"Cannot change {', '.join(sorted(unknown))}.")
+    values = _checked_enrollment(
+        {field: changes.get(field, getattr(enrollment, field)) for field in _EDITABLE}
+    )
+    if password is not None:
+        profiles.check_password(password)
+    elif values["type"] == Enrollment.Type.REGULAR and not enrollment.encrypted_password:
+        # A regular enrollment authenticates with its password: it must have one.
+        profiles.check_password("")
+    return values
 
 
 def update_enrollment(
     enrollment: Enrollment, *, password: str | None = None, actor: Actor = SYSTEM, **changes
 ) -> Enrollment:
     """Change an enrollment; *password* None keeps the stored one (it is write-only)."""
-    unknown = set(changes) - _EDITABLE
-    if unknown:
-        raise InvalidInput(f"Cannot change {', '.join(sorted(unknown))}.")
     with transaction.atomic():
         enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-        values = {field: changes.get(field, getattr(enrollment, field)) for field in _EDITABLE}
-        subject, sans = check_enrollment_fields(
-            ca=values["ca"],
-            subject=values["subject"],
-            key_usage=values["key_usage"],
-            ext_key_usage=values["ext_key_usage"],
-            allowed_sans=values["allowed_sans"],
-            validity_days=values["validity_days"],
-        )
-        values["subject"], values["allowed_sans"] = subject, sans
-        _check_choices(
-            type=values["type"],
-            method=values["method"],
-            kind=values["kind"],
-            status=values["status"],
-            renewable_days=values["renewable_days"],
-        )
-        if (
-            values["type"] == Enrollment.Type.REGULAR
-            and password is None
-            and not enrollment.encrypted_password
-        ):
-            # A regular enrollment authenticates with its password (MAC): it must have one.
-            raise InvalidInput("The enrollment password must not be empty.")
+        values = validate_enrollment_change(enrollment, password=password, **changes)
         for field, value in values.items():
             setattr(enrollment, field, value)
         if password is not None:
-            _check_password(password)
             enrollment.encrypted_password = keystore.seal_secret(password)
         enrollment.save()
-        _log(events.ENROLLMENT_CHANGED, events.enrollment_changed(enrollment.reference), actor)
+        events.log(
+            events.ENROLLMENT_CHANGED,
+            actor,
+            protocol=enrollment.protocol_label,
+            reference=enrollment.reference,
+        )
     return enrollment
 
 
 def delete_enrollment(enrollment: Enrollment, *, actor: Actor = SYSTEM) -> None:
     """Delete an enrollment; the certificates it issued stay (their link is cleared)."""
     with transaction.atomic():
-        reference = enrollment.reference
+        reference, protocol = enrollment.reference, enrollment.protocol_label
         enrollment.delete()
-        _log(events.ENROLLMENT_DELETED, events.enrollment_deleted(reference), actor)
+        events.log(events.ENROLLMENT_DELETED, actor, protocol=protocol, reference=reference)
 
 
-def refresh_due_crls(*, margin: dt.timedelta = dt.timedelta(hours=6), actor: Actor = SYSTEM) -> int:
+# --- CRLs -------------------------------------------------------------------------------
+
+
+def _crl_due(ca: CertificateAuthority, margin: dt.timedelta) -> bool:
+    return (
+        not ca.crl_der
+        or ca.crl_next_update is None
+        or ca.crl_next_update <= timezone.now() + margin
+    )
+
+
+def current_crl(ca: CertificateAuthority) -> bytes:
+    """The CA's CRL (DER), re-signed first when missing or close to its nextUpdate.
+
+    Concurrent callers wait for the CA's row lock and re-check, so a due CRL
+    is signed once, not once per caller.
+    """
+    if not _crl_due(ca, CRL_REFRESH_MARGIN):
+        return bytes(ca.crl_der)
+    with transaction.atomic():
+        locked = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+        if _crl_due(locked, CRL_REFRESH_MARGIN):
+            generate_crl(locked)
+            locked.refresh_from_db(fields=["crl_der", "crl_next_update", "crl_number"])
+    return bytes(locked.crl_der)
+
+
+def refresh_due_crls(*, margin: dt.timedelta = CRL_REFRESH_MARGIN, actor: Actor = SYSTEM) -> int:
     """Re-sign the CRLs that are missing or within *margin* of their nextUpdate.
 
     RFC 5280, 5.1.2.5: a new CRL is issued before the previous one's
-    nextUpdate. Runs with every CMP request's housekeeping and from
-    ``manage.py refresh_crls``; fetching a CRL refreshes it too.
+    nextUpdate. Runs with the housekeeping and from ``manage.py refresh_crls``;
+    fetching a CRL refreshes it too. One CA that cannot sign (a keystore
+    failure) does not keep the others from being refreshed.
     """
     due = (
         CertificateAuthority.objects.usable()
@@ -814,39 +897,15 @@ def refresh_due_crls(*, margin: dt.timedelta = dt.timedelta(hours=6), actor: Act
     )
     count = 0
     for pk in due:
-        with transaction.atomic():
-            ca = CertificateAuthority.objects.select_for_update().get(pk=pk)
-            # Another worker may have re-signed it while this one waited for the lock.
-            if ca.crl_next_update is not None and ca.crl_next_update > timezone.now() + margin:
-                continue
-            try:
+        try:
+            with transaction.atomic():
+                ca = CertificateAuthority.objects.select_for_update().get(pk=pk)
+                # Another worker may have re-signed it while this one waited for the lock.
+                if not _crl_due(ca, margin):
+                    continue
                 generate_crl(ca, actor=actor)
-            except ServiceError as exc:
-                log.warning("CRL of CA %s not refreshed: %s", ca.name, exc)
-                continue
+        except Exception:  # noqa: BLE001 - logged; the next run tries again
+            log.exception("CRL of CA %s not refreshed", pk)
+            continue
         count += 1
-    return count
-
-
-def sweep_unconfirmed(*, wait_seconds: int, actor: Actor = SYSTEM) -> int:
-    """Revoke pending certificates whose certConf did not come within *wait_seconds*.
-
-    RFC 9810, 5.3.18: the server may revoke a certificate the client never
-    confirmed. Returns how many were revoked.
-    """
-    cutoff = timezone.now() - dt.timedelta(seconds=wait_seconds)
-    count = 0
-    for pk in Certificate.objects.pending().filter(created__lt=cutoff).values_list("pk", flat=True):
-        with transaction.atomic():
-            cert = Certificate.objects.select_for_update().get(pk=pk)
-            if cert.status != Certificate.Status.PENDING:
-                continue
-            _revoke(
-                cert,
-                Certificate.Reason.CESSATION_OF_OPERATION,
-                actor,
-                message=events.cert_unconfirmed(cert.subject, cert.serial_colons),
-                log_type=events.CERT_UNCONFIRMED,
-            )
-            count += 1
     return count

@@ -88,7 +88,15 @@ _ATTRIBUTES.update({"email": NameOID.EMAIL_ADDRESS, "e": NameOID.EMAIL_ADDRESS})
 
 
 class InvalidInput(ValueError):
-    """Input (a DN, a SAN, a key size) that cannot be used; the message says why."""
+    """Input (a DN, a SAN, a key size) that cannot be used; the message says why.
+
+    ``field`` names the form field at fault, where one is (forms show the
+    message next to it).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -228,19 +236,6 @@ def describe_key(key: PublicKey | PrivateKey) -> tuple[str, int, str]:
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         return "ec", key.curve.key_size, CURVE_NAMES.get(key.curve.name, key.curve.name)
     raise InvalidInput("Only RSA and ECDSA keys are supported.")
-
-
-def check_end_entity_key(key: object) -> None:
-    """Refuse keys too weak to certify (RSA < 2048, curves other than P-256/384/521)."""
-    if isinstance(key, rsa.RSAPublicKey):
-        if key.key_size < 2048:
-            raise InvalidInput(f"RSA key of {key.key_size} bits is too short (minimum 2048).")
-        return
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        if key.curve.name not in CURVE_NAMES:
-            raise InvalidInput(f"Elliptic curve {key.curve.name} is not accepted.")
-        return
-    raise InvalidInput("Only RSA and ECDSA public keys are accepted.")
 
 
 def key_pem(key: PrivateKey) -> bytes:

@@ -1,26 +1,33 @@
 """The CMP server's backend on the database: the only CMP code that touches the ORM.
 
-It implements :class:`cmp.protocol.server.Backend` with certauth services and
-the :class:`~cmp.models.CMPTransaction` model, so every piece of protocol
-state lives in the database shared by all workers and hosts.
+It implements the protocol's :class:`cmp.protocol.Backend` questions with the
+enrollment engine (:mod:`certauth.enrollment`), which decides every
+enrollment rule, and keeps only what is CMP's own here: transactions, the
+nonces they expect, their states (:class:`~cmp.models.CMPTransaction`), and
+the protection of responses. All of it lives in the database shared by every
+worker and host.
+
+The engine refuses with a reason; :data:`FAILURES` turns each reason into
+the PKIFailureInfo bit the client sees (RFC 9810, 5.2.3).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from certauth import keystore
+from certauth import enrollment as engine
 from certauth import services as ca_services
 from certauth import x509 as x509util
-from certauth.models import Certificate, CertificateAuthority, Enrollment
+from certauth.enrollment import Credential, Operation, Reason, Refused
+from certauth.events import Actor
+from certauth.models import Certificate, CertificateAuthority, CertificateRequest, Enrollment
 from cmp.models import CMPConfig, CMPTransaction
 from cmp.protocol import (
     CertificationRequest,
@@ -46,21 +53,79 @@ from cmp.protocol.protection import SignatureProtector
 
 log = logging.getLogger(__name__)
 
-ENROLLMENT_NOT_FOUND = "Enrollment not found."
-# Body types a certificate we issued may sign (RFC 9483, 4.1.2, 4.1.3, 4.2, 4.3).
-ISSUED_SIGNER_BODIES = {"cr", "kur", "rr", "genm", "certConf", "pollReq", "error", "p10cr"}
-# A vendor device certificate authenticates only its initial enrollment (RFC 9483, 4.1.1).
-DEVICE_SIGNER_BODIES = {"ir", "certConf", "pollReq", "error", "genm"}
-REASONS = {
-    x509.ReasonFlags.unspecified: Certificate.Reason.UNSPECIFIED,
-    x509.ReasonFlags.key_compromise: Certificate.Reason.KEY_COMPROMISE,
-    x509.ReasonFlags.ca_compromise: Certificate.Reason.CA_COMPROMISE,
-    x509.ReasonFlags.affiliation_changed: Certificate.Reason.AFFILIATION_CHANGED,
-    x509.ReasonFlags.superseded: Certificate.Reason.SUPERSEDED,
-    x509.ReasonFlags.cessation_of_operation: Certificate.Reason.CESSATION_OF_OPERATION,
-    x509.ReasonFlags.certificate_hold: Certificate.Reason.CERTIFICATE_HOLD,
+T = TypeVar("T")
+
+#: The PKIFailureInfo bit for each refusal of the enrollment engine.
+FAILURES: dict[Reason, type[errors.CMPError]] = {
+    # "Enrollment not found." is FortiAuthenticator's text; OpenSSL shows it
+    # with signerNotTrusted as with any other bit.
+    Reason.ENROLLMENT_NOT_FOUND: errors.SignerNotTrusted,
+    Reason.WRONG_ENROLLMENT: errors.NotAuthorized,
+    Reason.ENROLLMENT_DISABLED: errors.NotAuthorized,
+    Reason.ENROLLMENT_REJECTED: errors.NotAuthorized,
+    Reason.ENROLLMENT_PENDING: errors.NotAuthorized,
+    Reason.NO_PASSWORD: errors.NotAuthorized,
+    Reason.SUBJECT_MISMATCH: errors.BadCertTemplate,
+    Reason.SUBJECT_MISSING: errors.BadCertTemplate,
+    Reason.SAN_NOT_ALLOWED: errors.BadCertTemplate,
+    Reason.BAD_KEY: errors.BadCertTemplate,
+    Reason.BAD_VALIDITY: errors.BadCertTemplate,
+    Reason.ALREADY_ENROLLED: errors.DuplicateCertReq,
+    Reason.CERT_UNKNOWN: errors.BadCertId,
+    Reason.CERT_NOT_OF_ENROLLMENT: errors.NotAuthorized,
+    Reason.CERT_WITHOUT_ENROLLMENT: errors.NotAuthorized,
+    Reason.CERT_REVOKED: errors.CertRevoked,
+    Reason.CERT_NOT_CONFIRMED: errors.NotAuthorized,
+    Reason.CERT_EXPIRED: errors.NotAuthorized,
+    Reason.ALREADY_RENEWED: errors.NotAuthorized,
+    Reason.OUTSIDE_RENEWAL_WINDOW: errors.NotAuthorized,
+    Reason.RENEWAL_SAME_KEY: errors.BadCertTemplate,
+    Reason.RENEWAL_SUBJECT_CHANGED: errors.BadCertTemplate,
+    Reason.PASSWORD_RENEWAL_NOT_ALLOWED: errors.NotAuthorized,
+    Reason.PASSWORD_REVOCATION_NOT_ALLOWED: errors.NotAuthorized,
+    Reason.NOT_CERTIFICATE_OWNER: errors.NotAuthorized,
+    Reason.ALREADY_REVOKED: errors.CertRevoked,
+    Reason.BAD_REVOCATION_REASON: errors.BadDataFormat,
+    Reason.SIGNER_NOT_VALID: errors.SignerNotTrusted,
+    Reason.SIGNER_NOT_TRUSTED: errors.SignerNotTrusted,
+    Reason.SIGNER_NOT_ALLOWED: errors.NotAuthorized,
+    Reason.NO_DEVICE_ENROLLMENT: errors.SignerNotTrusted,
+    Reason.DEVICE_SUBJECT_NOT_ACCEPTED: errors.BadCertTemplate,
+    Reason.CA_CANNOT_SIGN: errors.NotAuthorized,
+    Reason.INVALID_REQUEST: errors.BadCertTemplate,
+    Reason.REJECTED_BY_ADMINISTRATOR: errors.NotAuthorized,
+    Reason.CONFIRMATION_REFUSED: errors.CertRevoked,
+    Reason.NOT_WAITING: errors.BadRequest,
 }
+
+#: What each CMP body asks the engine for (RFC 9483, 4).
+OPERATIONS: dict[str, Operation] = {
+    "ir": Operation.ENROLL,
+    "cr": Operation.REQUEST,
+    "p10cr": Operation.REQUEST,
+    "kur": Operation.RENEW,
+    "rr": Operation.REVOKE,
+    "genm": Operation.QUERY,
+    "certConf": Operation.CONTINUE,
+    "pollReq": Operation.CONTINUE,
+    "error": Operation.CONTINUE,
+}
+
+#: Signature algorithms the CA accepts for a new key's POP (genm signKeyPairTypes).
+SIGN_KEY_PAIR_TYPES = (
+    OID.sha256_with_rsa,
+    OID.sha384_with_rsa,
+    OID.sha512_with_rsa,
+    OID.ecdsa_with_sha256,
+    OID.ecdsa_with_sha384,
+    OID.ecdsa_with_sha512,
+)
 DEVICE_REFERENCE = "device:"
+
+
+def failure(exc: Refused) -> errors.CMPError:
+    """The CMP error for an engine refusal."""
+    return FAILURES.get(exc.reason, errors.NotAuthorized)(exc.message)
 
 
 def default_sender(config: CMPConfig) -> x509.Name | None:
@@ -92,6 +157,8 @@ def _ca_for_name(sender: x509.Name) -> CertificateAuthority | None:
 
 
 def _protector(ca: CertificateAuthority) -> SignatureProtector:
+    from certauth import keystore
+
     return SignatureProtector(
         ca.certificate,
         lambda data, algorithm: keystore.sign_data(ca, data, algorithm),
@@ -112,92 +179,74 @@ def ca_signer(sender: x509.Name) -> SignatureProtector | None:
     return _protector(ca) if ca is not None else None
 
 
-def _reference(sender_kid: bytes | None) -> str:
+def reference_text(sender_kid: bytes | None) -> str:
+    """A senderKID as text: the enrollment ID it names (printable UTF-8), else its hex.
+
+    Enrollment IDs are printable, so a hex text never finds one by accident.
+    """
     if not sender_kid:
         return ""
     try:
-        return sender_kid.decode("utf-8")
+        text = sender_kid.decode("utf-8")
     except UnicodeDecodeError:
         return sender_kid.hex()
+    return text if text.isprintable() else sender_kid.hex()
 
 
 def _chain(ca: CertificateAuthority) -> tuple[x509.Certificate, ...]:
     return tuple(item.certificate for item in ca.chain())
 
 
-def _spki(public_key) -> bytes:
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 class DatabaseBackend:
-    """One instance per HTTP request (it knows the client's address for the log).
-
-    Rows locked with ``select_for_update`` are read without ``select_related``:
-    on PostgreSQL a query that waited for the lock re-reads the locked row but
-    not the joined ones, so a certificate that the other transaction created
-    would look absent. Related rows are loaded after the lock instead.
-    """
+    """One instance per HTTP request (it knows the client's address for the log)."""
 
     def __init__(self, *, source_ip: str | None = None, profile: str | None = None) -> None:
         self.source_ip = source_ip
         # RFC 9811, 3.3: /.well-known/cmp/p/<label>; the label is an enrollment ID.
         self.profile = profile
         self.config: CMPConfig | None = None
-        self.actor = ca_services.Actor(user="", source_ip=source_ip)
+        # The engine's view of the request's signer, from signer().
+        self._signer: engine.Signer | None = None
 
     def _config(self) -> CMPConfig:
         if self.config is None:
             self.config = CMPConfig.load()
         return self.config
 
-    def _actor(self, enrollment: Enrollment | None) -> ca_services.Actor:
-        return ca_services.Actor(
-            user=enrollment.reference if enrollment else "", source_ip=self.source_ip
-        )
+    def _actor(self, enrollment: Enrollment | None) -> Actor:
+        return Actor(user=enrollment.reference if enrollment else "", source_ip=self.source_ip)
 
-    # --- authentication -------------------------------------------------------------
+    @staticmethod
+    def _engine(work: Callable[..., T], *args, **kwargs) -> T:
+        """Run an engine call; a refusal becomes its CMP error."""
+        try:
+            return work(*args, **kwargs)
+        except Refused as exc:
+            raise failure(exc) from None
+
+    def _atomic(self, work: Callable[..., T], *args) -> T:
+        try:
+            with transaction.atomic():
+                return self._engine(work, *args)
+        except IntegrityError:
+            # The partial unique index on open transactionIDs: a concurrent
+            # request with the same transactionID won (RFC 9810, 5.1.1).
+            raise errors.TransactionIdInUse("transactionID is already in use.") from None
 
     def _enrollment(self, sender_kid: bytes | None) -> Enrollment:
         # RFC 9483, 3.1 / FortiAuthenticator: senderKID is the enrollment ID, exact match.
-        reference = _reference(sender_kid)
-        enrollment = (
-            Enrollment.objects.select_related("ca").filter(reference=reference).first()
-            if reference
-            else None
-        )
-        if enrollment is None or enrollment.reference != reference:
-            raise errors.SignerNotTrusted(ENROLLMENT_NOT_FOUND)
-        self._check_profile(enrollment)
-        return enrollment
+        return self._engine(engine.find_enrollment, reference_text(sender_kid), label=self.profile)
 
-    def _check_profile(self, enrollment: Enrollment) -> None:
-        if self.profile is not None and self.profile != enrollment.reference:
-            raise errors.NotAuthorized(
-                f"senderKID {enrollment.reference} does not match the enrollment ID {self.profile} in the path."
-            )
+    # --- authentication -------------------------------------------------------------
 
     def mac_secret(self, sender_kid: bytes) -> SharedSecret:
         enrollment = self._enrollment(sender_kid)
-        if not enrollment.has_password:
-            raise errors.NotAuthorized(
-                f"Enrollment {enrollment.reference} has no password: it authenticates with a device certificate."
-            )
-        return SharedSecret(
-            secret=keystore.secret_for(enrollment), sender=enrollment.ca.certificate.subject
-        )
+        secret = self._engine(engine.shared_secret, enrollment)
+        return SharedSecret(secret=secret, sender=enrollment.ca.certificate.subject)
 
-    @staticmethod
-    def _check_enabled(enrollment: Enrollment) -> None:
-        if not enrollment.enabled:
-            raise errors.NotAuthorized(f"Enrollment {enrollment.reference} is disabled.")
-        if enrollment.status == Enrollment.Status.REJECTED:
-            raise errors.NotAuthorized(f"Enrollment {enrollment.reference} was rejected.")
-        if enrollment.status == Enrollment.Status.PENDING:
-            raise errors.NotAuthorized(f"Enrollment {enrollment.reference} is pending approval.")
-
-    # --- signature-protected requests (RFC 9483, 3.2) ---------------------------------
+    def check_public_key(self, public_key) -> None:
+        """The key-strength policy, asked by the protocol before the POP is checked."""
+        self._engine(engine.check_key, public_key)
 
     def signer(
         self,
@@ -205,91 +254,35 @@ class DatabaseBackend:
         extra_certs: tuple[x509.Certificate, ...],
         body_type: str,
     ) -> Signer:
-        now = timezone.now()
-        if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
-            raise errors.SignerNotTrusted("The protection certificate is not valid now.")
-        issued = self._our_certificate(certificate)
-        if issued is not None:
-            if issued.status == Certificate.Status.REVOKED:
-                raise errors.CertRevoked(f"Certificate {issued.serial_colons} is revoked.")
-            if issued.status != Certificate.Status.ACTIVE:
-                raise errors.NotAuthorized(
-                    f"Certificate {issued.serial_colons} is not confirmed yet."
-                )
-            if body_type not in ISSUED_SIGNER_BODIES:
-                raise errors.NotAuthorized(
-                    f"A certificate we issued cannot sign an {body_type}; use the enrollment password."
-                )
-            if issued.enrollment is not None:
-                self._check_profile(issued.enrollment)
-            return Signer(
-                certificate=certificate,
-                sender=issued.ca.certificate.subject,
-                reference=str(issued.pk),
-            )
-        anchor = self._trusted_anchor(certificate, extra_certs, now)
-        if body_type not in DEVICE_SIGNER_BODIES:
-            raise errors.NotAuthorized(f"A device certificate cannot sign an {body_type}.")
-        enrollments = Enrollment.objects.filter(type=Enrollment.Type.DEVICE, trusted_ca=anchor)
-        if self.profile is not None:
-            enrollments = enrollments.filter(reference=self.profile)
-        first = enrollments.select_related("ca").first()
-        if first is None:
-            raise errors.SignerNotTrusted(
-                f"No device enrollment trusts CA {anchor.subject}, which issued the device certificate."
-            )
-        return Signer(
-            certificate=certificate,
-            sender=first.ca.certificate.subject,
-            reference=f"{DEVICE_REFERENCE}{anchor.pk}",
+        operation = OPERATIONS.get(body_type)
+        if operation is None:
+            raise errors.NotAuthorized(f"A signed {body_type} is not accepted.")
+        signer = self._engine(
+            engine.identify_signer, certificate, extra_certs, operation, label=self.profile
         )
-
-    @staticmethod
-    def _our_certificate(certificate: x509.Certificate) -> Certificate | None:
-        serial = x509util.serial_hex(certificate.serial_number)
-        cert = Certificate.objects.select_related("ca", "enrollment").filter(serial=serial).first()
-        if cert is None or cert.certificate != certificate:
-            return None
-        return cert
-
-    @staticmethod
-    def _trusted_anchor(
-        certificate: x509.Certificate, extra_certs: tuple[x509.Certificate, ...], now: dt.datetime
-    ) -> CertificateAuthority:
-        """The trusted CA a device certificate chains to, through extraCerts (RFC 9483, 4.1.1)."""
-        trusted = list(CertificateAuthority.objects.trusted().filter(revoked_at__isnull=True))
-        current = certificate
-        for _depth in range(6):
-            for ca in trusted:
-                if (
-                    ca.certificate.subject != current.issuer
-                    or not ca.not_before <= now <= ca.not_after
-                ):
-                    continue
-                try:
-                    current.verify_directly_issued_by(ca.certificate)
-                except (ValueError, TypeError, InvalidSignature):
-                    continue
-                return ca
-            parent = next(
-                (c for c in extra_certs if c.subject == current.issuer and c != current), None
-            )
-            if parent is None:
-                break
-            try:
-                current.verify_directly_issued_by(parent)
-            except (ValueError, TypeError, InvalidSignature):
-                break
-            if not parent.not_valid_before_utc <= now <= parent.not_valid_after_utc:
-                break
-            current = parent
-        raise errors.SignerNotTrusted("The protection certificate does not chain to a trusted CA.")
+        self._signer = signer
+        if signer.certificate is not None:
+            reference = str(signer.certificate.pk)
+        else:
+            assert signer.anchor is not None  # noqa: S101 - a device signer has its anchor
+            reference = f"{DEVICE_REFERENCE}{signer.anchor.pk}"
+        return Signer(
+            certificate=certificate, sender=signer.ca.certificate.subject, reference=reference
+        )
 
     def response_signer(self, sender: x509.Name) -> SignatureProtector:
         ca = _ca_for_name(sender)
         if ca is None:
             raise errors.SystemUnavail("The CA cannot sign responses now.")
         return _protector(ca)
+
+    def _credential(self, request_signer: Signer | None) -> tuple[Credential, engine.Signer | None]:
+        if request_signer is None:
+            return Credential.PASSWORD, None
+        signer = self._signer
+        if signer is None:  # pragma: no cover - the server asks signer() first
+            raise errors.SystemFailure("The request's signer was not identified.")
+        return signer.credential, signer
 
     # --- transactions ---------------------------------------------------------------
 
@@ -298,152 +291,64 @@ class DatabaseBackend:
             transaction_id=transaction_id.hex(), state__in=CMPTransaction.OPEN_STATES
         ).exists()
 
-    def _atomic(self, work, *args):
-        try:
-            with transaction.atomic():
-                return work(*args)
-        except IntegrityError:
-            # The partial unique index on open transactionIDs: a concurrent
-            # request with the same transactionID won (RFC 9810, 5.1.1).
-            raise errors.TransactionIdInUse("transactionID is already in use.") from None
-
     def certify(self, request: CertificationRequest) -> Issued | Waiting:
         return self._atomic(self._certify, request)
 
-    def _enrollment_for(
-        self, request: CertificationRequest
-    ) -> tuple[Enrollment, Certificate | None]:
-        """The enrollment (locked) and, for a signed cr, the certificate that signed it."""
-        signer = request.signer
-        if signer is None:
-            enrollment = self._enrollment(request.sender_kid)
-            return Enrollment.objects.select_for_update().get(pk=enrollment.pk), None
-        if signer.reference and signer.reference.startswith(DEVICE_REFERENCE):
-            anchor_id = int(signer.reference[len(DEVICE_REFERENCE) :])
-            subject = x509util.format_name(request.subject)
-            candidates = Enrollment.objects.filter(
-                type=Enrollment.Type.DEVICE, trusted_ca_id=anchor_id
-            )
-            if self.profile is not None:
-                candidates = candidates.filter(reference=self.profile)
-            candidates = list(candidates)
-            # The enrollment that names this subject, else the one without a required subject.
-            match = [e for e in candidates if e.subject == subject] or [
-                e for e in candidates if not e.subject
-            ]
-            if len(match) != 1:
-                raise errors.BadCertTemplate(
-                    f'No device enrollment of this trusted CA accepts the subject "{subject}".'
-                )
-            return Enrollment.objects.select_for_update().get(pk=match[0].pk), None
-        signing_cert = Certificate.objects.select_related("enrollment").get(
-            pk=int(signer.reference)
-        )
-        if signing_cert.enrollment is None:
-            raise errors.NotAuthorized("The signing certificate belongs to no enrollment.")
-        enrollment = Enrollment.objects.select_for_update().get(pk=signing_cert.enrollment_id)
-        return enrollment, signing_cert
-
     def _certify(self, request: CertificationRequest) -> Issued | Waiting:
-        # Lock the enrollment row: two requests on one enrollment at the same
-        # moment are serialised, so the duplicate check below sees the first.
-        enrollment, signing_cert = self._enrollment_for(request)
-        self._check_enabled(enrollment)
-        subject = x509util.format_name(request.subject)
-        if enrollment.subject and subject != enrollment.subject:
-            raise errors.BadCertTemplate(
-                f'Subject "{subject}" does not match the enrollment\'s required subject "{enrollment.subject}".'
+        credential, signer = self._credential(request.signer)
+        enrollment = self._enrollment(request.sender_kid) if signer is None else None
+        decision = engine.request_certificate(
+            engine.Request(
+                protocol=Enrollment.Protocol.CMP,
+                operation=OPERATIONS[request.body_type],
+                message=request.body_type,
+                credential=credential,
+                enrollment=enrollment,
+                signer=signer,
+                subject=request.subject,
+                public_key=request.public_key,
+                sans=request.subject_alt_names,
+                not_before=request.not_before,
+                not_after=request.not_after,
+                needs_confirmation=not request.implicit_confirm_requested,
+                revoke_replaced=self._config().revoke_superseded,
+                source_ip=self.source_ip,
             )
-        sans = self._allowed_sans(enrollment, request.subject_alt_names)
-        self._check_key(request.public_key)
-        current = None
-        if signing_cert is None:
-            current = (
-                enrollment.certificates.filter(
-                    status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING]
-                )
-                .exclude(not_after__lte=timezone.now())
-                .order_by("-created")
-                .first()
-            )
-            if current is not None and not enrollment.allow_reenrollment:
-                raise errors.DuplicateCertReq(
-                    f"Enrollment {enrollment.reference} already holds certificate {current.serial_colons}; "
-                    "re-enrollment is not allowed."
-                )
+        )
+        return self._record(request, decision, body_type=request.body_type)
+
+    def _record(self, request, decision: engine.Decision, *, body_type: str) -> Issued | Waiting:
+        """The CMP transaction of *decision*, and the answer to give."""
+        implicit = request.implicit_confirm_requested
         record = CMPTransaction(
             transaction_id=request.transaction_id.hex(),
-            enrollment=enrollment,
-            sender_kid=_reference(request.sender_kid)
-            if request.signer is None
-            else enrollment.reference,
+            enrollment=decision.enrollment,
+            sender_kid=decision.enrollment.reference,
             request_kid=(request.sender_kid or b"").hex(),
-            body_type=request.body_type,
+            body_type=body_type,
             pvno=request.pvno,
             cert_req_id=request.cert_req_id,
-            request_subject=subject,
-            request_public_key=_spki(request.public_key),
-            request_sans=[x509util.format_san(name) for name in sans],
-            implicit_confirm=request.implicit_confirm_requested,
-            old_certificate=current,
+            implicit_confirm=implicit,
             server_nonce=request.response_nonce.hex(),
             source_ip=self.source_ip,
         )
-        return self._issue_or_wait(record, enrollment, renewal=False)
-
-    def _issue_or_wait(
-        self, record: CMPTransaction, enrollment: Enrollment, *, renewal: bool
-    ) -> Issued | Waiting:
-        if enrollment.method == Enrollment.Method.MANUAL:
+        if decision.held is not None:
             # RFC 9483, 4.4: the request waits for an administrator; the client polls.
             record.state = CMPTransaction.State.WAITING_APPROVAL
+            record.request = decision.held
             record.save()
             return Waiting(
                 check_after_seconds=self._config().poll_interval,
-                reason=f"Waiting for an administrator to approve the request of enrollment {enrollment.reference}.",
+                reason="Waiting for an administrator to approve the request of enrollment "
+                f"{decision.enrollment.reference}.",
             )
-        record.save()
-        return self.issue(record, enrollment, renewal=renewal)
-
-    def issue(self, record: CMPTransaction, enrollment: Enrollment, *, renewal: bool) -> Issued:
-        """Issue what *record* asks for (an automatic request, or one an administrator approved)."""
-        implicit = record.implicit_confirm
-        try:
-            cert = ca_services.issue_certificate(
-                ca=enrollment.ca,
-                subject=x509util.parse_name(record.request_subject)
-                if record.request_subject
-                else x509.Name([]),
-                public_key=serialization.load_der_public_key(bytes(record.request_public_key)),
-                sans=[x509util.parse_san(text) for text in record.request_sans],
-                key_usage=enrollment.key_usage,
-                ext_key_usage=enrollment.ext_key_usage,
-                days=enrollment.validity_days,
-                kind=enrollment.kind,
-                enrollment=enrollment,
-                status=Certificate.Status.ACTIVE if implicit else Certificate.Status.PENDING,
-                replaces=record.old_certificate,
-                renewal=renewal,
-                actor=self._actor(enrollment),
-            )
-        except ca_services.NotAllowed as exc:
-            raise errors.NotAuthorized(str(exc)) from None
-        except x509util.InvalidInput as exc:
-            raise errors.BadCertTemplate(str(exc)) from None
-        record.certificate = cert
+        assert decision.certificate is not None  # noqa: S101 - a decision holds one of the two
+        record.certificate = decision.certificate
         record.state = (
             CMPTransaction.State.CONFIRMED if implicit else CMPTransaction.State.WAITING_CONFIRM
         )
         record.save()
-        if implicit and record.old_certificate is not None and self._config().revoke_superseded:
-            # RFC 9810, 5.1.1.1: with implicit confirmation the certificate is in
-            # force at once, so what it renews or re-enrolls is superseded now.
-            old = record.old_certificate
-            if old.status != Certificate.Status.REVOKED:
-                ca_services.revoke_certificate(
-                    old, reason=Certificate.Reason.SUPERSEDED, actor=self._actor(enrollment)
-                )
-        return self._issued(cert, implicit)
+        return self._issued(decision.certificate, implicit)
 
     @staticmethod
     def _issued(cert: Certificate, implicit: bool) -> Issued:
@@ -456,129 +361,43 @@ class DatabaseBackend:
             implicit_confirm_granted=implicit,
         )
 
-    def check_public_key(self, public_key) -> None:
-        """The key-strength policy, asked by the protocol before the POP is checked."""
-        self._check_key(public_key)
-
-    @staticmethod
-    def _check_key(public_key) -> None:
-        try:
-            x509util.check_end_entity_key(public_key)
-        except x509util.InvalidInput as exc:
-            raise errors.BadCertTemplate(str(exc)) from None
-
-    @staticmethod
-    def _allowed_sans(
-        enrollment: Enrollment, requested: tuple[x509.GeneralName, ...]
-    ) -> list[x509.GeneralName]:
-        """Requested SANs, each of which the enrollment must allow (RFC 9483, 4.1.1)."""
-        allowed = set(enrollment.allowed_sans)
-        refused = [
-            x509util.format_san(name)
-            for name in requested
-            if x509util.format_san(name) not in allowed
-        ]
-        if refused:
-            raise errors.BadCertTemplate(
-                f"subjectAltName {', '.join(refused)} is not allowed for enrollment {enrollment.reference}."
-            )
-        return list(requested)
-
     # --- kur (RFC 9483, 4.1.3) ------------------------------------------------------
 
     def update_key(self, request: KeyUpdateRequest) -> Issued | Waiting:
         return self._atomic(self._update_key, request)
 
-    def _old_certificate(self, request: KeyUpdateRequest) -> tuple[Certificate, Enrollment]:
-        if request.signer is not None:
-            old = Certificate.objects.select_related("ca", "enrollment").get(
-                pk=int(request.signer.reference)
-            )
-        else:
+    def _update_key(self, request: KeyUpdateRequest) -> Issued | Waiting:
+        credential, signer = self._credential(request.signer)
+        enrollment = renews = None
+        if signer is None:
             enrollment = self._enrollment(request.sender_kid)
-            if not enrollment.allow_mac_kur:
-                raise errors.NotAuthorized(
-                    f"Enrollment {enrollment.reference} does not allow password-protected renewal; "
-                    "sign the kur with the certificate being renewed."
-                )
             if request.old_cert_id is None:
+                engine.check_password_renewal(enrollment)
+                # RFC 9483, 4.1.3: without a signature, the oldCertID control names it.
                 raise errors.BadCertId(
                     "A password-protected kur must name the certificate in oldCertID."
                 )
-            old = (
-                Certificate.objects.select_related("ca", "enrollment")
-                .filter(
-                    serial=x509util.serial_hex(request.old_cert_id.serial_number),
-                    ca__subject=x509util.format_name(request.old_cert_id.issuer),
-                )
-                .first()
+            renews = engine.find_certificate(
+                request.old_cert_id.issuer, request.old_cert_id.serial_number
             )
-            if old is None or old.enrollment_id != enrollment.pk:
-                raise errors.BadCertId(
-                    "No certificate of this enrollment has that issuer and serial number."
-                )
-        if old.enrollment is None:
-            raise errors.NotAuthorized(f"Certificate {old.serial_colons} belongs to no enrollment.")
-        enrollment = Enrollment.objects.select_for_update().get(pk=old.enrollment_id)
-        old = Certificate.objects.select_for_update().get(pk=old.pk)
-        return old, enrollment
-
-    def _update_key(self, request: KeyUpdateRequest) -> Issued | Waiting:
-        old, enrollment = self._old_certificate(request)
-        self._check_enabled(enrollment)
-        now = timezone.now()
-        if old.status == Certificate.Status.REVOKED:
-            raise errors.CertRevoked(f"Certificate {old.serial_colons} is revoked.")
-        if old.not_after <= now:
-            raise errors.NotAuthorized(
-                f"Certificate {old.serial_colons} has expired; enroll again with ir."
+        decision = engine.request_certificate(
+            engine.Request(
+                protocol=Enrollment.Protocol.CMP,
+                operation=Operation.RENEW,
+                message="kur",
+                credential=credential,
+                enrollment=enrollment,
+                signer=signer,
+                renews=renews,
+                subject=request.subject if request.subject is not None else x509.Name([]),
+                public_key=request.public_key,
+                sans=request.subject_alt_names,
+                needs_confirmation=not request.implicit_confirm_requested,
+                revoke_replaced=self._config().revoke_superseded,
+                source_ip=self.source_ip,
             )
-        if old.replaced_by.filter(
-            status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING]
-        ).exists():
-            raise errors.NotAuthorized(f"Certificate {old.serial_colons} was already renewed.")
-        if enrollment.renewable_days:
-            opens = old.not_after - dt.timedelta(days=enrollment.renewable_days)
-            if now < opens:
-                raise errors.NotAuthorized(
-                    f"Certificate {old.serial_colons} can be renewed only within {enrollment.renewable_days} "
-                    f"days before it expires, from {opens:%Y-%m-%d %H:%M} UTC."
-                )
-        # RFC 9483, 4.1.3: the new certificate keeps the subject; requested SANs must be allowed.
-        subject = old.certificate.subject
-        if request.subject is not None and len(request.subject) and request.subject != subject:
-            raise errors.BadCertTemplate(
-                f'A renewal keeps the subject "{old.subject}"; '
-                f'"{x509util.format_name(request.subject)}" was requested.'
-            )
-        requested = request.subject_alt_names
-        sans = (
-            self._allowed_sans(enrollment, requested)
-            if requested
-            else x509util.certificate_sans(old.certificate)
         )
-        self._check_key(request.public_key)
-        if x509util.public_keys_match(request.public_key, old.certificate.public_key()):
-            raise errors.BadCertTemplate(
-                "A key update needs a new key, not the certificate's current one."
-            )
-        record = CMPTransaction(
-            transaction_id=request.transaction_id.hex(),
-            enrollment=enrollment,
-            sender_kid=enrollment.reference,
-            request_kid=(request.sender_kid or b"").hex(),
-            body_type="kur",
-            pvno=request.pvno,
-            cert_req_id=request.cert_req_id,
-            request_subject=old.subject,
-            request_public_key=_spki(request.public_key),
-            request_sans=[x509util.format_san(name) for name in sans],
-            implicit_confirm=request.implicit_confirm_requested,
-            old_certificate=old,
-            server_nonce=request.response_nonce.hex(),
-            source_ip=self.source_ip,
-        )
-        return self._issue_or_wait(record, enrollment, renewal=True)
+        return self._record(request, decision, body_type="kur")
 
     # --- certConf -----------------------------------------------------------------------
 
@@ -598,11 +417,13 @@ class DatabaseBackend:
         )
 
     def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
+        refused: Refused | None = None
         with transaction.atomic():
             record = (
                 CMPTransaction.objects.select_for_update()
                 .filter(
-                    transaction_id=transaction_id.hex(), state=CMPTransaction.State.WAITING_CONFIRM
+                    transaction_id=transaction_id.hex(),
+                    state=CMPTransaction.State.WAITING_CONFIRM,
                 )
                 .first()
             )
@@ -610,76 +431,58 @@ class DatabaseBackend:
                 raise errors.BadRequest("No certificate of this transaction awaits confirmation.")
             cert = record.certificate
             actor = self._actor(record.enrollment)
-            if cert is not None and accepted:
-                ca_services.confirm_certificate(
-                    cert, supersede=self._config().revoke_superseded, actor=actor
-                )
-                record.state = CMPTransaction.State.CONFIRMED
-            elif cert is not None:
+            if cert is None:
+                record.state = CMPTransaction.State.FAILED
+            elif accepted:
+                try:
+                    engine.confirm_certificate(
+                        cert, revoke_replaced=self._config().revoke_superseded, actor=actor
+                    )
+                    record.state = CMPTransaction.State.CONFIRMED
+                except Refused as exc:
+                    # Superseded or revoked meanwhile: the transaction ends here.
+                    refused = exc
+                    record.state = CMPTransaction.State.FAILED
+            else:
                 # RFC 9810, 5.3.18: a rejected certificate is revoked.
-                ca_services.reject_certificate(cert, reason=reason or "", actor=actor)
+                engine.reject_certificate(cert, reason=reason or "", actor=actor)
                 record.state = CMPTransaction.State.REJECTED
             record.save(update_fields=["state", "updated"])
+        if refused is not None:
+            raise failure(refused)
 
     # --- rr (RFC 9483, 4.2) -------------------------------------------------------
 
     def revoke(self, request: RevocationRequest) -> None:
-        with transaction.atomic():
-            cert = (
-                Certificate.objects.select_for_update(of=("self",))
-                .filter(
-                    serial=x509util.serial_hex(request.serial_number),
-                    ca__subject=x509util.format_name(request.issuer),
-                )
-                .first()
-            )
-            if cert is None:
-                raise errors.BadCertId("No certificate of ours has this issuer and serial number.")
-            if request.signer is not None:
-                # RFC 9483, 4.2: the rr is signed by the certificate being revoked.
-                if request.signer.reference != str(cert.pk):
-                    raise errors.NotAuthorized(
-                        "Only the certificate itself may request its revocation."
-                    )
-            else:
-                enrollment = self._enrollment(request.sender_kid)
-                if cert.enrollment_id != enrollment.pk:
-                    raise errors.NotAuthorized(
-                        f"Certificate {cert.serial_colons} does not belong to enrollment {enrollment.reference}."
-                    )
-                if not enrollment.allow_mac_kur:
-                    raise errors.NotAuthorized(
-                        f"Enrollment {enrollment.reference} does not allow password-protected requests "
-                        "for an issued certificate; sign the rr with the certificate."
-                    )
-            if cert.status == Certificate.Status.REVOKED:
-                raise errors.CertRevoked(f"Certificate {cert.serial_colons} is already revoked.")
-            reason = request.reason or x509.ReasonFlags.unspecified
-            if reason not in REASONS:
-                raise errors.BadDataFormat(f"Revocation reason {reason.value} cannot be requested.")
-            ca_services.revoke_certificate(
-                cert, reason=REASONS[reason], actor=self._actor(cert.enrollment)
-            )
+        credential, signer = self._credential(request.signer)
+        enrollment = self._enrollment(request.sender_kid) if signer is None else None
+        self._engine(
+            engine.revoke_certificate,
+            issuer=request.issuer,
+            serial_number=request.serial_number,
+            reason=request.reason.value if request.reason is not None else None,
+            credential=credential,
+            enrollment=enrollment,
+            signer=signer,
+            source_ip=self.source_ip,
+        )
 
     # --- genm (RFC 9483, 4.3) ------------------------------------------------------
 
-    def _requesting_enrollment(self, request) -> Enrollment | None:
+    def _requesting_ca(
+        self, request: GeneralRequest
+    ) -> tuple[CertificateAuthority | None, Enrollment | None]:
         if request.signer is None:
-            return self._enrollment(request.sender_kid)
-        if request.signer.reference and not request.signer.reference.startswith(DEVICE_REFERENCE):
-            return (
-                Certificate.objects.select_related("enrollment__ca")
-                .get(pk=int(request.signer.reference))
-                .enrollment
-            )
-        return None
+            enrollment = self._enrollment(request.sender_kid)
+            return enrollment.ca, enrollment
+        signer = self._signer
+        enrollment = engine.signer_enrollment(signer) if signer is not None else None
+        if enrollment is not None:
+            return enrollment.ca, enrollment
+        return (signer.ca if signer is not None else _ca_for_name(request.signer.sender)), None
 
     def general_info(self, kind: str, request: GeneralRequest) -> GeneralInfo:
-        enrollment = self._requesting_enrollment(request)
-        if enrollment is not None:
-            ca = enrollment.ca
-        else:
-            ca = _ca_for_name(request.signer.sender) if request.signer else None
+        ca, enrollment = self._requesting_ca(request)
         if kind == "caCerts":
             # RFC 9483, 4.3.1: the CA certificates the client may need: the chain.
             return _chain(ca) if ca is not None else ()
@@ -694,14 +497,7 @@ class DatabaseBackend:
             # RFC 9483, 4.3: signature algorithms the CA accepts for new keys' POP.
             return tuple(
                 AlgorithmId(oid, b"\x05\x00" if "113549" in oid else None)
-                for oid in (
-                    OID.sha256_with_rsa,
-                    OID.sha384_with_rsa,
-                    OID.sha512_with_rsa,
-                    OID.ecdsa_with_sha256,
-                    OID.ecdsa_with_sha384,
-                    OID.ecdsa_with_sha512,
-                )
+                for oid in SIGN_KEY_PAIR_TYPES
             )
         return None
 
@@ -710,33 +506,32 @@ class DatabaseBackend:
         """RFC 9483, 4.3.3: what the enrollment will put in the certificate."""
         if enrollment is None:
             return None
+        template = engine.certificate_template(enrollment)
         extensions = []
-        if enrollment.key_usage:
+        if template.key_usage:
             extensions.append(
                 x509.Extension(
-                    x509.KeyUsage.oid, True, x509util.key_usage_extension(enrollment.key_usage)
+                    x509.KeyUsage.oid, True, x509util.key_usage_extension(template.key_usage)
                 )
             )
-        if enrollment.ext_key_usage:
+        if template.ext_key_usage:
             extensions.append(
                 x509.Extension(
                     x509.ExtendedKeyUsage.oid,
                     False,
-                    x509util.ext_key_usage_extension(enrollment.ext_key_usage),
+                    x509util.ext_key_usage_extension(template.ext_key_usage),
                 )
             )
         return CertReqTemplate(
-            subject=x509util.parse_name(enrollment.subject) if enrollment.subject else None,
+            subject=template.subject,
             extensions=tuple(extensions),
-            rsa_key_size=2048,
-            ec_curve="secp256r1",
+            rsa_key_size=template.rsa_key_size,
+            ec_curve=template.ec_curve,
         )
 
     @staticmethod
     def _newer_crls(request: GeneralRequest) -> tuple[x509.CertificateRevocationList, ...]:
         """RFC 9483, 4.3.4: the CRLs newer than those the client holds."""
-        from certauth.pki_views import crl_url, current_crl
-
         crls = []
         for status in request.crl_statuses:
             ca = None
@@ -749,11 +544,16 @@ class DatabaseBackend:
                     if isinstance(name, x509.UniformResourceIdentifier)
                 }
                 ca = next(
-                    (c for c in CertificateAuthority.objects.usable() if crl_url(c) in urls), None
+                    (
+                        c
+                        for c in CertificateAuthority.objects.usable()
+                        if ca_services.crl_url(c) in urls
+                    ),
+                    None,
                 )
             if ca is None:
                 continue
-            crl = x509.load_der_x509_crl(current_crl(ca))
+            crl = x509.load_der_x509_crl(ca_services.current_crl(ca))
             if status.this_update is None or crl.last_update_utc > status.this_update:
                 crls.append(crl)
         return tuple(crls)
@@ -766,28 +566,29 @@ class DatabaseBackend:
                 CMPTransaction.objects.select_for_update()
                 .filter(
                     transaction_id=request.transaction_id.hex(),
-                    state__in=[
-                        CMPTransaction.State.WAITING_APPROVAL,
-                        CMPTransaction.State.APPROVED,
-                        CMPTransaction.State.REJECTED,
-                    ],
+                    state=CMPTransaction.State.WAITING_APPROVAL,
                 )
                 .order_by("-created")
                 .first()
             )
-            if record is None or record.enrollment is None:
+            held = (
+                CertificateRequest.objects.filter(pk=record.request_id).first()
+                if record is not None and record.request_id
+                else None
+            )
+            if record is None or held is None or record.enrollment_id is None:
                 raise errors.BadRequest("No request of this transaction awaits approval.")
             if record.request_kid != (request.sender_kid or b"").hex():
                 # RFC 9810, 5.1.1: only the requester may poll its transaction.
                 raise errors.NotAuthorized("pollReq does not come from the sender of the request.")
-            ca = record.enrollment.ca
+            ca = Enrollment.objects.select_related("ca").get(pk=record.enrollment_id).ca
             outcome = {
                 "request_body_type": record.body_type,
                 "sender_kid": bytes.fromhex(record.request_kid) if record.request_kid else None,
                 "sender": ca.certificate.subject,
                 "cert_req_id": record.cert_req_id,
             }
-            if record.state == CMPTransaction.State.WAITING_APPROVAL:
+            if held.state == CertificateRequest.State.WAITING:
                 return PollOutcome(
                     result=Waiting(
                         check_after_seconds=self._config().poll_interval,
@@ -795,30 +596,35 @@ class DatabaseBackend:
                     ),
                     **outcome,
                 )
-            if record.state == CMPTransaction.State.REJECTED:
+            cert = (
+                Certificate.objects.select_related("ca").filter(pk=held.certificate_id).first()
+                if held.certificate_id
+                else None
+            )
+            if held.state == CertificateRequest.State.REJECTED or cert is None:
                 record.state = CMPTransaction.State.FAILED
                 record.save(update_fields=["state", "updated"])
                 return PollOutcome(
                     result=Rejected(
-                        reason=record.reject_reason
-                        or "The request was rejected by an administrator.",
+                        reason=held.reason or "The request was rejected by an administrator.",
                         failure=errors.FailureInfo.notAuthorized,
                     ),
                     **outcome,
                 )
             # Approved: the certificate was issued at approval; the certConf now
             # echoes the nonce of this pollRep's final response (RFC 9810, 5.1.1).
-            record.server_nonce = request.response_nonce.hex()
             implicit = record.implicit_confirm and request.implicit_confirm_requested
+            record.server_nonce = request.response_nonce.hex()
+            record.certificate = cert
             record.state = (
                 CMPTransaction.State.CONFIRMED if implicit else CMPTransaction.State.WAITING_CONFIRM
             )
-            record.save(update_fields=["server_nonce", "state", "updated"])
-            cert = record.certificate
+            record.save(update_fields=["server_nonce", "certificate", "state", "updated"])
             if implicit and cert.status == Certificate.Status.PENDING:
-                ca_services.confirm_certificate(
+                self._engine(
+                    engine.confirm_certificate,
                     cert,
-                    supersede=self._config().revoke_superseded,
+                    revoke_replaced=self._config().revoke_superseded,
                     actor=self._actor(record.enrollment),
                 )
             return PollOutcome(result=self._issued(cert, implicit), **outcome)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from certauth.models import Certificate, CertificateAuthority, Enrollment
+from certauth.models import Certificate, CertificateAuthority, CertificateRequest, Enrollment
 
 
 class CMPConfig(models.Model):
@@ -63,15 +63,16 @@ class CMPTransaction(models.Model):
     """One CMP transaction (RFC 9810, 5.1.1: identified by its transactionID)."""
 
     class State(models.TextChoices):
+        # The request is held (certauth.CertificateRequest); the client polls
+        # until an administrator decides.
         WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
-        APPROVED = "approved", "Approved, waiting for the client's poll"
         WAITING_CONFIRM = "waiting_confirm", "Waiting for certConf"
         CONFIRMED = "confirmed", "Confirmed"
         REJECTED = "rejected", "Rejected by the client"
         EXPIRED = "expired", "Confirmation not received"
         FAILED = "failed", "Failed"
 
-    OPEN_STATES = (State.WAITING_APPROVAL, State.APPROVED, State.WAITING_CONFIRM)
+    OPEN_STATES = (State.WAITING_APPROVAL, State.WAITING_CONFIRM)
 
     transaction_id = models.CharField(max_length=256, db_index=True)  # hex
     enrollment = models.ForeignKey(
@@ -89,32 +90,24 @@ class CMPTransaction(models.Model):
     )
     pvno = models.PositiveSmallIntegerField(default=2)
     source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
-    # What a request held for manual approval asks for (RFC 9483, 4.4).
     cert_req_id = models.IntegerField(default=0)
-    request_subject = models.CharField(max_length=1024, blank=True)
-    request_public_key = models.BinaryField(null=True, blank=True)  # SubjectPublicKeyInfo DER
-    request_sans = models.JSONField(default=list, blank=True)
     implicit_confirm = models.BooleanField(default=False)
-    old_certificate = models.ForeignKey(
-        Certificate,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="kur: the certificate being updated.",
+    # A request held for manual approval (RFC 9483, 4.4): what it asks for and its decision.
+    request = models.ForeignKey(
+        CertificateRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    decided_by = models.CharField(max_length=150, blank=True)
-    reject_reason = models.CharField(max_length=512, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created"]
+        verbose_name = "CMP transaction"
+        verbose_name_plural = "CMP transactions"
         constraints = [
             # RFC 9810, 5.1.1: a transactionID identifies one open transaction.
             models.UniqueConstraint(
                 fields=["transaction_id"],
-                condition=Q(state__in=["waiting_approval", "approved", "waiting_confirm"]),
+                condition=Q(state__in=["waiting_approval", "waiting_confirm"]),
                 name="cmp_open_transaction_unique",
             )
         ]
@@ -156,6 +149,8 @@ class CMPTrace(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "CMP trace"
+        verbose_name_plural = "CMP traces"
 
     def __str__(self) -> str:
         return f"{self.created:%Y-%m-%d %H:%M:%S} {self.body_type} {self.transaction_id}"

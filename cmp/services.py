@@ -5,30 +5,90 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
+from certauth import enrollment as engine
 from certauth import events
 from certauth import services as ca_services
-from certauth.models import Certificate, LogEntry
+from certauth.events import SYSTEM, Actor
+from certauth.models import CertificateAuthority
+from certauth.x509 import InvalidInput
 from cmp.models import CMPConfig, CMPTrace, CMPTransaction
+
+#: Longest confirm wait time an administrator may set: one day.
+MAX_CONFIRM_WAIT = 86400
+#: Longest checkAfter sent to a client polling for manual approval: one hour.
+MAX_POLL_INTERVAL = 3600
+#: The CMP > General settings and their labels in the event log.
+SETTINGS = {
+    "enabled": "enable CMP",
+    "default_ca": "default CA",
+    "confirm_wait": "confirm wait time (seconds)",
+    "revoke_superseded": "revoke renewed certificates",
+    "poll_interval": "poll interval (seconds)",
+}
 
 
 def config() -> CMPConfig:
     return CMPConfig.load()
 
 
-def set_debug(on: bool, *, user: str = "", source_ip: str | None = None) -> CMPConfig:
+def set_debug(on: bool, *, actor: Actor = SYSTEM) -> CMPConfig:
     with transaction.atomic():
         cfg = CMPConfig.load()
         if cfg.debug != on:
             cfg.debug = on
             cfg.save(update_fields=["debug", "updated"])
-            LogEntry.objects.log(
-                f"CMP debug mode {'enabled' if on else 'disabled'}",
-                subcategory=events.CMP_SETTINGS_CHANGED.subcategory,
-                log_type=events.CMP_SETTINGS_CHANGED.id,
-                user=user,
-                source_ip=source_ip,
-            )
+            events.log(events.CMP_DEBUG_CHANGED, actor, state="enabled" if on else "disabled")
     return cfg
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None or value == "":
+        return "none"
+    return str(value)
+
+
+def check_settings(
+    *, confirm_wait: int, poll_interval: int, default_ca: CertificateAuthority | None, **_other
+) -> None:
+    """The bounds of CMP > General, for the GUI, the admin and the CLI alike."""
+    if not 1 <= confirm_wait <= MAX_CONFIRM_WAIT:
+        raise InvalidInput(f"Confirm wait time must be between 1 and {MAX_CONFIRM_WAIT} seconds.")
+    if not 1 <= poll_interval <= MAX_POLL_INTERVAL:
+        raise InvalidInput(f"Poll interval must be between 1 and {MAX_POLL_INTERVAL} seconds.")
+    if default_ca is not None and default_ca.kind != CertificateAuthority.Kind.LOCAL:
+        raise InvalidInput("The default CA must be a local CA.")
+
+
+def update_settings(*, actor: Actor = SYSTEM, **values) -> tuple[CMPConfig, list[str]]:
+    """Store CMP > General settings (any of :data:`SETTINGS` and ``debug``).
+
+    Returns the config and what changed; one event-log line lists the changes.
+    Debug mode goes through :func:`set_debug`, so that switching it logs the
+    same line whether the GUI, the debug page or the CLI did it.
+    """
+    unknown = set(values) - set(SETTINGS) - {"debug"}
+    if unknown:
+        raise InvalidInput(f"Unknown CMP settings {', '.join(sorted(unknown))}.")
+    debug = values.pop("debug", None)
+    with transaction.atomic():
+        cfg = CMPConfig.objects.select_for_update().get(pk=config().pk)
+        new = {field: values.get(field, getattr(cfg, field)) for field in SETTINGS}
+        check_settings(**new)
+        changes: list[str] = []
+        for field, value in new.items():
+            old = getattr(cfg, field)
+            if old != value:
+                changes.append(f"{SETTINGS[field]}: {_describe(old)} -> {_describe(value)}")
+                setattr(cfg, field, value)
+        if changes:
+            cfg.save(update_fields=[*new, "updated"])
+            events.log(events.CMP_SETTINGS_CHANGED, actor, changes="; ".join(changes))
+        if debug is not None and cfg.debug != debug:
+            changes.append(f"debug mode: {_describe(cfg.debug)} -> {_describe(debug)}")
+            cfg = set_debug(debug, actor=actor)
+    return cfg, changes
 
 
 def sweep(cfg: CMPConfig | None = None) -> int:
@@ -37,84 +97,17 @@ def sweep(cfg: CMPConfig | None = None) -> int:
     (RFC 9810, 5.3.18). Returns how many certificates were revoked."""
     cfg = cfg or CMPConfig.load()
     ca_services.refresh_due_crls()
-    count = ca_services.sweep_unconfirmed(wait_seconds=cfg.confirm_wait)
-    if count:
+    revoked = engine.sweep_unconfirmed(wait_seconds=cfg.confirm_wait)
+    if revoked:
+        # Only the transactions whose certificate the sweep revoked; an
+        # administrator's revocation leaves its transaction as it was.
         CMPTransaction.objects.filter(
-            state=CMPTransaction.State.WAITING_CONFIRM,
-            certificate__status=Certificate.Status.REVOKED,
+            state=CMPTransaction.State.WAITING_CONFIRM, certificate_id__in=revoked
         ).update(state=CMPTransaction.State.EXPIRED)
-    return count
+    return len(revoked)
 
 
 def record_trace(**fields) -> CMPTrace:
     trace = CMPTrace.objects.create(**fields)
     CMPTrace.objects.trim(settings.FAC_CMP_TRACE_LIMIT)
     return trace
-
-
-class RequestDecisionError(ca_services.ServiceError):
-    """An approval or rejection that cannot be made (not waiting, CA cannot sign)."""
-
-
-def waiting_requests():
-    return (
-        CMPTransaction.objects.filter(state=CMPTransaction.State.WAITING_APPROVAL)
-        .select_related("enrollment")
-        .order_by("created")
-    )
-
-
-def approve_request(pk: int, *, user: str = "", source_ip: str | None = None) -> CMPTransaction:
-    """Approve a request held for manual approval: the certificate is issued now and
-    handed out at the client's next pollReq (RFC 9483, 4.4)."""
-    from cmp.backend import DatabaseBackend
-    from cmp.protocol.errors import CMPError
-
-    with transaction.atomic():
-        record = CMPTransaction.objects.select_for_update().filter(pk=pk).first()
-        if record is None or record.state != CMPTransaction.State.WAITING_APPROVAL:
-            raise RequestDecisionError(f"CMP request {pk} is not waiting for approval.")
-        implicit = record.implicit_confirm
-        record.implicit_confirm = False  # the certificate stays pending until the client confirms
-        try:
-            DatabaseBackend(source_ip=source_ip).issue(
-                record, record.enrollment, renewal=record.body_type == "kur"
-            )
-        except CMPError as exc:
-            raise RequestDecisionError(f"Cannot issue the certificate: {exc.text}") from None
-        record.implicit_confirm = implicit
-        record.state = CMPTransaction.State.APPROVED
-        record.decided_by = user
-        record.save()
-        LogEntry.objects.log(
-            f"CMP {record.body_type} of enrollment '{record.enrollment.reference}' "
-            f'for "{record.request_subject}" was approved',
-            subcategory=events.SUB_CMP,
-            log_type=events.CMP_REQUEST_APPROVED.id,
-            user=user,
-            source_ip=source_ip,
-        )
-    return record
-
-
-def reject_request(
-    pk: int, *, reason: str = "", user: str = "", source_ip: str | None = None
-) -> CMPTransaction:
-    with transaction.atomic():
-        record = CMPTransaction.objects.select_for_update().filter(pk=pk).first()
-        if record is None or record.state != CMPTransaction.State.WAITING_APPROVAL:
-            raise RequestDecisionError(f"CMP request {pk} is not waiting for approval.")
-        record.state = CMPTransaction.State.REJECTED
-        record.reject_reason = reason[:512] or "The request was rejected by an administrator."
-        record.decided_by = user
-        record.save()
-        LogEntry.objects.log(
-            f"CMP {record.body_type} of enrollment '{record.enrollment.reference if record.enrollment else '?'}' "
-            f'for "{record.request_subject}" was rejected: {record.reject_reason}',
-            level=events.CMP_REQUEST_REJECTED.level,
-            subcategory=events.SUB_CMP,
-            log_type=events.CMP_REQUEST_REJECTED.id,
-            user=user,
-            source_ip=source_ip,
-        )
-    return record

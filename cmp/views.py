@@ -17,9 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from certauth import events
-from certauth.models import LogEntry
 from cmp import services
-from cmp.backend import DatabaseBackend, ca_signer, default_sender, server_for
+from cmp.backend import DatabaseBackend, ca_signer, default_sender, reference_text, server_for
 from cmp.protocol import errors, messages
 
 log = logging.getLogger(__name__)
@@ -103,6 +102,9 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
 
     try:
         services.sweep(config)
+    except Exception:  # noqa: BLE001 - housekeeping never fails a CMP request
+        log.exception("CMP housekeeping failed")
+    try:
         backend = DatabaseBackend(source_ip=source_ip, profile=profile)
         result = server_for(backend, config).handle(body)
     except errors.MalformedMessage as exc:
@@ -132,17 +134,15 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         )
         return _response(response_der)
 
-    kid = _kid_text(result.sender_kid)
+    kid = reference_text(result.sender_kid)
     if result.error is not None:
-        LogEntry.objects.log(
-            f"CMP {result.body_type or 'request'}"
-            f"{' from ' + kid if kid else ''} failed: "
-            f"{result.error.text} ({result.error.failure.name})",
-            level=events.CMP_REQUEST_FAILED.level,
-            subcategory=events.CMP_REQUEST_FAILED.subcategory,
-            log_type=events.CMP_REQUEST_FAILED.id,
-            user=kid,
-            source_ip=source_ip,
+        events.log(
+            events.CMP_REQUEST_FAILED,
+            events.Actor(user=kid, source_ip=source_ip),
+            body_type=result.body_type or "request",
+            sender=kid,
+            text=result.error.text,
+            failure=result.error.failure.name,
         )
     _trace(
         config,
@@ -156,16 +156,6 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         lines=list(result.trace),
     )
     return _response(result.body)
-
-
-def _kid_text(sender_kid: bytes | None) -> str:
-    if not sender_kid:
-        return ""
-    try:
-        text = sender_kid.decode("utf-8")
-    except UnicodeDecodeError:
-        return sender_kid.hex()
-    return text if text.isprintable() else sender_kid.hex()
 
 
 def _trace(

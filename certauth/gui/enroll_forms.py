@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
+from certauth import profiles, services
 from certauth.models import Certificate, CertificateAuthority, Enrollment
 from certauth.x509 import (
     EXT_KEY_USAGE_LABELS,
@@ -19,8 +20,6 @@ from certauth.x509 import (
     parse_name,
     parse_san,
 )
-
-MAX_PASSWORD = 256
 
 
 class EnrollmentForm(forms.Form):
@@ -38,7 +37,7 @@ class EnrollmentForm(forms.Form):
     password = forms.CharField(
         label="Password",
         required=False,
-        max_length=MAX_PASSWORD,
+        max_length=profiles.MAX_PASSWORD_LENGTH,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
@@ -72,12 +71,15 @@ class EnrollmentForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     validity_days = forms.IntegerField(
-        label="Certificate validity (days)", min_value=1, max_value=36500, initial=365
+        label="Certificate validity (days)",
+        min_value=profiles.MIN_VALIDITY_DAYS,
+        max_value=profiles.MAX_VALIDITY_DAYS,
+        initial=profiles.DEFAULT_CERTIFICATE_DAYS,
     )
     renewable_days = forms.IntegerField(
         label="Renewable before expiry (days)",
         min_value=0,
-        max_value=36500,
+        max_value=profiles.MAX_VALIDITY_DAYS,
         initial=0,
         help_text="Renewal is allowed this many days before expiry; 0 allows it any time.",
     )
@@ -159,14 +161,6 @@ class EnrollmentForm(forms.Form):
             "enabled": enrollment.enabled,
         }
 
-    def clean_reference(self) -> str:
-        reference = self.cleaned_data["reference"].strip()
-        if any(c.isspace() for c in reference):
-            raise forms.ValidationError("The enrollment ID must not contain spaces.")
-        if self.instance is None and Enrollment.objects.filter(reference=reference).exists():
-            raise forms.ValidationError("An enrollment with this ID already exists.")
-        return reference
-
     def clean_subject(self) -> str:
         subject = self.cleaned_data["subject"].strip()
         if not subject:
@@ -199,23 +193,22 @@ class EnrollmentForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        enrollment_type = data.get("type")
+        if self.errors:
+            return data
+        # The rules are the service's: the form adds none of its own.
         password = data.get("password") or ""
-        has_password = self.instance is not None and self.instance.has_password
-        if enrollment_type == Enrollment.Type.REGULAR and not password and not has_password:
-            self.add_error("password", "A regular enrollment needs a password.")
-        if enrollment_type == Enrollment.Type.DEVICE:
-            trusted = data.get("trusted_ca")
-            if trusted is None:
-                self.add_error(
-                    "trusted_ca", "A device enrollment needs the trusted CA of its vendor."
+        try:
+            if self.instance is None:
+                services.validate_enrollment(
+                    reference=data["reference"], password=password, **self.service_arguments()
                 )
-        usages = set(data.get("key_usage") or ())
-        if usages & {"encipherOnly", "decipherOnly"} and "keyAgreement" not in usages:
-            self.add_error(
-                "key_usage",
-                "Encipher Only and Decipher Only need Key Agreement (RFC 5280 4.2.1.3).",
-            )
+            else:
+                services.validate_enrollment_change(
+                    self.instance, password=password or None, **self.service_arguments()
+                )
+        except InvalidInput as exc:
+            field = exc.field if exc.field in self.fields else None
+            self.add_error(field, str(exc))
         return data
 
     def service_arguments(self) -> dict:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 
-from certauth import services
+from certauth import profiles, services
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor
 from certauth.gui.enroll_forms import EnrollmentForm
 from certauth.gui.listing import Column, Listing
@@ -97,8 +97,8 @@ class EnrollmentCreateView(ManageRequiredMixin, FormView):
 
     def get_initial(self) -> dict:
         return {
-            "key_usage": ["digitalSignature", "keyEncipherment"],
-            "validity_days": 365,
+            "key_usage": list(profiles.DEFAULT_ENROLLMENT_KEY_USAGE),
+            "validity_days": profiles.DEFAULT_CERTIFICATE_DAYS,
             "renewable_days": 0,
             "type": Enrollment.Type.REGULAR,
             "method": Enrollment.Method.AUTOMATIC,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from certauth import profiles
+
 
 class GroupedFieldsMixin:
     """``fieldsets = [(legend, [field names])]`` renders as <fieldset> groups."""
@@ -186,8 +188,8 @@ class CACreateForm(GroupedFieldsMixin, SubjectFieldsMixin, forms.Form):
     validity_days = forms.IntegerField(
         label="Validity (days)",
         min_value=1,
-        max_value=36500,
-        initial=3650,
+        max_value=profiles.MAX_VALIDITY_DAYS,
+        initial=profiles.DEFAULT_CA_DAYS,
         help_text="An intermediate CA never outlives the CA that signs it.",
     )
 
@@ -356,7 +358,7 @@ class CertificateCreateForm(
         label="Key usage",
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        initial=["digitalSignature", "keyEncipherment"],
+        initial=list(profiles.DEFAULT_ENROLLMENT_KEY_USAGE),
     )
     ext_key_usage = forms.MultipleChoiceField(
         label="Extended key usage",
@@ -366,8 +368,8 @@ class CertificateCreateForm(
     validity_days = forms.IntegerField(
         label="Validity (days)",
         min_value=1,
-        max_value=36500,
-        initial=365,
+        max_value=profiles.MAX_VALIDITY_DAYS,
+        initial=profiles.DEFAULT_CERTIFICATE_DAYS,
         help_text="Capped at the CA's own expiry.",
     )
     hash_name = forms.ChoiceField(

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
+from certauth.events import raw_line
 from certauth.gui.access import StaffRequiredMixin
 from certauth.gui.listing import Column, Listing
 from certauth.models import LogEntry
@@ -142,30 +143,6 @@ class LogDetailView(StaffRequiredMixin, View):
 
 
 # --- Raw download ----------------------------------------------------------------------
-
-
-def escape_value(value: object) -> str:
-    r"""A value for a ``key="value"`` pair: ``\`` and ``"`` escaped, newlines as ``\n``."""
-    text = "" if value is None else str(value)
-    return (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\r", "\\r")
-        .replace("\n", "\\n")
-        .replace("\t", "\\t")
-    )
-
-
-def raw_line(entry: LogEntry, tz: dt.tzinfo | None = None) -> str:
-    """One entry in FortiAuthenticator's raw log format, in the server's time zone."""
-    tz = tz or zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    local = entry.timestamp.astimezone(tz)
-    return (
-        f"date={local:%Y-%m-%d} time={local:%H:%M:%S} oid={entry.pk} logid={entry.log_type_id} "
-        f'cat="{escape_value(entry.category)}" subcat="{escape_value(entry.subcategory)}" '
-        f'level={entry.level} nas="" action="" status="" '
-        f'msg="{escape_value(entry.message)}" user="{escape_value(entry.user)}"'
-    )
 
 
 def raw_lines(entries: QuerySet[LogEntry]) -> Iterator[str]:

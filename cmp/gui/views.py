@@ -14,13 +14,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
+from certauth import enrollment as engine
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
-from certauth.models import CertificateAuthority
-from certauth.services import InvalidInput
+from certauth.models import CertificateAuthority, CertificateRequest
+from certauth.services import InvalidInput, ServiceError
 from cmp import services as cmp_services
 from cmp.gui import asn1tree, pcap
-from cmp.gui.settings_service import MAX_CONFIRM_WAIT, MAX_POLL_INTERVAL, update_settings
-from cmp.models import CMPTrace, CMPTransaction
+from cmp.models import CMPTrace
 
 CMP_CONTENT_TYPE = "application/pkixcmp"
 TRACES_SHOWN = 200
@@ -42,7 +42,7 @@ class CMPSettingsForm(forms.Form):
     confirm_wait = forms.IntegerField(
         label="Confirm wait time (seconds)",
         min_value=1,
-        max_value=MAX_CONFIRM_WAIT,
+        max_value=cmp_services.MAX_CONFIRM_WAIT,
         help_text="An issued certificate whose certConf does not come within this time is revoked.",
     )
     revoke_superseded = forms.BooleanField(
@@ -54,7 +54,7 @@ class CMPSettingsForm(forms.Form):
     poll_interval = forms.IntegerField(
         label="Poll interval (seconds)",
         min_value=1,
-        max_value=MAX_POLL_INTERVAL,
+        max_value=cmp_services.MAX_POLL_INTERVAL,
         help_text="The checkAfter sent to clients whose request waits for manual approval "
         "(CMP > Pending Requests).",
     )
@@ -104,7 +104,9 @@ class CMPGeneralView(StaffRequiredMixin, View):
         form = self._form(request.POST)
         if form.is_valid():
             try:
-                _cfg, changes = update_settings(actor=actor(request), **form.cleaned_data)
+                _cfg, changes = cmp_services.update_settings(
+                    actor=actor(request), **form.cleaned_data
+                )
             except InvalidInput as exc:
                 form.add_error(None, str(exc))
             else:
@@ -117,27 +119,6 @@ class CMPGeneralView(StaffRequiredMixin, View):
 
 
 # --- CMP > Pending Requests ---------------------------------------------------------------
-
-
-def _outcome(record: CMPTransaction) -> tuple[str, str, str]:
-    """(decision, badge CSS suffix, what happened since) of a decided request."""
-    state = CMPTransaction.State
-    if record.certificate_id is None:  # rejected by an administrator
-        since = (
-            "Rejection sent to the client"
-            if record.state == state.FAILED
-            else "Waiting for the client's poll"
-        )
-        return "Rejected", "rejected", since
-    since = {
-        state.APPROVED: "Waiting for the client's poll",
-        state.WAITING_CONFIRM: "Certificate sent, waiting for certConf",
-        state.CONFIRMED: "Certificate confirmed",
-        state.REJECTED: "Certificate rejected by the client",
-        state.EXPIRED: "Confirmation not received: certificate revoked",
-        state.FAILED: "Failed",
-    }.get(record.state, record.get_state_display())
-    return "Approved", "approved", since
 
 
 class RejectForm(forms.Form):
@@ -155,21 +136,13 @@ class PendingRequestsView(StaffRequiredMixin, View):
     template_name = "cmp/requests.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        waiting = list(
-            cmp_services.waiting_requests()
-            .select_related("old_certificate")
-            .defer("request_public_key")
-            .order_by("-created", "-pk")
-        )
+        waiting = list(engine.waiting_requests().defer("public_key").order_by("-created", "-pk"))
         decided = list(
-            CMPTransaction.objects.exclude(decided_by="")
-            .exclude(state=CMPTransaction.State.WAITING_APPROVAL)
+            CertificateRequest.objects.exclude(state=CertificateRequest.State.WAITING)
             .select_related("enrollment", "certificate")
-            .defer("request_public_key")
-            .order_by("-updated", "-pk")[:DECIDED_SHOWN]
+            .defer("public_key")
+            .order_by("-decided_at", "-pk")[:DECIDED_SHOWN]
         )
-        for record in decided:
-            record.decision, record.badge, record.since = _outcome(record)
         return render(
             request,
             self.template_name,
@@ -193,29 +166,27 @@ class RequestDecisionView(ManageRequiredMixin, View):
         who = actor(request)
         if self.decision == "approve":
             try:
-                record = cmp_services.approve_request(pk, user=who.user, source_ip=who.source_ip)
-            except cmp_services.RequestDecisionError as exc:
+                held = engine.approve_request(pk, actor=who)
+            except ServiceError as exc:
                 messages.error(request, str(exc))
             else:
                 messages.success(
                     request,
-                    f"CMP request {record.pk} was approved: certificate {record.certificate.serial_colons} "
-                    "is handed out at the client's next poll.",
+                    f"{held.protocol_label} request {held.pk} was approved: certificate "
+                    f"{held.certificate.serial_colons} is handed out at the client's next poll.",
                 )
             return redirect("cmp_requests")
         form = RejectForm(request.POST)
         if not form.is_valid():
-            messages.error(request, f"CMP request {pk}: the reason is longer than 512 characters.")
+            messages.error(request, f"Request {pk}: the reason is longer than 512 characters.")
             return redirect("cmp_requests")
         try:
-            record = cmp_services.reject_request(
-                pk, reason=form.cleaned_data["reason"], user=who.user, source_ip=who.source_ip
-            )
-        except cmp_services.RequestDecisionError as exc:
+            held = engine.reject_request(pk, reason=form.cleaned_data["reason"], actor=who)
+        except ServiceError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(
-                request, f"CMP request {record.pk} was rejected: {record.reject_reason}"
+                request, f"{held.protocol_label} request {held.pk} was rejected: {held.reason}"
             )
         return redirect("cmp_requests")
 
@@ -269,7 +240,7 @@ class DebugToggleView(ManageRequiredMixin, View):
             messages.error(request, "Choose to enter or exit debug mode.")
             return redirect("cmp_debug")
         who = actor(request)
-        cmp_services.set_debug(value == "on", user=who.user, source_ip=who.source_ip)
+        cmp_services.set_debug(value == "on", actor=who)
         if value == "on":
             messages.success(request, "CMP debug mode is on: exchanges are recorded.")
         else:

@@ -95,6 +95,7 @@ def _form(ca, **overrides) -> dict:
     data = {
         "reference": "fgt-admin",
         "password": PASSWORD,
+        "protocol": "cmp",
         "ca": ca.pk,
         "type": "regular",
         "method": "automatic",
@@ -152,7 +153,7 @@ def test_change_enrollment_without_password_keeps_it(admin_client, ec_root):
 @pytest.mark.parametrize(
     ("overrides", "error"),
     [
-        ({"password": ""}, "A regular enrollment needs a password."),
+        ({"password": ""}, "The enrollment password must not be empty."),
         (
             {"allowed_sans": '["host.example.com"]'},
             "SAN &#x27;host.example.com&#x27; must be written as TYPE:value, e.g. DNS:host.example.com.",
@@ -242,3 +243,34 @@ def test_revoke_action_and_refused_ca_delete(admin_client, ec_root, ec_key):
 def test_no_add_pages_for_cas_certificates_and_log(admin_client):
     for model in ("certificateauthority", "certificate", "logentry"):
         assert admin_client.get(reverse(f"admin:certauth_{model}_add")).status_code == 403
+
+
+def test_rename_ca_through_the_service(admin_client, ec_root):
+    other = services.create_ca(name="other.root", subject="CN=other.root", key_type="ec")
+    url = reverse("admin:certauth_certificateauthority_change", args=[ec_root.pk])
+    for bad, error in (
+        ("has space", "Invalid certificate ID &#x27;has space&#x27;: 1-64 characters"),
+        ("other.root", "A CA with certificate ID &#x27;other.root&#x27; already exists."),
+    ):
+        response = admin_client.post(url, {"name": bad})
+        assert response.status_code == 200
+        assert error in response.content.decode()
+    ec_root.refresh_from_db()
+    assert ec_root.name == "fac.cz.root"
+    response = admin_client.post(url, {"name": "fac.cz.renamed"})
+    assert response.status_code == 302
+    ec_root.refresh_from_db()
+    assert ec_root.name == "fac.cz.renamed"
+    assert LogEntry.objects.order_by("-id").values_list("message", flat=True)[0] == (
+        "CA certificate 'CN=fac.cz.root' was renamed from 'fac.cz.root' to 'fac.cz.renamed'"
+    )
+    assert other.name == "other.root"
+
+
+def test_device_enrollment_without_trusted_ca_is_refused(admin_client, ec_root):
+    response = admin_client.post(
+        reverse("admin:certauth_enrollment_add"), _form(ec_root, type="device", password="")
+    )
+    assert response.status_code == 200
+    assert "A device enrollment needs the trusted CA of its vendor." in response.content.decode()
+    assert not Enrollment.objects.exists()

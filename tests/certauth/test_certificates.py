@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from django.utils import timezone
 
-from certauth import services
+from certauth import enrollment, services
 from certauth.models import Certificate, CertificateAuthority
 from certauth.x509 import InvalidInput
 from tests.certauth.conftest import fixture_bytes, make_csr, messages, name
@@ -226,7 +226,7 @@ def test_weak_rsa_key_refused(ec_root):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"days": 0}, "Validity must be at least one day."),
+        ({"days": 0}, "Certificate validity must be between 1 and 36500 days."),
         (
             {"subject": x509.Name([])},
             "A certificate needs a subject or a subjectAltName (RFC 5280 4.1.2.6).",
@@ -321,6 +321,14 @@ def test_unrevoke_refused_unless_hold(ec_root, ec_key, reason):
 
 def test_delete_certificate(ec_root, ec_key):
     active = _issue(ec_root, ec_key, cn="active")
+    with pytest.raises(services.NotAllowed) as exc:
+        services.delete_certificate(active)
+    # A valid certificate deleted would never reach the CRL.
+    assert str(exc.value) == (
+        f"Certificate {active.serial_colons} is still valid: revoke it first, "
+        "so that the CRL lists it."
+    )
+    _expire(active)
     services.delete_certificate(active)
     assert messages()[-1] == f'Certificate "CN=active" ({active.serial_colons}) was deleted'
     revoked = _issue(ec_root, ec_key, cn="revoked")
@@ -417,26 +425,11 @@ def test_crl_number_increments(ec_root):
     assert len(list(x509.load_der_x509_crl(ec_root.crl_der))) == 0
 
 
-def test_confirm_supersedes_replaced_certificate(ec_root, ec_key):
-    old = _issue(ec_root, ec_key, cn="fw")
-    new = _issue(ec_root, ec_key, cn="fw", status=Certificate.Status.PENDING, replaces=old)
-    assert list(Certificate.objects.pending()) == [new]
-    services.confirm_certificate(new)
-    old.refresh_from_db()
-    new.refresh_from_db()
-    assert new.status == "active"
-    assert (old.status, old.revocation_reason) == ("revoked", "superseded")
-    assert messages()[-2:] == [
-        f'Certificate "CN=fw" ({new.serial_colons}) was confirmed by the client',
-        f'Certificate "CN=fw" ({old.serial_colons}) was revoked (reason: Superseded)',
-    ]
-
-
 def test_sweep_unconfirmed(ec_root, ec_key):
     late = _issue(ec_root, ec_key, cn="late", status=Certificate.Status.PENDING)
     fresh = _issue(ec_root, ec_key, cn="fresh", status=Certificate.Status.PENDING)
     Certificate.objects.filter(pk=late.pk).update(created=timezone.now() - dt.timedelta(minutes=10))
-    assert services.sweep_unconfirmed(wait_seconds=300) == 1
+    assert enrollment.sweep_unconfirmed(wait_seconds=300) == [late.pk]
     late.refresh_from_db()
     fresh.refresh_from_db()
     assert (late.status, late.revocation_reason) == ("revoked", "cessationOfOperation")

@@ -537,7 +537,7 @@ def test_list_certs(ec_root, ec_key):
     assert fail("list_certs", "--ca", "nope") == "Unknown CA 'nope'."
     assert fail("list_certs", "--status", "bogus") == (
         "Error: argument --status: invalid choice: 'bogus' "
-        "(choose from 'active', 'pending', 'revoked', 'expired', 'all')"
+        "(choose from 'active', 'pending', 'revoked', 'expired', 'superseded', 'all')"
     )
 
 

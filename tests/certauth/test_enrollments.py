@@ -227,7 +227,7 @@ def test_delete_keeps_issued_certificates(enrollment, ec_root, ec_key):
         public_key=ec_key.public_key(),
         enrollment=enrollment,
     )
-    assert enrollment.active_certificate() == cert
+    assert list(enrollment.certificates.current()) == [cert]
     services.delete_enrollment(enrollment)
     assert not Enrollment.objects.exists()
     cert.refresh_from_db()
@@ -235,11 +235,13 @@ def test_delete_keeps_issued_certificates(enrollment, ec_root, ec_key):
     assert messages()[-1] == "CMP enrollment request 'fgt100f' was deleted"
 
 
-# --- Rules that update_enrollment does not apply yet (see the xfail reasons) -------------
+# --- update_enrollment applies create_enrollment's rules -----------------------------------
 
 
-def test_update_to_regular_needs_a_password(ec_root):
-    e = services.create_enrollment(reference="dev", password="", ca=ec_root, type="device")
+def test_update_to_regular_needs_a_password(ec_root, trusted_ca):
+    e = services.create_enrollment(
+        reference="dev", password="", ca=ec_root, type="device", trusted_ca=trusted_ca
+    )
     with pytest.raises(InvalidInput) as exc:
         services.update_enrollment(e, type="regular")
     assert str(exc.value) == "The enrollment password must not be empty."

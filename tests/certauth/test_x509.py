@@ -7,6 +7,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from certauth import profiles
 from certauth import x509 as x509util
 from certauth.x509 import InvalidInput
 
@@ -141,13 +142,13 @@ def test_ext_key_usage_names():
 
 
 def test_end_entity_key_policy():
-    x509util.check_end_entity_key(ec.generate_private_key(ec.SECP384R1()).public_key())
+    profiles.check_public_key(ec.generate_private_key(ec.SECP384R1()).public_key())
     with pytest.raises(InvalidInput) as exc:
-        x509util.check_end_entity_key(ec.generate_private_key(ec.SECP192R1()).public_key())
+        profiles.check_public_key(ec.generate_private_key(ec.SECP192R1()).public_key())
     assert str(exc.value) == "Elliptic curve secp192r1 is not accepted."
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - on purpose
     with pytest.raises(InvalidInput) as exc:
-        x509util.check_end_entity_key(weak.public_key())
+        profiles.check_public_key(weak.public_key())
     assert str(exc.value) == "RSA key of 1024 bits is too short (minimum 2048)."
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from certauth import services as ca_services
 from certauth import x509 as x509util
+from certauth.events import Actor
 from certauth.models import Certificate, LogEntry
 from cmp import services
 from cmp.models import CMPConfig, CMPTrace, CMPTransaction
@@ -26,9 +27,9 @@ def test_config_is_one_row_with_settings_defaults(settings) -> None:
 
 
 def test_set_debug_logs_only_changes() -> None:
-    services.set_debug(True, user="admin", source_ip="192.0.2.7")
-    services.set_debug(True, user="admin")
-    services.set_debug(False, user="admin")
+    services.set_debug(True, actor=Actor(user="admin", source_ip="192.0.2.7"))
+    services.set_debug(True, actor=Actor(user="admin"))
+    services.set_debug(False, actor=Actor(user="admin"))
     assert services.config().debug is False
     messages = list(LogEntry.objects.order_by("id").values_list("message", "user", "source_ip"))
     assert messages == [

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from certauth.gui.logs_views import escape_value, raw_line
+from certauth.events import escape_value, raw_line
 from certauth.models import LogEntry
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import CommandParser
 
-from certauth import services
+from certauth import profiles, services
 from certauth.management.base import FacCommand, comma_list
 from certauth.models import Certificate, Enrollment
 
@@ -18,7 +18,7 @@ class Command(FacCommand):
         parser.add_argument(
             "--key-usage",
             type=comma_list,
-            default=["digitalSignature", "keyEncipherment"],
+            default=list(profiles.DEFAULT_ENROLLMENT_KEY_USAGE),
             help="comma-separated: digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment,"
             "keyAgreement,keyCertSign,cRLSign,encipherOnly,decipherOnly",
         )
@@ -35,7 +35,12 @@ class Command(FacCommand):
             default=[],
             help="allowed SAN, e.g. DNS:fw.example.com (repeatable)",
         )
-        parser.add_argument("--days", type=int, default=365, help="certificate validity in days")
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=profiles.DEFAULT_CERTIFICATE_DAYS,
+            help="certificate validity in days",
+        )
         parser.add_argument(
             "--renewable-days", type=int, default=0, help="renewable before expiry (days)"
         )

@@ -1,6 +1,6 @@
 from django.core.management.base import CommandParser
 
-from certauth import services
+from certauth import profiles, services
 from certauth.management.base import FacCommand
 
 
@@ -17,7 +17,10 @@ class Command(FacCommand):
         parser.add_argument("--curve", choices=["p256", "p384"], default="p256", help="ECDSA curve")
         parser.add_argument("--hash", choices=["sha256", "sha384", "sha512"], default="sha256")
         parser.add_argument(
-            "--days", type=int, default=3650, help="validity in days (default 3650)"
+            "--days",
+            type=int,
+            default=profiles.DEFAULT_CA_DAYS,
+            help=f"validity in days (default {profiles.DEFAULT_CA_DAYS})",
         )
         parser.add_argument("--parent", help="certificate ID of the local CA that signs this one")
 

@@ -1,5 +1,6 @@
 from django.core.management.base import CommandParser
 
+from certauth.events import Actor
 from certauth.management.base import FacCommand
 from cmp import services
 
@@ -12,6 +13,6 @@ class Command(FacCommand):
 
     def handle(self, *args, **options) -> None:
         if options["state"] != "status":
-            services.set_debug(options["state"] == "on", user="cli")
+            services.set_debug(options["state"] == "on", actor=Actor(user="cli"))
         config = services.config()
         self.stdout.write(f"CMP debug mode is {'on' if config.debug else 'off'}")

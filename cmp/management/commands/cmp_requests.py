@@ -1,11 +1,15 @@
 from django.core.management.base import CommandError, CommandParser
 
+from certauth import enrollment as engine
+from certauth.events import Actor
 from certauth.management.base import FacCommand
-from cmp import services
 
 
 class Command(FacCommand):
-    help = "List CMP requests waiting for manual approval, or approve / reject one."
+    help = (
+        "List the certificate requests (CMP and SCEP) waiting for manual approval, "
+        "or approve / reject one."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -19,27 +23,29 @@ class Command(FacCommand):
     def handle(self, *args, **options) -> None:
         action = options["action"]
         if action == "list":
-            rows = [("ID", "RECEIVED", "TYPE", "ENROLLMENT", "SUBJECT")]
-            for record in services.waiting_requests():
+            rows = [("ID", "RECEIVED", "PROTOCOL", "TYPE", "ENROLLMENT", "SUBJECT")]
+            for held in engine.waiting_requests().order_by("created"):
                 rows.append(
                     (
-                        str(record.pk),
-                        f"{record.created:%Y-%m-%d %H:%M:%S}",
-                        record.body_type,
-                        record.enrollment.reference if record.enrollment else "-",
-                        record.request_subject,
+                        str(held.pk),
+                        f"{held.created:%Y-%m-%d %H:%M:%S}",
+                        held.protocol_label,
+                        held.operation,
+                        held.reference,
+                        held.subject,
                     )
                 )
             self.write_table(rows)
             return
         if options["id"] is None:
             raise CommandError(f"Give the ID of the request to {action}.")
+        cli = Actor(user="cli")
         if action == "approve":
-            record = services.approve_request(options["id"], user="cli")
+            held = engine.approve_request(options["id"], actor=cli)
             self.stdout.write(
-                f"Approved request {record.pk}: certificate {record.certificate.serial_colons} "
+                f"Approved request {held.pk}: certificate {held.certificate.serial_colons} "
                 "is handed out at the client's next poll"
             )
         else:
-            record = services.reject_request(options["id"], reason=options["reason"], user="cli")
-            self.stdout.write(f"Rejected request {record.pk}: {record.reject_reason}")
+            held = engine.reject_request(options["id"], reason=options["reason"], actor=cli)
+            self.stdout.write(f"Rejected request {held.pk}: {held.reason}")
