@@ -119,6 +119,8 @@ DEV_BROWSER_PACKAGES=(
     "chromium:chromium"
     # The pcap export test reads its output back with tshark.
     "tshark:tshark"
+    # The SCEP interop tests (tests/scep/protocol) run Debian's scepclient.
+    "scepclient:scep"
 )
 if [ "$DEV" = 1 ]; then
     for pair in "${DEV_BROWSER_PACKAGES[@]+"${DEV_BROWSER_PACKAGES[@]}"}"; do
