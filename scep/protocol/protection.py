@@ -68,7 +68,7 @@ class Digest:
 
     @property
     def hashlib_name(self) -> str:
-        return self.hash_type.name
+        return self.hash_type().name
 
 
 #: Message digests, by OID.  MD5 is never accepted.

@@ -391,6 +391,7 @@ class MemoryBackend:
             return Pending("waiting for approval")
         if not self.hold:
             self._issue(transaction)
+            assert transaction.certificate is not None
             return Issued(transaction.certificate, self.ca.chain)
         return Pending("waiting for approval")
 

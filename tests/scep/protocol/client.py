@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -39,7 +41,7 @@ DIGEST_OIDS = {
     "sha512": "2.16.840.1.101.3.4.2.3",
     "md5": "1.2.840.113549.2.5",
 }
-HASHES = {
+HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
@@ -108,7 +110,7 @@ def make_csr(
     *,
     challenge: str | None = None,
     sans: tuple[x509.GeneralName, ...] = (),
-    algorithm: hashes.HashAlgorithm | None = None,
+    algorithm: hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None = None,
 ) -> x509.CertificateSigningRequest:
     builder = x509.CertificateSigningRequestBuilder().subject_name(name)
     if challenge is not None:
@@ -277,7 +279,7 @@ class Client:
             payload = self.envelope(content, recipients or [])
         digest_oid = DIGEST_OIDS[self.digest]
         hash_type = HASHES[self.digest]
-        message_digest = hashlib.new(hash_type.name, payload or b"").digest()
+        message_digest = hashlib.new(hash_type().name, payload or b"").digest()
         if tamper == "content" and payload is not None:
             payload = payload[:-1] + bytes([payload[-1] ^ 1])
         if tamper == "digest":
@@ -497,7 +499,7 @@ def read_reply(
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
         public_key.verify(bytes(signer_info["signature"]), to_verify, ec.ECDSA(HASHES[hash_name]()))
 
-    def one(attr) -> object:
+    def one(attr) -> Any:
         values = attributes.get(str(attr))
         return values[0] if values else None
 
