@@ -238,7 +238,7 @@ def _check_label(enrollment: Enrollment, label: str | None) -> None:
     if label is not None and label != enrollment.reference:
         raise Refused(
             Reason.WRONG_ENROLLMENT,
-            f"The request names enrollment {enrollment.reference}, not {label} as the path does.",
+            f"Enrollment {enrollment.reference} does not match the enrollment ID {label} in the path.",
         )
 
 

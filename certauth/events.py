@@ -160,11 +160,10 @@ REQUEST_REJECTED = LogType(
 )
 
 
-def log(log_type: LogType, actor: Actor = SYSTEM, **params: object) -> LogEntry:
-    """Write one event of *log_type*: the only way entries are created."""
+def _entry(log_type: LogType, actor: Actor, params: dict[str, object]) -> LogEntry:
     from certauth.models import LogEntry
 
-    return LogEntry.objects.log(
+    return LogEntry.objects.build(
         log_type.message(**params),
         level=log_type.level,
         subcategory=log_type.subcategory,
@@ -172,6 +171,20 @@ def log(log_type: LogType, actor: Actor = SYSTEM, **params: object) -> LogEntry:
         user=actor.user,
         source_ip=actor.source_ip,
     )
+
+
+def log(log_type: LogType, actor: Actor = SYSTEM, **params: object) -> LogEntry:
+    """Write one event of *log_type*: the only way entries are created."""
+    entry = _entry(log_type, actor, params)
+    entry.save(force_insert=True)
+    return entry
+
+
+def log_many(log_type: LogType, actor: Actor, params: list[dict[str, object]]) -> None:
+    """Write one event of *log_type* per item of *params*, a few inserts in all."""
+    from certauth.models import LogEntry
+
+    LogEntry.objects.bulk_create([_entry(log_type, actor, item) for item in params], batch_size=500)
 
 
 # --- Raw format (Log Access > Logs > Download) --------------------------------------------

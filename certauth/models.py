@@ -476,8 +476,32 @@ class LogEntryManager(models.Manager["LogEntry"]):
         user: str = "",
         source_ip: str | None = None,
     ) -> LogEntry:
-        """Write one event: the only way entries are created."""
-        return self.create(
+        """Write one event (certauth.events.log composes the message)."""
+        entry = self.build(
+            message,
+            level=level,
+            category=category,
+            subcategory=subcategory,
+            log_type=log_type,
+            user=user,
+            source_ip=source_ip,
+        )
+        entry.save(force_insert=True)
+        return entry
+
+    def build(
+        self,
+        message: str,
+        *,
+        level: str = "information",
+        category: str = "Event",
+        subcategory: str = "Certificate Management",
+        log_type: int = 0,
+        user: str = "",
+        source_ip: str | None = None,
+    ) -> LogEntry:
+        """An unsaved entry with its fields cut to their sizes (for bulk_create)."""
+        return self.model(
             level=level,
             category=category,
             subcategory=subcategory,

@@ -744,17 +744,19 @@ def _checked_enrollment(values: dict) -> dict:
     }
 
 
-def validate_enrollment(*, reference: str, password: str, **fields) -> dict:
+def validate_enrollment(*, reference: str, password: str, unique: bool = True, **fields) -> dict:
     """Check a new enrollment without storing it; returns the values create_enrollment stores.
 
-    The GUI, the admin, ``add_enrollment`` and ``import_enrollments`` all come here.
+    The GUI, the admin, ``add_enrollment`` and ``import_enrollments`` all come
+    here. *unique* False leaves the check for an existing ID to the caller
+    (an import checks all its IDs in one query).
     """
     unknown = set(fields) - set(_EDITABLE)
     if unknown:
         raise InvalidInput(f"Unknown enrollment fields {', '.join(sorted(unknown))}.")
     values = _checked_enrollment({**_DEFAULTS, **fields})
     values["reference"] = profiles.check_reference(reference)
-    if Enrollment.objects.filter(reference=values["reference"]).exists():
+    if unique and Enrollment.objects.filter(reference=values["reference"]).exists():
         raise InvalidInput(
             f"An enrollment with ID {values['reference']!r} already exists.", field="reference"
         )
@@ -771,40 +773,47 @@ def create_enrollment(
     if "ca" not in fields:
         raise InvalidInput("An enrollment needs a CA.")
     values = validate_enrollment(reference=reference, password=password, **fields)
-    return _store_enrollments([(values, password)], actor)[0]
-
-
-def _store_enrollments(rows: list[tuple[dict, str]], actor: Actor) -> list[Enrollment]:
-    created = []
-    with transaction.atomic():
-        for values, password in rows:
-            try:
-                with transaction.atomic():
-                    enrollment = Enrollment.objects.create(
-                        encrypted_password=keystore.seal_secret(password) if password else None,
-                        **values,
-                    )
-            except IntegrityError:
-                raise InvalidInput(
-                    f"An enrollment with ID {values['reference']!r} already exists."
-                ) from None
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(
+                encrypted_password=keystore.seal_secret(password) if password else None, **values
+            )
             events.log(
                 events.ENROLLMENT_CREATED,
                 actor,
                 protocol=enrollment.protocol_label,
                 reference=enrollment.reference,
             )
-            created.append(enrollment)
-    return created
+    except IntegrityError:
+        raise InvalidInput(
+            f"An enrollment with ID {values['reference']!r} already exists.", field="reference"
+        ) from None
+    return enrollment
 
 
 def create_enrollments(
     rows: Sequence[tuple[dict, str]], *, source: str, actor: Actor = SYSTEM
 ) -> list[Enrollment]:
-    """Store checked enrollments (from :func:`validate_enrollment`) all or nothing."""
-    with transaction.atomic():
-        created = _store_enrollments(list(rows), actor)
-        events.log(events.ENROLLMENTS_IMPORTED, actor, count=len(created), source=source)
+    """Store checked enrollments (values from :func:`validate_enrollment`) all or nothing."""
+    objects = [
+        Enrollment(
+            encrypted_password=keystore.seal_secret(password) if password else None, **values
+        )
+        for values, password in rows
+    ]
+    try:
+        with transaction.atomic():
+            created = Enrollment.objects.bulk_create(objects, batch_size=500)
+            events.log_many(
+                events.ENROLLMENT_CREATED,
+                actor,
+                [{"protocol": e.protocol_label, "reference": e.reference} for e in created],
+            )
+            events.log(events.ENROLLMENTS_IMPORTED, actor, count=len(created), source=source)
+    except IntegrityError:
+        raise InvalidInput(
+            "An enrollment of the file was created meanwhile; nothing was imported."
+        ) from None
     return created
 
 

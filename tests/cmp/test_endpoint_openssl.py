@@ -557,7 +557,7 @@ def test_well_known_profile_must_match_reference(pki: Server) -> None:
     assert error.failure_bits == (FailureInfo.notAuthorized,)
     assert (
         error.status_text
-        == f"senderKID {ref} does not match the enrollment ID {other} in the path."
+        == f"Enrollment {ref} does not match the enrollment ID {other} in the path."
     )
 
 
