@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -281,7 +282,7 @@ class MemoryBackend:
         self.next_ca = next_ca
         self.transactions: dict[str, Transaction] = {}
         self.certificates: dict[int, x509.Certificate] = {}
-        self.calls: list[tuple[str, object]] = []
+        self.calls: list[tuple[str, Any]] = []
         self.fail_with: Exception | None = None
         self._lock = threading.RLock()
 
