@@ -23,7 +23,7 @@ from . import asn1
 from .asn1 import OID, SignerInfoParts
 from .envelope import UNDECRYPTABLE
 from .errors import BadMessageCheck, BadRequest, MalformedMessage
-from .messages import IssuerAndSerial, IssuerAndSubject, PKIMessage
+from .messages import PARSE_ERRORS, IssuerAndSerial, IssuerAndSubject, PKIMessage
 
 #: transactionID length accepted (RFC 8894, 3.2.1.1: a text string; clients send
 #: a hex or base64 hash of the key, 32 to 64 characters).
@@ -66,7 +66,7 @@ def message_from_query(value: str, max_size: int) -> bytes:
 def _load_certificate(der: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedMessage(f"A certificate of the SignedData cannot be read: {exc}") from None
 
 
@@ -74,7 +74,7 @@ def _is_signer(signer: SignerInfoParts, certificate: x509.Certificate) -> bool:
     if signer.subject_key_id is not None:
         try:
             ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-        except (x509.ExtensionNotFound, ValueError):
+        except (x509.ExtensionNotFound, *PARSE_ERRORS):
             return False
         return ski.value.digest == signer.subject_key_id
     if signer.serial_number != certificate.serial_number:
@@ -162,7 +162,7 @@ def read_csr(content: bytes) -> x509.CertificateSigningRequest:
     try:
         csr = x509.load_der_x509_csr(content)
         csr.subject  # noqa: B018 - parse now, inside the try
-    except ValueError:
+    except PARSE_ERRORS:
         raise BadMessageCheck(UNDECRYPTABLE) from None
     return csr
 
@@ -184,7 +184,7 @@ def read_issuer_and_serial(content: bytes) -> IssuerAndSerial:
     try:
         issuer_der, serial = asn1.decode_issuer_and_serial(content)
         return IssuerAndSerial(name(issuer_der), serial)
-    except (asn1.DecodeError, ValueError):
+    except (asn1.DecodeError, *PARSE_ERRORS):
         raise BadMessageCheck(UNDECRYPTABLE) from None
 
 
@@ -193,5 +193,5 @@ def read_issuer_and_subject(content: bytes) -> IssuerAndSubject:
     try:
         issuer_der, subject_der = asn1.decode_issuer_and_subject(content)
         return IssuerAndSubject(name(issuer_der), name(subject_der))
-    except (asn1.DecodeError, ValueError):
+    except (asn1.DecodeError, *PARSE_ERRORS):
         raise BadMessageCheck(UNDECRYPTABLE) from None

@@ -19,6 +19,16 @@ from .asn1 import AlgorithmId, SignerInfoParts
 #: RFC 8894, 3.2.1.5: senderNonce is a 16-byte random number.
 NONCE_SIZE = 16
 
+#: What ``cryptography`` raises for bytes it cannot parse.  Its X.509 parsing
+#: is partly lazy: a certificate loads, and reading its subject or key fails later.
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+)
+
 
 class MessageType(enum.IntEnum):
     """messageType values, RFC 8894, 3.2.1.2 (sent as a decimal PrintableString)."""
@@ -105,6 +115,6 @@ def is_self_signed(certificate: x509.Certificate) -> bool:
         return False
     try:
         certificate.verify_directly_issued_by(certificate)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+    except (*PARSE_ERRORS, InvalidSignature):
         return False
     return True

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from . import asn1
 from .asn1 import OID, AlgorithmId, SignerInfoParts
 from .errors import BadAlg, BadMessageCheck, BadTime
+from .messages import PARSE_ERRORS
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,10 @@ def verify_signer_info(
         raise BadAlg(
             f"Signature algorithm {algorithm_name(sig_oid)} does not match digest {spec.name}."
         )
-    public_key = certificate.public_key()
+    try:
+        public_key = certificate.public_key()
+    except PARSE_ERRORS:
+        raise BadAlg("The signer certificate's public key cannot be read.") from None
     if _key_kind(public_key) != kind:
         raise BadAlg(
             f"Signature algorithm {algorithm_name(sig_oid)} does not match the signer's key."

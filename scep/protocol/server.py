@@ -52,7 +52,14 @@ from .errors import (
     RejectReason,
     SCEPError,
 )
-from .messages import MessageType, PKIMessage, PKIStatus, message_type_name, new_nonce
+from .messages import (
+    PARSE_ERRORS,
+    MessageType,
+    PKIMessage,
+    PKIStatus,
+    message_type_name,
+    new_nonce,
+)
 from .protection import AlgorithmPolicy, ResponseSigner
 
 __all__ = [
@@ -398,7 +405,10 @@ def _utcnow() -> datetime.datetime:
 
 
 def _name(name: x509.Name) -> str:
-    return name.rfc4514_string() or "(empty)"
+    try:
+        return name.rfc4514_string() or "(empty)"
+    except PARSE_ERRORS:
+        return "(unreadable name)"
 
 
 def _spki(key: CertificatePublicKeyTypes) -> bytes:
@@ -564,15 +574,19 @@ class SCEPServer:
             raise MalformedMessage(f"The message is larger than {config.max_message_size} bytes.")
         trace = call.trace
         trace.append(f"pkiMessage received: {len(der)} bytes")
-        request = decode.read_pki_message(der, max_certificates=config.max_certificates)
+        try:
+            request = decode.read_pki_message(der, max_certificates=config.max_certificates)
+            signer = request.signer_certificate
+            signer_text = f"{_name(signer.subject)} (serial {signer.serial_number:x}" + (
+                ", self-signed)" if request.self_signed else ")"
+            )
+        except PARSE_ERRORS as exc:
+            # cryptography's lazy parsing of a certificate the reader let through
+            raise MalformedMessage(f"The SignedData cannot be read: {str(exc)[:200]}") from None
         trace.append(f"messageType: {message_type_name(request.message_type)}")
         trace.append(f"transactionID: {request.transaction_id}")
         trace.append(f"senderNonce: {request.sender_nonce.hex()}")
-        trace.append(
-            f"signer: {_name(request.signer_certificate.subject)} "
-            f"(serial {request.signer_certificate.serial_number:x}"
-            + (", self-signed)" if request.self_signed else ")")
-        )
+        trace.append(f"signer: {signer_text}")
         trace.append(
             "digest: "
             + protection.algorithm_name(request.digest_algorithm.oid)
@@ -600,17 +614,14 @@ class SCEPServer:
         exchange.trace.append("signature verified")
         if request.message_type is None:
             raise BadRequest("The messageType attribute is missing or not a number.")
-        try:
-            message_type = MessageType(request.message_type)
-        except ValueError:
-            message_type = None
-        if message_type not in self.MESSAGE_TYPES:
+        message_type = next((t for t in self.MESSAGE_TYPES if t == request.message_type), None)
+        if message_type is None:
             # RFC 8894, 3.2.1.2: undefined message types are treated as an error.
             raise BadRequest(f"messageType {request.message_type} is not supported.")
         handler = getattr(self, self.MESSAGE_TYPES[message_type])
         try:
             reply: _Reply = handler(exchange)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        except PARSE_ERRORS as exc:
             # A cryptography or parsing error the checks above did not foresee.
             log.warning("SCEP %s: unexpected error", message_type.name, exc_info=True)
             raise BadRequest(f"The request cannot be processed: {str(exc)[:200]}") from None
@@ -681,11 +692,11 @@ class SCEPServer:
             raise BadMessageCheck("The CSR signature does not verify.")
         try:
             public_key = csr.public_key()
-        except (ValueError, UnsupportedAlgorithm):
+        except PARSE_ERRORS:
             raise BadAlg("The CSR's public key type is not supported.") from None
         try:
             extensions = csr.extensions
-        except ValueError as exc:
+        except PARSE_ERRORS as exc:
             raise BadRequest(f"The CSR's extensions cannot be read: {exc}") from None
         password = decode.challenge_password(csr)
         if request.self_signed and _spki(request.signer_certificate.public_key()) != _spki(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 import textwrap
 import urllib.parse
 
@@ -161,3 +162,23 @@ def test_server_result_trace_for_malformed(rsa_ca):
     with pytest.raises(MalformedMessage) as info:
         server.handle("PKIOperation", body=b"\x30\x00")
     assert info.value.trace[-1].startswith("malformed request: Not a CMS SignedData")
+
+
+def test_mutated_requests_never_raise_anything_else(server, pkcs_req):
+    # Never an uncaught exception: a CertRep or MalformedMessage for any bytes.
+    rng = random.Random(8894)
+    answered = malformed = 0
+    for _ in range(300):
+        data = bytearray(pkcs_req)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            data = data[: rng.randrange(len(data))]
+        try:
+            result = server.handle("PKIOperation", body=bytes(data))
+        except MalformedMessage:
+            malformed += 1
+        else:
+            assert result.status == 200 and result.pki_status is not None
+            answered += 1
+    assert answered and malformed
