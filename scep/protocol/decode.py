@@ -32,6 +32,8 @@ MAX_TRANSACTION_ID = 128
 MIN_NONCE, MAX_NONCE = 8, 64
 
 _BASE64_JUNK = re.compile(r"[\r\n\t]")
+_EXTENSION_ERRORS: tuple[type[Exception], ...] = (x509.ExtensionNotFound, *PARSE_ERRORS)
+_PAYLOAD_ERRORS: tuple[type[Exception], ...] = (asn1.DecodeError, *PARSE_ERRORS)
 
 
 def message_from_query(value: str, max_size: int) -> bytes:
@@ -74,7 +76,7 @@ def _is_signer(signer: SignerInfoParts, certificate: x509.Certificate) -> bool:
     if signer.subject_key_id is not None:
         try:
             ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-        except (x509.ExtensionNotFound, *PARSE_ERRORS):
+        except _EXTENSION_ERRORS:
             return False
         return ski.value.digest == signer.subject_key_id
     if signer.serial_number != certificate.serial_number:
@@ -184,7 +186,7 @@ def read_issuer_and_serial(content: bytes) -> IssuerAndSerial:
     try:
         issuer_der, serial = asn1.decode_issuer_and_serial(content)
         return IssuerAndSerial(name(issuer_der), serial)
-    except (asn1.DecodeError, *PARSE_ERRORS):
+    except _PAYLOAD_ERRORS:
         raise BadMessageCheck(UNDECRYPTABLE) from None
 
 
@@ -193,5 +195,5 @@ def read_issuer_and_subject(content: bytes) -> IssuerAndSubject:
     try:
         issuer_der, subject_der = asn1.decode_issuer_and_subject(content)
         return IssuerAndSubject(name(issuer_der), name(subject_der))
-    except (asn1.DecodeError, *PARSE_ERRORS):
+    except _PAYLOAD_ERRORS:
         raise BadMessageCheck(UNDECRYPTABLE) from None

@@ -28,6 +28,7 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     UnsupportedAlgorithm,
     x509.InvalidVersion,
 )
+_SELF_SIGNED_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, InvalidSignature)
 
 
 class MessageType(enum.IntEnum):
@@ -115,6 +116,6 @@ def is_self_signed(certificate: x509.Certificate) -> bool:
         return False
     try:
         certificate.verify_directly_issued_by(certificate)
-    except (*PARSE_ERRORS, InvalidSignature):
+    except _SELF_SIGNED_ERRORS:
         return False
     return True
