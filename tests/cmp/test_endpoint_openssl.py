@@ -448,6 +448,39 @@ def test_concurrent_requests_on_one_enrollment_yield_one_certificate(pki: Server
     assert len(certs_of(pki, ref)) == 1
 
 
+def test_parallel_reenrollments_leave_one_active_certificate(pki: Server) -> None:
+    """50 openssl clients enroll at once on one re-enrollable enrollment.
+
+    Each gets a certificate; whichever confirmations come last, exactly one
+    certificate of the enrollment is in force afterwards.
+    """
+    ref = new_ref("par")
+    add_enrollment(pki, ref, "--allow-reenrollment")
+    key = rsa_key(pki, "par.key")
+    results: list = [None] * 50
+
+    def run(i: int) -> None:
+        results[i] = enroll(pki, ref, key, subject=f"/CN={ref}")[0]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    certs = certs_of(pki, ref)
+    assert len(certs) == 50
+    active = [c for c in certs if c["status"] == "active"]
+    assert len(active) == 1, [c["status"] for c in certs]
+    # The others were superseded: revoked, or refused when confirmed too late.
+    assert all(
+        c["status"] == "revoked" and c["revocation_reason"] == "superseded"
+        for c in certs
+        if c is not active[0]
+    )
+    refused = [r for r in results if r.returncode != 0]
+    assert all("certConf" in r.stdout or "CERTCONF" in r.stdout for r in refused)
+
+
 # --- HTTP transfer (RFC 9811) ---------------------------------------------------------------
 
 

@@ -536,6 +536,8 @@ def test_device_enrollment_with_vendor_certificate(pki: Server) -> None:
 
 
 def test_signed_cr_for_a_further_certificate(pki: Server) -> None:
+    """A cr signed by the enrollment's certificate gets a new one, which then replaces it:
+    an enrollment has one certificate in force at a time."""
     ref = new_ref("scr")
     first = first_certificate(pki, ref, key_name="scr.key")
     out = pki.workdir / f"{ref}-cr.crt"
@@ -556,4 +558,7 @@ def test_signed_cr_for_a_further_certificate(pki: Server) -> None:
     )
     assert result.returncode == 0, result.stdout
     verify(pki, out)
-    assert [c["status"] for c in certs_of(pki, ref)] == ["active", "active"]
+    assert [(c["status"], c["revocation_reason"]) for c in certs_of(pki, ref)] == [
+        ("revoked", "superseded"),
+        ("active", ""),
+    ]
