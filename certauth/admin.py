@@ -7,6 +7,8 @@ that the same rules and event-log lines apply as in the GUI and CLI.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
@@ -200,8 +202,9 @@ class EnrollmentAdminForm(forms.ModelForm):
             "enabled",
         )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         for name in ("allowed_sans", "key_usage", "ext_key_usage"):
             value = data.get(name)
             if value is None:

@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.x509 import ocsp
 from django.conf import settings
 
-from certauth.x509 import PrivateKey
+from certauth.x509 import PrivateKey, SignatureHash
 
 if TYPE_CHECKING:
     from certauth.models import CertificateAuthority, Enrollment
@@ -43,8 +44,13 @@ class KeystoreError(Exception):
 
 
 class HasSealedKey(Protocol):
-    name: str
-    encrypted_key: bytes | None
+    # Read-only members: a model's BinaryField reads back as bytes or, on
+    # PostgreSQL, as memoryview.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def encrypted_key(self) -> bytes | memoryview | None: ...
 
 
 _key_lock = threading.Lock()
@@ -85,7 +91,7 @@ def _seal(plaintext: bytes, purpose: bytes) -> bytes:
     return _VERSION + nonce + _aead().encrypt(nonce, plaintext, purpose)
 
 
-def _open(blob: bytes, purpose: bytes) -> bytes:
+def _open(blob: bytes | memoryview, purpose: bytes) -> bytes:
     blob = bytes(blob)
     if len(blob) < 13 or blob[:1] != _VERSION:
         raise KeystoreError("Unknown keystore blob format.")
@@ -132,24 +138,31 @@ def _private_key(ca: HasSealedKey) -> PrivateKey:
 def sign_certificate(
     ca: CertificateAuthority | None,
     builder: x509.CertificateBuilder,
-    algorithm: hashes.HashAlgorithm,
+    algorithm: SignatureHash,
     *,
     self_signed_key: PrivateKey | None = None,
 ) -> x509.Certificate:
     """Sign *builder* with the CA's key (or, for a new root, with its own new key)."""
-    key = self_signed_key if self_signed_key is not None else _private_key(ca)  # type: ignore[arg-type]
+    if self_signed_key is not None:
+        key = self_signed_key
+    elif ca is not None:
+        key = _private_key(ca)
+    else:
+        raise KeystoreError("A certificate is signed by a CA or, for a new root, by its own key.")
     return builder.sign(key, algorithm)
 
 
 def sign_crl(
     ca: CertificateAuthority,
     builder: x509.CertificateRevocationListBuilder,
-    algorithm: hashes.HashAlgorithm,
+    algorithm: SignatureHash,
 ) -> x509.CertificateRevocationList:
     return builder.sign(_private_key(ca), algorithm)
 
 
-def sign_ocsp_response(ca: CertificateAuthority, builder, algorithm: hashes.HashAlgorithm):
+def sign_ocsp_response(
+    ca: CertificateAuthority, builder: ocsp.OCSPResponseBuilder, algorithm: SignatureHash
+) -> ocsp.OCSPResponse:
     """Sign an OCSP response (cryptography's OCSPResponseBuilder) with the CA's key."""
     return builder.sign(_private_key(ca), algorithm)
 

@@ -18,7 +18,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 RSA_KEY_SIZES = (2048, 3072, 4096)
 CURVES: dict[str, ec.EllipticCurve] = {"p256": ec.SECP256R1(), "p384": ec.SECP384R1()}
 CURVE_NAMES = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}
-HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+# The hashes a certificate or CRL is signed with (cryptography's builders accept
+# only the SHA-2 and SHA-3 families).
+SignatureHash = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+HASHES: dict[str, type[SignatureHash]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
@@ -229,6 +232,14 @@ def generate_private_key(key_type: str, *, key_size: int = 2048, curve: str = "p
     raise InvalidInput(f"Unsupported key type {key_type!r}: use rsa or ec.")
 
 
+def public_key_of(item: x509.Certificate | x509.CertificateSigningRequest) -> PublicKey:
+    """The RSA or ECDSA public key of a certificate or CSR; other key types are refused."""
+    key = item.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise InvalidInput("Only RSA and ECDSA keys are supported.")
+    return key
+
+
 def describe_key(key: PublicKey | PrivateKey) -> tuple[str, int, str]:
     """(key type, size in bits, curve short name or '')."""
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
@@ -316,7 +327,7 @@ def format_san(name: x509.GeneralName) -> str:
     return f"othername:{name!r}"
 
 
-def hash_algorithm(hash_name: str) -> hashes.HashAlgorithm:
+def hash_algorithm(hash_name: str) -> SignatureHash:
     if hash_name not in HASHES:
         raise InvalidInput(f"Unsupported hash {hash_name!r}: use sha256, sha384 or sha512.")
     return HASHES[hash_name]()
@@ -381,7 +392,7 @@ def end_entity_builder(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_certificate.public_key()),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key_of(ca_certificate)),
             critical=False,
         )
     )

@@ -8,7 +8,8 @@ the "Read-only administrators" group, or any staff user without the
 from __future__ import annotations
 
 from django.contrib.auth.mixins import AccessMixin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
+from django.views import View
 
 from certauth import services
 
@@ -26,10 +27,10 @@ def actor(request: HttpRequest) -> services.Actor:
     )
 
 
-class StaffRequiredMixin(AccessMixin):
+class StaffRequiredMixin(AccessMixin, View):
     """Logged-in staff only; others go to the login page."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if not request.user.is_authenticated or not request.user.is_staff:
             return self.handle_no_permission()
         return super().dispatch(request, *args, **kwargs)
@@ -38,7 +39,7 @@ class StaffRequiredMixin(AccessMixin):
 class ManageRequiredMixin(StaffRequiredMixin):
     """Pages and actions that change data: refused (403) for read-only administrators."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if request.user.is_authenticated and request.user.is_staff and not can_manage(request.user):
             self.raise_exception = True
             return self.handle_no_permission()

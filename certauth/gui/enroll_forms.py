@@ -7,9 +7,12 @@ type, an unparseable DN); the rules themselves stay in
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from certauth import profiles, services
+from certauth.gui.forms import form_field
 from certauth.models import Certificate, CertificateAuthority, Enrollment
 from certauth.x509 import (
     EXT_KEY_USAGE_LABELS,
@@ -124,8 +127,10 @@ class EnrollmentForm(forms.Form):
         if instance is not None:
             # The current CA stays selectable even if it can no longer sign.
             usable = usable | CertificateAuthority.objects.filter(pk=instance.ca_id)
-        self.fields["ca"].queryset = usable.distinct().order_by("name")
-        self.fields["trusted_ca"].queryset = CertificateAuthority.objects.all().order_by("name")
+        form_field(self, "ca", forms.ModelChoiceField).queryset = usable.distinct().order_by("name")
+        form_field(
+            self, "trusted_ca", forms.ModelChoiceField
+        ).queryset = CertificateAuthority.objects.all().order_by("name")
         if instance is not None:
             self.fields["reference"].disabled = True
             self.fields["password"].help_text = (
@@ -191,8 +196,9 @@ class EnrollmentForm(forms.Form):
     def clean_ext_key_usage(self) -> list[str]:
         return [name for name in EXT_KEY_USAGE_LABELS if name in self.cleaned_data["ext_key_usage"]]
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         # The rules are the service's: the form adds none of its own.

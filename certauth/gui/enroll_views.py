@@ -10,7 +10,7 @@ import copy
 
 from django.contrib import messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
@@ -131,7 +131,7 @@ class EnrollmentEditView(ManageRequiredMixin, FormView):
     template_name = "enrollments/form.html"
     form_class = EnrollmentForm
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         self.enrollment = get_object_or_404(Enrollment, pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
@@ -187,7 +187,7 @@ class EnrollmentDeleteView(ManageRequiredMixin, TemplateView):
 
     template_name = "enrollments/delete.html"
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         self.enrollment = get_object_or_404(Enrollment, pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 

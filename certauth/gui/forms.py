@@ -7,20 +7,37 @@ InvalidInput / ServiceError messages the views add back to the form.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from certauth import profiles
 
+if TYPE_CHECKING:
+    from cryptography import x509
 
-class GroupedFieldsMixin:
+    from certauth.models import CertificateAuthority
+
+FieldT = TypeVar("FieldT", bound=forms.Field)
+
+
+def form_field(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
+    """``form.fields[name]``, as the field class the form declares it with."""
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(f"Field {name!r} is a {type(field).__name__}, not a {kind.__name__}.")
+    return field
+
+
+class GroupedFieldsMixin(forms.BaseForm):
     """``fieldsets = [(legend, [field names])]`` renders as <fieldset> groups."""
 
     fieldsets: list[tuple[str, list[str]]] = []
 
-    def grouped_fields(self):
+    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [
-            (legend, [self[name] for name in names if name in self.fields])  # type: ignore[attr-defined]
+            (legend, [self[name] for name in names if name in self.fields])
             for legend, names in self.fieldsets
         ]
 
@@ -69,7 +86,7 @@ def _escape_dn_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace(",", "\\,")
 
 
-class SubjectFieldsMixin:
+class SubjectFieldsMixin(forms.BaseForm):
     """CN, O, OU, L, ST, C and e-mail fields that make one DN."""
 
     SUBJECT_FIELDS = [
@@ -83,7 +100,7 @@ class SubjectFieldsMixin:
     ]
 
     def subject_text(self) -> str:
-        data = self.cleaned_data  # type: ignore[attr-defined]
+        data = self.cleaned_data
         parts = [
             f"{attribute}={_escape_dn_value(data[field])}"
             for field, attribute in self.SUBJECT_FIELDS
@@ -112,16 +129,16 @@ def subject_fields(cn_required: bool = True) -> dict[str, forms.Field]:
     }
 
 
-class PassphraseFieldsMixin:
+class PassphraseFieldsMixin(forms.BaseForm):
     """``passphrase`` and ``passphrase_again`` must match."""
 
-    def clean_passphrase_pair(self, cleaned: dict, *, required: bool) -> None:
+    def clean_passphrase_pair(self, cleaned: dict[str, Any], *, required: bool) -> None:
         passphrase = cleaned.get("passphrase") or ""
         again = cleaned.get("passphrase_again") or ""
         if required and not passphrase:
-            self.add_error("passphrase", "Type a passphrase to protect the private key.")  # type: ignore[attr-defined]
+            self.add_error("passphrase", "Type a passphrase to protect the private key.")
         elif passphrase != again:
-            self.add_error("passphrase_again", "The passphrases differ.")  # type: ignore[attr-defined]
+            self.add_error("passphrase_again", "The passphrases differ.")
 
 
 def passphrase_fields() -> dict[str, forms.Field]:
@@ -152,7 +169,7 @@ class RevokeForm(forms.Form):
         from certauth.models import Certificate
 
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = Certificate.Reason.choices
+        form_field(self, "reason", forms.ChoiceField).choices = Certificate.Reason.choices
 
 
 # --- Certificate authorities --------------------------------------------------------
@@ -176,7 +193,7 @@ class CACreateForm(GroupedFieldsMixin, SubjectFieldsMixin, forms.Form):
         initial=ROOT,
         choices=[(ROOT, "Root CA certificate"), (INTERMEDIATE, "Intermediate CA certificate")],
     )
-    parent = forms.ModelChoiceField(
+    parent: forms.ModelChoiceField[CertificateAuthority] = forms.ModelChoiceField(
         label="Signed by",
         queryset=None,
         required=False,
@@ -215,10 +232,13 @@ class CACreateForm(GroupedFieldsMixin, SubjectFieldsMixin, forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields.update(subject_fields())
-        self.fields["parent"].queryset = CertificateAuthority.objects.usable()
+        form_field(
+            self, "parent", forms.ModelChoiceField
+        ).queryset = CertificateAuthority.objects.usable()
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("ca_type") == self.INTERMEDIATE and not cleaned.get("parent"):
             self.add_error("parent", "Choose the local CA that signs the intermediate CA.")
         if cleaned.get("ca_type") == self.ROOT:
@@ -256,8 +276,9 @@ class CAImportForm(GroupedFieldsMixin, forms.Form):
         ("Files", ["pkcs12_file", "certificate_file", "key_file", "passphrase"]),
     ]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("import_type") == self.PKCS12:
             if not cleaned.get("pkcs12_file"):
                 self.add_error("pkcs12_file", "Choose the PKCS#12 file.")
@@ -270,7 +291,8 @@ class CAImportForm(GroupedFieldsMixin, forms.Form):
             upload = cleaned.get(field)
             if upload:
                 try:
-                    cleaned[field] = read_upload(upload, self.fields[field].label.lower())
+                    label = str(self.fields[field].label or field)
+                    cleaned[field] = read_upload(upload, label.lower())
                 except forms.ValidationError as exc:
                     self.add_error(field, exc)
         return cleaned
@@ -291,8 +313,9 @@ class PKCS12ExportForm(PassphraseFieldsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields.update(passphrase_fields())
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         self.clean_passphrase_pair(cleaned, required=True)
         return cleaned
 
@@ -300,11 +323,12 @@ class PKCS12ExportForm(PassphraseFieldsMixin, forms.Form):
 # --- End-entity certificates ----------------------------------------------------------
 
 
-def parse_san_lines(text: str) -> tuple[list, list[str]]:
+def parse_san_lines(text: str) -> tuple[list[x509.GeneralName], list[str]]:
     """SANs typed one per line -> (GeneralNames, error messages); nothing is dropped."""
     from certauth.x509 import InvalidInput, parse_san
 
-    names, errors = [], []
+    names: list[x509.GeneralName] = []
+    errors: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
@@ -327,7 +351,9 @@ class CertificateCreateForm(
         required=False,
         help_text="Optional; the common name is used when empty.",
     )
-    ca = forms.ModelChoiceField(label="Certificate authority", queryset=None, empty_label=None)
+    ca: forms.ModelChoiceField[CertificateAuthority] = forms.ModelChoiceField(
+        label="Certificate authority", queryset=None, empty_label=None
+    )
     source = forms.ChoiceField(
         label="Key",
         widget=forms.RadioSelect,
@@ -406,13 +432,19 @@ class CertificateCreateForm(
         super().__init__(*args, **kwargs)
         self.fields.update(subject_fields(cn_required=False))
         self.fields.update(passphrase_fields())
-        self.fields["ca"].queryset = CertificateAuthority.objects.usable()
-        self.fields["key_usage"].choices = list(x509util.KEY_USAGE_LABELS.items())
-        self.fields["ext_key_usage"].choices = list(x509util.EXT_KEY_USAGE_LABELS.items())
+        form_field(
+            self, "ca", forms.ModelChoiceField
+        ).queryset = CertificateAuthority.objects.usable()
+        form_field(self, "key_usage", forms.MultipleChoiceField).choices = list(
+            x509util.KEY_USAGE_LABELS.items()
+        )
+        form_field(self, "ext_key_usage", forms.MultipleChoiceField).choices = list(
+            x509util.EXT_KEY_USAGE_LABELS.items()
+        )
         if ext_key_usage_initial is not None:
             self.fields["ext_key_usage"].initial = ext_key_usage_initial
 
-    def clean_sans(self) -> list:
+    def clean_sans(self) -> list[x509.GeneralName]:
         names, errors = parse_san_lines(self.cleaned_data.get("sans", ""))
         if errors:
             raise forms.ValidationError(errors)
@@ -428,10 +460,11 @@ class CertificateCreateForm(
             raise forms.ValidationError(str(exc)) from None
         return value
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         from certauth import x509 as x509util
 
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("source") == self.CSR:
             upload, text = cleaned.get("csr_file"), (cleaned.get("csr_text") or "").strip()
             if upload and text:

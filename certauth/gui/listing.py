@@ -17,9 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
+
+# The queryset a list starts from: its status filter may use the queryset's own
+# methods (CertificateQuerySet.with_status()).
+QuerySetT = TypeVar("QuerySetT", bound=QuerySet[Any, Any])
 
 # Status filter values the lists offer; "" is the default: active and pending.
 STATUS_ACTIVE_PENDING = ""
@@ -112,13 +117,13 @@ class Listing:
     def __init__(
         self,
         request: HttpRequest,
-        queryset: QuerySet,
+        queryset: QuerySetT,
         *,
         columns: Sequence[Column],
         default_sort: str,
-        search: Callable[[QuerySet, str], QuerySet] | None = None,
+        search: Callable[[QuerySet[Any, Any], str], QuerySet[Any, Any]] | None = None,
         search_label: str = "Search",
-        status_filter: Callable[[QuerySet, str], QuerySet] | None = None,
+        status_filter: Callable[[QuerySetT, str], QuerySet[Any, Any]] | None = None,
         status_choices: Sequence[tuple[str, str]] = STATUS_CHOICES,
         per_page: int = 50,
         count_limit: int = 1_000,
@@ -137,14 +142,15 @@ class Listing:
             sort = default_sort
         self.sort = sort
 
+        selected: QuerySet[Any, Any] = queryset
         if status_filter is not None:
-            queryset = status_filter(queryset, self.status)
+            selected = status_filter(queryset, self.status)
         if search is not None and self.query:
-            queryset = search(queryset, self.query)
+            selected = search(selected, self.query)
         descending = sort.startswith("-")
         sort_fields = list(self.columns[sort.lstrip("-")].fields) + ["pk"]
-        queryset = queryset.order_by(*(f"-{f}" if descending else f for f in sort_fields))
-        self.queryset = queryset
+        selected = selected.order_by(*(f"-{f}" if descending else f for f in sort_fields))
+        self.queryset = selected
 
         for key, column in self.columns.items():
             active = sort.lstrip("-") == key
@@ -158,16 +164,16 @@ class Listing:
         except ValueError:
             number = 1
         offset = (number - 1) * per_page
-        rows = list(queryset[offset : offset + per_page + 1])
+        rows = list(selected[offset : offset + per_page + 1])
         if number == 1 and len(rows) <= per_page:
             count = len(rows)  # everything is on this page: no COUNT query (a search's usual case)
         else:
-            count = queryset.order_by()[: count_limit + 1].count()
+            count = selected.order_by()[: count_limit + 1].count()
             if not rows and count and count <= count_limit:
                 # Past the last page (rows were deleted, or a typed URL): show the last one.
                 number = max(1, -(-count // per_page))
                 offset = (number - 1) * per_page
-                rows = list(queryset[offset : offset + per_page + 1])
+                rows = list(selected[offset : offset + per_page + 1])
         has_next = len(rows) > per_page
         self.page = Page(
             object_list=rows[:per_page],

@@ -26,8 +26,9 @@ from certauth.gui.views_common import (
 from certauth.models import CertificateAuthority
 
 LOCAL, TRUSTED = CertificateAuthority.Kind.LOCAL, CertificateAuthority.Kind.TRUSTED
-LIST_URL = {LOCAL: "/ca/local/", TRUSTED: "/ca/trusted/"}
-TITLE = {LOCAL: "Local CAs", TRUSTED: "Trusted CAs"}
+# Keyed by CertificateAuthority.kind, a plain str on a loaded instance.
+LIST_URL: dict[str, str] = {LOCAL: "/ca/local/", TRUSTED: "/ca/trusted/"}
+TITLE: dict[str, str] = {LOCAL: "Local CAs", TRUSTED: "Trusted CAs"}
 
 COLUMNS = [
     Column("name", "Certificate ID", ["name"]),

@@ -29,7 +29,7 @@ from certauth.gui.views_common import (
     safe_filename,
     selected_ids,
 )
-from certauth.models import Certificate, CertificateAuthority
+from certauth.models import Certificate, CertificateAuthority, CertificateQuerySet
 
 USERS, SERVICES = "users", "services"
 KINDS = {
@@ -67,7 +67,7 @@ def list_url(cert: Certificate) -> str:
     return f"/cert/{USERS if cert.kind == Certificate.Kind.USER else SERVICES}/"
 
 
-def cert_status_filter(queryset: QuerySet, status: str) -> QuerySet:
+def cert_status_filter(queryset: CertificateQuerySet, status: str) -> CertificateQuerySet:
     if status == "":
         # Active and pending, as with_status() defines each. Written as "not revoked"
         # (the stored statuses are active, pending and revoked): SQLite without ANALYZE

@@ -25,6 +25,8 @@ def _revoked_count(ca: CertificateAuthority) -> int:
 
 
 def _crl_response(ca: CertificateAuthority, fmt: str) -> HttpResponse:
+    if not ca.crl_der:
+        raise Http404("No CRL is stored for this CA.")
     der = bytes(ca.crl_der)
     if fmt == "der":
         return attachment(der, f"{ca.name}.crl", CRL_DER_TYPE)
@@ -43,10 +45,11 @@ class CRLListView(StaffRequiredMixin, TemplateView):
             .order_by("name")
         )
         for ca in cas:
-            ca.revoked_count = _revoked_count(ca)
-            ca.crl_listed = None
-            if ca.crl_der:
-                ca.crl_listed = len(x509.load_der_x509_crl(bytes(ca.crl_der)))
+            crl_listed = len(x509.load_der_x509_crl(bytes(ca.crl_der))) if ca.crl_der else None
+            # Values for templates/crl/list.html, set on the row's instance; the
+            # model does not declare them.
+            ca.revoked_count = _revoked_count(ca)  # type: ignore[attr-defined]
+            ca.crl_listed = crl_listed  # type: ignore[attr-defined]
         context.update(title="CRLs", cas=cas)
         return context
 

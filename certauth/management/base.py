@@ -8,6 +8,7 @@ a traceback.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -65,7 +66,7 @@ class FacCommand(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
 
-    def write_table(self, rows: list[tuple[str, ...]]) -> None:
+    def write_table(self, rows: Sequence[tuple[str, ...]]) -> None:
         """Rows (the first is the header) as aligned columns, two spaces apart."""
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:

@@ -16,7 +16,9 @@ class Command(FacCommand):
 
     def handle(self, *args, **options) -> None:
         rows = enrollment_csv.export_rows(
-            Enrollment.objects.select_related("ca", "trusted_ca").order_by("reference").iterator(chunk_size=2000)
+            Enrollment.objects.select_related("ca", "trusted_ca")
+            .order_by("reference")
+            .iterator(chunk_size=2000)
         )
         path = options["output"]
         if not path:

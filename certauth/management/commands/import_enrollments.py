@@ -41,7 +41,7 @@ class Command(FacCommand):
             raise CommandError(
                 f"Nothing was imported: {len(exc.problems)} bad row(s) in {path}."
             ) from None
-        if options["dry_run"]:
+        if isinstance(result, int):  # a dry run counts the rows and stores nothing
             self.stdout.write(f"{result} enrollment(s) would be created (dry run: nothing stored)")
         else:
             self.stdout.write(f"Created {len(result)} enrollment(s)")
