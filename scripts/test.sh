@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# Run the whole test suite on every available database.
+# Run the checks, then the whole test suite on every available database.
 #
 #   bash scripts/test.sh [PYTEST ARGS...]
 #
 # 1. scripts/setup.sh --dev (virtualenv, test tools, PostgreSQL server binaries)
-# 2. pytest on SQLite
-# 3. pytest again on a throw-away PostgreSQL cluster (scripts/pg-cluster.sh),
+# 2. checks: ruff check ., ruff format --check ., mypy (the packages listed in
+#    pyproject.toml [tool.mypy] files) and the import contracts
+#    (tests/test_layering.py); PYTEST ARGS do not apply to them
+# 3. pytest on SQLite
+# 4. pytest again on a throw-away PostgreSQL cluster (scripts/pg-cluster.sh),
 #    started here and stopped and deleted on exit, failure or interrupt
 #
-# Exits non-zero when any run failed or collected no tests.
+# Exits non-zero when any check failed, or any pytest run failed or collected
+# no tests.
 #
 # Environment:
 #   FAC_TEST_DATABASES   "auto" (default): sqlite, plus postgresql when its server
 #                        binaries are found; or a comma list of sqlite, postgresql
 #                        (postgresql listed explicitly must be available)
-#   FAC_TEST_FAIL_FAST=1 skip the remaining databases after a failed run
+#   FAC_TEST_FAIL_FAST=1 skip the remaining databases after a failed check or run
 #   FAC_TEST_SKIP_SETUP=1  do not run scripts/setup.sh --dev first
+#   FAC_TEST_SKIP_CHECKS=1 do not run the checks (local runs only: CI runs them)
 # Results (JUnit XML, PostgreSQL server log on failure) go to test-artifacts/.
 set -uo pipefail
 
@@ -27,7 +32,8 @@ say() { printf '[test] %s\n' "$*"; }
 if [ "${FAC_TEST_SKIP_SETUP:-0}" != 1 ]; then
     bash scripts/setup.sh --dev || { say "setup failed"; exit 1; }
 fi
-VPY="${FAC_VENV:-$ROOT/.venv}/bin/python"
+VBIN="${FAC_VENV:-$ROOT/.venv}/bin"
+VPY="$VBIN/python"
 
 # --- which databases -------------------------------------------------------
 requested="${FAC_TEST_DATABASES:-auto}"
@@ -122,8 +128,58 @@ run_pytest() {
     return "$rc"
 }
 
+# --- checks: lint, format, types, import contracts ---------------------------
+CHECKS_PASSED=()
+CHECKS_FAILED=()
+now_us() {
+    # microseconds since the epoch (bash 5), or whole seconds as microseconds
+    if [ -n "${EPOCHREALTIME:-}" ]; then echo "${EPOCHREALTIME/[.,]/}"; else echo "$((SECONDS * 1000000))"; fi
+}
+since() {
+    # since START_US -> "1.2 s"
+    local tenths=$((($(now_us) - $1) / 100000))
+    echo "$((tenths / 10)).$((tenths % 10)) s"
+}
+run_check() {
+    # run_check NAME COMMAND [ARGS...]
+    local name="$1" start rc
+    shift
+    say "=== check: $name ==="
+    if [ ! -x "$1" ]; then
+        CHECKS_FAILED+=("$name (${1##*/} not installed: run scripts/setup.sh --dev)")
+        say "$name: FAILED: ${1##*/} is not installed in ${VBIN%/bin}"
+        return 1
+    fi
+    start="$(now_us)"
+    "$@"
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        CHECKS_PASSED+=("$name")
+        say "$name: passed ($(since "$start"))"
+    else
+        CHECKS_FAILED+=("$name (exit $rc)")
+        say "$name: FAILED (exit $rc, $(since "$start"))"
+    fi
+    return "$rc"
+}
+
+CHECKS_TIME=""
+if [ "${FAC_TEST_SKIP_CHECKS:-0}" = 1 ]; then
+    SKIPPED+=("checks (FAC_TEST_SKIP_CHECKS=1)")
+else
+    checks_start="$(now_us)"
+    run_check "ruff check" "$VBIN/ruff" check .
+    run_check "ruff format" "$VBIN/ruff" format --check .
+    # The checked packages are pyproject.toml's [tool.mypy] files; the cache
+    # (.mypy_cache, git-ignored) makes a second run take a second or two.
+    run_check "mypy" "$VBIN/mypy"
+    DATABASE_URL="sqlite:///$WORK/checks.sqlite3" \
+        run_check "import contracts" "$VPY" -m pytest -q -p no:cacheprovider tests/test_layering.py
+    CHECKS_TIME="$(since "$checks_start")"
+fi
+
 for db in "${DBS[@]}"; do
-    if [ "${#FAILED[@]}" -gt 0 ] && [ "${FAC_TEST_FAIL_FAST:-0}" = 1 ]; then
+    if [ $((${#FAILED[@]} + ${#CHECKS_FAILED[@]})) -gt 0 ] && [ "${FAC_TEST_FAIL_FAST:-0}" = 1 ]; then
         SKIPPED+=("$db (FAC_TEST_FAIL_FAST after a failure)")
         continue
     fi
@@ -157,11 +213,14 @@ done
 echo
 say "================ summary ================"
 join() { local out="$1"; shift; for x in "$@"; do out+=", $x"; done; echo "$out"; }
+[ "${#CHECKS_PASSED[@]}" -gt 0 ] && say "Checks passed: $(join "${CHECKS_PASSED[@]}")"
+[ "${#CHECKS_FAILED[@]}" -gt 0 ] && say "Checks FAILED: $(join "${CHECKS_FAILED[@]}")"
+[ -n "$CHECKS_TIME" ] && say "Checks took $CHECKS_TIME"
 [ "${#PASSED[@]}" -gt 0 ] && say "Tests passed on: $(join "${PASSED[@]}")"
 [ "${#FAILED[@]}" -gt 0 ] && say "Tests FAILED on: $(join "${FAILED[@]}")"
 for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do say "Not run: $s"; done
 echo "Total: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
-if [ "${#FAILED[@]}" -gt 0 ] || [ "${#PASSED[@]}" -eq 0 ]; then
+if [ "${#FAILED[@]}" -gt 0 ] || [ "${#CHECKS_FAILED[@]}" -gt 0 ] || [ "${#PASSED[@]}" -eq 0 ]; then
     exit 1
 fi
 exit 0
