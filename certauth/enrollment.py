@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import fnmatch
+import hmac
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,6 +63,8 @@ class Reason(enum.StrEnum):
 
     ENROLLMENT_NOT_FOUND = "enrollment_not_found"
     WRONG_ENROLLMENT = "wrong_enrollment"  # the path names another enrollment
+    WRONG_PASSWORD = "wrong_password"  # noqa: S105
+    SUBJECT_NOT_LISTED = "subject_not_listed"
     ENROLLMENT_DISABLED = "enrollment_disabled"
     ENROLLMENT_REJECTED = "enrollment_rejected"
     ENROLLMENT_PENDING = "enrollment_pending"
@@ -253,6 +257,57 @@ def shared_secret(enrollment: Enrollment) -> bytes:
     return keystore.secret_for(enrollment)
 
 
+def find_by_challenge(subject: x509.Name, challenge: str, *, protocol: str) -> Enrollment:
+    """The enrollment a request with a challenge password belongs to (SCEP, RFC 8894, 2.2).
+
+    A regular enrollment is found by the subject it names; a wildcard one by
+    the keyed digest of its challenge (no password is decrypted to search),
+    then its subject pattern. The three failures have their own reasons
+    (unknown enrollment, wrong password, subject not listed), which the
+    protocol may answer alike and log apart.
+    """
+    text = x509util.format_name(subject)
+    regular = (
+        Enrollment.objects.select_related("ca")
+        .filter(protocol=protocol, wildcard=False, subject=text)
+        .first()
+    )
+    if regular is not None:
+        if not regular.has_password or not hmac.compare_digest(
+            keystore.secret_for(regular), challenge.encode()
+        ):
+            raise Refused(
+                Reason.WRONG_PASSWORD,
+                f'Wrong challenge password for enrollment {regular.reference} ("{text}").',
+            )
+        return regular
+    index = keystore.secret_index(challenge.encode()) if challenge else ""
+    candidates = list(
+        Enrollment.objects.select_related("ca").filter(
+            protocol=protocol, wildcard=True, password_index=index
+        )
+    )
+    # The digest finds the candidates; the password itself decides.
+    candidates = [
+        e
+        for e in candidates
+        if e.has_password and hmac.compare_digest(keystore.secret_for(e), challenge.encode())
+    ]
+    if not candidates:
+        raise Refused(
+            Reason.ENROLLMENT_NOT_FOUND,
+            f'No enrollment names the subject "{text}" or has this challenge password.',
+        )
+    for enrollment in sorted(candidates, key=lambda e: e.reference):
+        if not enrollment.subject_pattern or subject_matches(subject, enrollment.subject_pattern):
+            return enrollment
+    raise Refused(
+        Reason.SUBJECT_NOT_LISTED,
+        f'Subject "{text}" does not match the subject pattern of enrollment '
+        f"{candidates[0].reference} ({candidates[0].subject_pattern}).",
+    )
+
+
 def check_usable(enrollment: Enrollment) -> None:
     """An enrollment that is switched off, rejected or not yet approved issues nothing."""
     if not enrollment.enabled:
@@ -404,6 +459,7 @@ def request_certificate(request: Request) -> Decision:
                 replaces is not None
                 and request.credential != Credential.ISSUED_CERTIFICATE
                 and not enrollment.allow_reenrollment
+                and not enrollment.reenroll_once
             ):
                 raise Refused(
                     Reason.ALREADY_ENROLLED,
@@ -431,6 +487,9 @@ def request_certificate(request: Request) -> Decision:
                 source_ip=request.source_ip,
             )
             return Decision(enrollment=enrollment, held=held)
+        if enrollment.reenroll_once and request.operation != Operation.RENEW:
+            # The reset is used up by this enrollment.
+            Enrollment.objects.filter(pk=enrollment.pk).update(reenroll_once=False)
         cert = _issue(
             enrollment,
             subject=subject,
@@ -542,16 +601,58 @@ def _check_subject(
             f'Subject "{subject}" does not match the enrollment\'s required subject '
             f'"{enrollment.subject}".',
         )
+    if enrollment.subject_pattern and not subject_matches(
+        request.subject, enrollment.subject_pattern
+    ):
+        raise Refused(
+            Reason.SUBJECT_MISMATCH,
+            f'Subject "{subject}" does not match the enrollment\'s subject pattern '
+            f'"{enrollment.subject_pattern}".',
+        )
     return request.subject, allowed_sans(enrollment, request.sans)
+
+
+def subject_matches(subject: x509.Name, pattern: str) -> bool:
+    """*subject* has the pattern's attributes, in order, each value matching its glob.
+
+    ``CN=*.branch.example.net`` accepts ``CN=fw1.branch.example.net``; ``*``
+    and ``?`` work within one attribute value, case-insensitively.
+    """
+    wanted = [
+        (attribute.oid, str(attribute.value))
+        for rdn in x509util.parse_name(pattern).rdns
+        for attribute in rdn
+    ]
+    actual = [(attribute.oid, str(attribute.value)) for rdn in subject.rdns for attribute in rdn]
+    return len(wanted) == len(actual) and all(
+        oid == got_oid and fnmatch.fnmatch(value.lower(), glob.lower())
+        for (oid, glob), (got_oid, value) in zip(wanted, actual, strict=True)
+    )
+
+
+def _san_allowed(text: str, allowed: Sequence[str]) -> bool:
+    """*text* (``DNS:fw1.branch.example.net``) is listed, or matches a ``DNS:*.suffix`` entry.
+
+    A ``*`` stands for exactly one DNS label, as in a TLS wildcard name.
+    """
+    if text in allowed:
+        return True
+    kind, _, value = text.partition(":")
+    if kind != "DNS":
+        return False
+    label, dot, rest = value.partition(".")
+    return bool(dot and label) and f"DNS:*.{rest}" in allowed
 
 
 def allowed_sans(
     enrollment: Enrollment, requested: Sequence[x509.GeneralName]
 ) -> tuple[x509.GeneralName, ...]:
     """The requested SANs, each of which the enrollment must allow (RFC 9483, 4.1.1)."""
-    allowed = set(enrollment.allowed_sans)
+    allowed = list(enrollment.allowed_sans)
     refused = [
-        x509util.format_san(name) for name in requested if x509util.format_san(name) not in allowed
+        x509util.format_san(name)
+        for name in requested
+        if not _san_allowed(x509util.format_san(name), allowed)
     ]
     if refused:
         raise Refused(
@@ -866,19 +967,22 @@ def approve_request(pk: int, *, actor: Actor = events.SYSTEM) -> CertificateRequ
             if held.replaces_id
             else None
         )
-        cert = _issue(
-            enrollment,
-            subject=x509util.parse_name(held.subject) if held.subject else x509.Name([]),
-            public_key=serialization.load_der_public_key(bytes(held.public_key)),  # type: ignore[arg-type]
-            sans=[x509util.parse_san(text) for text in held.sans],
-            not_before=held.not_before,
-            not_after=min(held.not_after, enrollment.ca.not_after) if held.not_after else None,
-            replaces=replaces,
-            renewal=held.renews_id is not None,
-            confirmed=not held.needs_confirmation,
-            revoke_replaced=held.revoke_replaced,
-            actor=_actor(enrollment, held.source_ip),
-        )
+        try:
+            cert = _issue(
+                enrollment,
+                subject=x509util.parse_name(held.subject) if held.subject else x509.Name([]),
+                public_key=serialization.load_der_public_key(bytes(held.public_key)),  # type: ignore[arg-type]
+                sans=[x509util.parse_san(text) for text in held.sans],
+                not_before=held.not_before,
+                not_after=min(held.not_after, enrollment.ca.not_after) if held.not_after else None,
+                replaces=replaces,
+                renewal=held.renews_id is not None,
+                confirmed=not held.needs_confirmation,
+                revoke_replaced=held.revoke_replaced,
+                actor=_actor(enrollment, held.source_ip),
+            )
+        except Refused as exc:
+            raise Refused(exc.reason, f"Cannot issue the certificate: {exc.message}") from None
         held.state = CertificateRequest.State.APPROVED
         held.certificate = cert
         held.decided_by = actor.user

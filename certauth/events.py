@@ -136,6 +136,11 @@ ENROLLMENT_CHANGED = LogType(
 ENROLLMENT_DELETED = LogType(
     30303, SUB_ADMIN, "{protocol} enrollment request '{reference}' was deleted"
 )
+ENROLLMENT_RESET = LogType(
+    30305,
+    SUB_ADMIN,
+    "{protocol} enrollment request '{reference}' was reset: its next request enrolls afresh",
+)
 ENROLLMENTS_IMPORTED = LogType(
     30304, SUB_ADMIN, "{count} enrollment requests were imported from {source}"
 )

@@ -13,6 +13,7 @@ Blob format: version byte (1) | 12-byte nonce | ciphertext+tag.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import threading
@@ -194,3 +195,27 @@ def check_key(ca: HasSealedKey) -> bool:
     except KeystoreError:
         return False
     return True
+
+
+def secret_index(secret: bytes) -> str:
+    """A keyed digest of an enrollment secret (HMAC-SHA256, hex), to find it without decrypting.
+
+    SCEP wildcard enrollments are found by their challenge password: the
+    digest is stored beside the sealed password and looked up, so no stored
+    password is decrypted to search. Its key is derived from
+    FAC_KEYSTORE_KEY apart from the sealing key, so the digest says nothing
+    to whoever does not hold that key.
+    """
+    master = _master_key()
+    with _key_lock:
+        key = _index_keys.get(master)
+        if key is None:
+            key = HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None, info=b"fac secret index v1"
+            ).derive(master.encode())
+            _index_keys.clear()
+            _index_keys[master] = key
+    return hmac.new(key, secret, "sha256").hexdigest()
+
+
+_index_keys: dict[str, bytes] = {}

@@ -346,6 +346,26 @@ class Enrollment(models.Model):
         default=False,
         help_text="Accept key update requests protected with the enrollment password (FortiGate 'renewal').",
     )
+    reenroll_once = models.BooleanField(
+        "reset",
+        default=False,
+        help_text="The client lost its certificate and key: its next request enrolls afresh "
+        "and replaces the current certificate.",
+    )
+    # SCEP: a regular enrollment names its subject; a wildcard enrollment
+    # accepts any subject matching its pattern, with a shared challenge password.
+    wildcard = models.BooleanField(
+        default=False,
+        help_text="SCEP: any subject that matches the subject pattern, with this challenge password.",
+    )
+    subject_pattern = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="Wildcard enrollments: e.g. CN=*.branch.example.net; empty accepts any subject.",
+    )
+    # A keyed digest of the password (certauth.keystore.secret_index), so that
+    # a challenge finds its wildcard enrollment without decrypting every password.
+    password_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     trusted_ca = models.ForeignKey(
         CertificateAuthority,
         null=True,

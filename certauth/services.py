@@ -685,6 +685,26 @@ def _check_choices(values: dict) -> None:
         )
     if trusted is not None and trusted.kind != CertificateAuthority.Kind.TRUSTED:
         raise InvalidInput(f"CA {trusted.name} is not a trusted CA.", field="trusted_ca")
+    if values["protocol"] == Enrollment.Protocol.SCEP:
+        # RFC 8894, 2.2: a SCEP client authenticates with the challenge password.
+        if values["type"] != Enrollment.Type.REGULAR:
+            raise InvalidInput(
+                "A SCEP enrollment authenticates with its challenge password: type regular.",
+                field="type",
+            )
+        if not values["wildcard"] and not values["subject"]:
+            raise InvalidInput(
+                "A regular SCEP enrollment names the subject its device requests "
+                "(or make it a wildcard enrollment).",
+                field="subject",
+            )
+    elif values["wildcard"]:
+        raise InvalidInput("Wildcard enrollments are SCEP enrollments.", field="wildcard")
+    if values["wildcard"] and values["subject"]:
+        raise InvalidInput(
+            "A wildcard enrollment limits subjects with a pattern, not a required subject.",
+            field="subject",
+        )
 
 
 _EDITABLE = (
@@ -704,6 +724,8 @@ _EDITABLE = (
     "trusted_ca",
     "status",
     "enabled",
+    "wildcard",
+    "subject_pattern",
 )
 _DEFAULTS = {
     "protocol": Enrollment.Protocol.CMP,
@@ -721,6 +743,8 @@ _DEFAULTS = {
     "trusted_ca": None,
     "status": Enrollment.Status.APPROVED,
     "enabled": True,
+    "wildcard": False,
+    "subject_pattern": "",
 }
 
 
@@ -735,9 +759,15 @@ def _checked_enrollment(values: dict) -> dict:
         allowed_sans=values["allowed_sans"],
         validity_days=values["validity_days"],
     )
+    pattern = values["subject_pattern"].strip()
+    if pattern:
+        pattern = _in_field(
+            "subject_pattern", lambda: x509util.format_name(x509util.parse_name(pattern))
+        )
     return {
         **values,
         "subject": subject,
+        "subject_pattern": pattern,
         "allowed_sans": sans,
         "key_usage": [name for name in x509util.KEY_USAGES if name in set(values["key_usage"])],
         "ext_key_usage": list(dict.fromkeys(values["ext_key_usage"])),
@@ -775,9 +805,7 @@ def create_enrollment(
     values = validate_enrollment(reference=reference, password=password, **fields)
     try:
         with transaction.atomic():
-            enrollment = Enrollment.objects.create(
-                encrypted_password=keystore.seal_secret(password) if password else None, **values
-            )
+            enrollment = Enrollment.objects.create(**_sealed(password), **values)
             events.log(
                 events.ENROLLMENT_CREATED,
                 actor,
@@ -791,16 +819,39 @@ def create_enrollment(
     return enrollment
 
 
+def _sealed(password: str) -> dict:
+    """The stored form of an enrollment password: sealed, and its lookup digest."""
+    if not password:
+        return {"encrypted_password": None, "password_index": ""}
+    return {
+        "encrypted_password": keystore.seal_secret(password),
+        "password_index": keystore.secret_index(password.encode()),
+    }
+
+
+def reset_enrollment(enrollment: Enrollment, *, actor: Actor = SYSTEM) -> Enrollment:
+    """The client lost its certificate and key: its next request may enroll afresh.
+
+    The new certificate then replaces the current one, as a re-enrollment does.
+    """
+    with transaction.atomic():
+        enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+        enrollment.reenroll_once = True
+        enrollment.save(update_fields=["reenroll_once", "updated"])
+        events.log(
+            events.ENROLLMENT_RESET,
+            actor,
+            protocol=enrollment.protocol_label,
+            reference=enrollment.reference,
+        )
+    return enrollment
+
+
 def create_enrollments(
     rows: Sequence[tuple[dict, str]], *, source: str, actor: Actor = SYSTEM
 ) -> list[Enrollment]:
     """Store checked enrollments (values from :func:`validate_enrollment`) all or nothing."""
-    objects = [
-        Enrollment(
-            encrypted_password=keystore.seal_secret(password) if password else None, **values
-        )
-        for values, password in rows
-    ]
+    objects = [Enrollment(**_sealed(password), **values) for values, password in rows]
     try:
         with transaction.atomic():
             created = Enrollment.objects.bulk_create(objects, batch_size=500)
@@ -845,7 +896,8 @@ def update_enrollment(
         for field, value in values.items():
             setattr(enrollment, field, value)
         if password is not None:
-            enrollment.encrypted_password = keystore.seal_secret(password)
+            for field, value in _sealed(password).items():
+                setattr(enrollment, field, value)
         enrollment.save()
         events.log(
             events.ENROLLMENT_CHANGED,

@@ -229,7 +229,7 @@ def test_database_refuses_two_active_certificates(enroll, ec_key):
 @pytest.mark.skipif(
     connection.vendor == "sqlite",
     reason="SQLite's in-memory test database locks tables for threads; "
-    "tests/cmp/test_engine_parallel.py runs parallel clients against gunicorn on SQLite",
+    "tests/cmp/test_endpoint_openssl.py runs 50 parallel clients against gunicorn on SQLite",
 )
 @pytest.mark.django_db(transaction=True)
 def test_parallel_requests_leave_one_active(ec_root, ec_key):
@@ -575,3 +575,148 @@ def test_identify_signers(issued, ec_root):
         )
     )
     assert decision.enrollment.reference == "devices"
+
+
+# --- challenge-password enrollments (SCEP) ---------------------------------------------------
+
+
+@pytest.fixture
+def scep(ec_root):
+    regular = services.create_enrollment(
+        reference="fgt-scep",
+        password="regular-challenge",
+        ca=ec_root,
+        protocol="scep",
+        subject="CN=fgt200.branch.example.net",
+    )
+    wildcard = services.create_enrollment(
+        reference="branches",
+        password="shared-challenge",
+        ca=ec_root,
+        protocol="scep",
+        wildcard=True,
+        subject_pattern="CN=*.branch.example.net",
+        allowed_sans=["DNS:*.branch.example.net"],
+    )
+    return regular, wildcard
+
+
+def test_regular_by_subject_then_wildcard_by_challenge(scep):
+    regular, wildcard = scep
+    assert (
+        engine.find_by_challenge(
+            name("fgt200.branch.example.net"), "regular-challenge", protocol="scep"
+        )
+        == regular
+    )
+    assert (
+        engine.find_by_challenge(
+            name("fw7.branch.example.net"), "shared-challenge", protocol="scep"
+        )
+        == wildcard
+    )
+    # The regular enrollment's subject with the shared challenge: the regular one decides.
+    exc = refused(
+        lambda: engine.find_by_challenge(
+            name("fgt200.branch.example.net"), "shared-challenge", protocol="scep"
+        )
+    )
+    assert (exc.reason, exc.message) == (
+        Reason.WRONG_PASSWORD,
+        'Wrong challenge password for enrollment fgt-scep ("CN=fgt200.branch.example.net").',
+    )
+    exc = refused(
+        lambda: engine.find_by_challenge(
+            name("fw7.elsewhere.net"), "shared-challenge", protocol="scep"
+        )
+    )
+    assert exc.reason == Reason.SUBJECT_NOT_LISTED
+    exc = refused(
+        lambda: engine.find_by_challenge(name("fw7.branch.example.net"), "guess", protocol="scep")
+    )
+    assert exc.reason == Reason.ENROLLMENT_NOT_FOUND
+    # CMP enrollments are not SCEP's.
+    assert (
+        refused(
+            lambda: engine.find_by_challenge(name("fgt100f.local"), PASSWORD, protocol="scep")
+        ).reason
+        == Reason.ENROLLMENT_NOT_FOUND
+    )
+
+
+def test_wildcard_san_and_subject_patterns(scep, ec_key):
+    _regular, wildcard = scep
+    ok = engine.request_certificate(
+        request(
+            wildcard,
+            ec_key,
+            protocol="scep",
+            subject=name("fw7.branch.example.net"),
+            sans=(x509.DNSName("fw7.branch.example.net"),),
+        )
+    )
+    assert ok.certificate.sans == ["DNS:fw7.branch.example.net"]
+    services.update_enrollment(wildcard, allow_reenrollment=True)
+    for sans in ((x509.DNSName("a.b.branch.example.net"),), (x509.DNSName("branch.example.net"),)):
+        exc = refused(
+            lambda sans=sans: engine.request_certificate(
+                request(
+                    wildcard,
+                    ec_key,
+                    protocol="scep",
+                    subject=name("fw8.branch.example.net"),
+                    sans=sans,
+                )
+            )
+        )
+        assert exc.reason == Reason.SAN_NOT_ALLOWED
+    exc = refused(
+        lambda: engine.request_certificate(
+            request(wildcard, ec_key, protocol="scep", subject=name("fw8.elsewhere.net"))
+        )
+    )
+    assert exc.reason == Reason.SUBJECT_MISMATCH
+
+
+def test_scep_enrollment_rules(ec_root):
+    with pytest.raises(services.InvalidInput) as exc:
+        services.create_enrollment(reference="x", password="pw", ca=ec_root, protocol="scep")
+    assert exc.value.field == "subject"
+    with pytest.raises(services.InvalidInput) as exc:
+        services.create_enrollment(reference="x", password="pw", ca=ec_root, wildcard=True)
+    assert str(exc.value) == "Wildcard enrollments are SCEP enrollments."
+    with pytest.raises(services.InvalidInput) as exc:
+        services.create_enrollment(
+            reference="x",
+            password="pw",
+            ca=ec_root,
+            protocol="scep",
+            wildcard=True,
+            subject_pattern="not a dn",
+        )
+    assert exc.value.field == "subject_pattern"
+
+
+def test_reset_allows_one_fresh_enrollment(enroll, ec_key):
+    first = engine.request_certificate(
+        request(enroll, ec_key, needs_confirmation=False)
+    ).certificate
+    assert refused(lambda: engine.request_certificate(request(enroll, ec_key))).reason == (
+        Reason.ALREADY_ENROLLED
+    )
+    services.reset_enrollment(enroll, actor=services.Actor(user="admin"))
+    assert messages()[-1] == (
+        "CMP enrollment request 'fgt100f' was reset: its next request enrolls afresh"
+    )
+    enroll.refresh_from_db()
+    second = engine.request_certificate(
+        request(enroll, ec_key, needs_confirmation=False)
+    ).certificate
+    first.refresh_from_db()
+    assert (first.status, first.revocation_reason) == ("revoked", "superseded")
+    assert active(enroll) == [second]
+    enroll.refresh_from_db()
+    assert not enroll.reenroll_once
+    assert refused(lambda: engine.request_certificate(request(enroll, ec_key))).reason == (
+        Reason.ALREADY_ENROLLED
+    )

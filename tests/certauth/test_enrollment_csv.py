@@ -34,7 +34,7 @@ def test_import_creates_every_row(tmp_path, ec_root):
         tmp_path,
         HEADER
         + "fgt-1,pw-1,fac.cz.root,CN=fgt-1.branch,digitalSignature;keyEncipherment,clientAuth,90,30,regular,cmp,device\n"
-        + "fgt-2,pw-2,fac.cz.root,,,,,,,scep,\n",
+        + "fgt-2,pw-2,fac.cz.root,CN=fgt-2.branch,,,,,,scep,\n",
     )
     out, _err = run("import_enrollments", path)
     assert out.strip() == "Created 2 enrollment(s)"

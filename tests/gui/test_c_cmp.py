@@ -10,13 +10,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from django.utils import timezone
 
+from certauth import enrollment as engine
 from certauth import services
 from certauth import x509 as x509util
-from certauth.models import Certificate, Enrollment, LogEntry
+from certauth.models import Certificate, CertificateRequest, Enrollment, LogEntry
 from certauth.services import Actor, InvalidInput
 from cmp import services as cmp_services
-from cmp.gui.settings_service import update_settings
-from cmp.models import CMPConfig, CMPTransaction
+from cmp.models import CMPConfig
 
 pytestmark = pytest.mark.django_db
 
@@ -95,15 +95,7 @@ def test_general_poll_interval_bounds(admin_client, interval):
 @pytest.mark.parametrize("interval", [0, 3601])
 def test_update_settings_refuses_poll_interval(interval):
     with pytest.raises(InvalidInput, match="Poll interval must be between 1 and 3600 seconds."):
-        update_settings(
-            enabled=True,
-            default_ca=None,
-            confirm_wait=300,
-            debug=False,
-            revoke_superseded=True,
-            poll_interval=interval,
-            actor=Actor(user="cli"),
-        )
+        cmp_services.update_settings(poll_interval=interval, actor=Actor(user="cli"))
     assert CMPConfig.load().poll_interval == 10
 
 
@@ -143,28 +135,27 @@ def manual(root_ca) -> Enrollment:
 def held(
     enrollment: Enrollment,
     *,
-    body_type: str = "ir",
+    operation: str = "ir",
     subject: str = "CN=fgt-manual.local",
     sans: list[str] | None = None,
     old: Certificate | None = None,
     **fields,
-) -> CMPTransaction:
+) -> CertificateRequest:
+    """A request held for approval, as the engine stores it."""
     values = {
-        "transaction_id": fields.pop("transaction_id", None)
-        or f"{CMPTransaction.objects.count() + 1:032x}",
         "enrollment": enrollment,
-        "sender_kid": enrollment.reference,
-        "request_kid": enrollment.reference.encode().hex(),
-        "body_type": body_type,
-        "state": CMPTransaction.State.WAITING_APPROVAL,
-        "server_nonce": "00" * 16,
-        "request_subject": subject,
-        "request_public_key": spki(),
-        "request_sans": sans or [],
-        "old_certificate": old,
+        "reference": enrollment.reference,
+        "protocol": "cmp",
+        "operation": operation,
+        "subject": subject,
+        "public_key": spki(),
+        "sans": sans or [],
+        "renews": old,
+        "replaces": old,
+        "needs_confirmation": True,
         **fields,
     }
-    return CMPTransaction.objects.create(**values)
+    return CertificateRequest.objects.create(**values)
 
 
 def test_nav_has_pending_requests(admin_client):
@@ -198,18 +189,15 @@ def test_pending_lists_waiting_newest_first(admin_client, manual, root_ca):
         public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
         enrollment=manual,
     )
-    renewal = held(manual, body_type="kur", old=old)
-    p10 = held(manual, body_type="p10cr", subject="CN=other.local")
+    renewal = held(manual, operation="kur", old=old)
+    p10 = held(manual, operation="p10cr", subject="CN=other.local")
     # Oldest first in the DB, newest first on the page.
-    CMPTransaction.objects.filter(pk=first.pk).update(
+    CertificateRequest.objects.filter(pk=first.pk).update(
         created=timezone.now() - dt.timedelta(minutes=3)
     )
-    CMPTransaction.objects.filter(pk=renewal.pk).update(
+    CertificateRequest.objects.filter(pk=renewal.pk).update(
         created=timezone.now() - dt.timedelta(minutes=2)
     )
-    # Not waiting: an automatic request in progress, and a decided one.
-    held(manual, state=CMPTransaction.State.WAITING_CONFIRM)
-    held(manual, state=CMPTransaction.State.CONFIRMED, decided_by="")
 
     response = admin_client.get("/cmp/requests/")
     assert [r.pk for r in response.context["waiting"]] == [p10.pk, renewal.pk, first.pk]
@@ -217,13 +205,13 @@ def test_pending_lists_waiting_newest_first(admin_client, manual, root_ca):
     html = response.content.decode()
     row = html[html.index(f'id="request-{first.pk}"') :]
     row = row[: row.index("</tr>")]
-    assert f"<td>{first.pk}</td>" in row
+    assert f"<td>{first.pk}</td>" in row and "<td>CMP</td>" in row
     assert f'<a href="/cmp/enrollments/{manual.pk}/">fgt-manual</a>' in row
     assert ">ir<" in row and "CN=fgt-manual.local" in row
     assert "DNS:fw1.example.com" in row and "IP:192.0.2.1" in row
     assert "198.51.100.23" in row
     assert (
-        timezone.localtime(CMPTransaction.objects.get(pk=first.pk).created).strftime(
+        timezone.localtime(CertificateRequest.objects.get(pk=first.pk).created).strftime(
             "%Y-%m-%d %H:%M:%S"
         )
         in row
@@ -246,7 +234,7 @@ def test_approve(admin_client, manual):
     response = admin_client.post(f"/cmp/requests/{record.pk}/approve/", REMOTE_ADDR="192.0.2.77")
     assert response.status_code == 302 and response["Location"] == "/cmp/requests/"
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.APPROVED and record.decided_by == "admin"
+    assert record.state == CertificateRequest.State.APPROVED and record.decided_by == "admin"
     cert = record.certificate
     assert cert.status == Certificate.Status.PENDING and cert.enrollment == manual
     assert cert.subject == "CN=fgt-manual.local"
@@ -265,13 +253,13 @@ def test_approve(admin_client, manual):
     )
     assert response.context["waiting"] == []
     (decided,) = response.context["decided"]
-    assert decided.pk == record.pk and decided.decision == "Approved"
+    assert decided.pk == record.pk and decided.get_state_display() == "Approved"
     row = html[html.index(f'id="decided-{record.pk}"') :]
     row = row[: row.index("</tr>")]
     assert (
         '<td class="nowrap">admin</td>' in row and "Approved" in row and cert.serial_colons in row
     )
-    assert "Waiting for the client&#x27;s poll" in row
+    assert "Certificate issued, waiting for the client" in row
 
 
 def test_approve_kur(admin_client, manual, root_ca):
@@ -281,10 +269,11 @@ def test_approve_kur(admin_client, manual, root_ca):
         public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
         enrollment=manual,
     )
-    record = held(manual, body_type="kur", old=old)
+    record = held(manual, operation="kur", old=old)
     admin_client.post(f"/cmp/requests/{record.pk}/approve/")
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.APPROVED
+    assert record.state == CertificateRequest.State.APPROVED
+    assert LogEntry.objects.filter(message__contains="was renewed").exists()
     # The old certificate stays in force until the client confirms the new one.
     old.refresh_from_db()
     assert old.status == Certificate.Status.ACTIVE
@@ -297,8 +286,8 @@ def test_reject_with_reason(admin_client, manual):
     )
     assert response.status_code == 302 and response["Location"] == "/cmp/requests/"
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.REJECTED
-    assert (record.reject_reason, record.decided_by, record.certificate) == (
+    assert record.state == CertificateRequest.State.REJECTED
+    assert (record.reason, record.decided_by, record.certificate) == (
         "Unknown device",
         "admin",
         None,
@@ -312,17 +301,18 @@ def test_reject_with_reason(admin_client, manual):
     html = response.content.decode()
     assert f"CMP request {record.pk} was rejected: Unknown device" in html
     (decided,) = response.context["decided"]
-    assert decided.decision == "Rejected"
+    assert decided.get_state_display() == "Rejected"
     row = html[html.index(f'id="decided-{record.pk}"') :]
     row = row[: row.index("</tr>")]
     assert "Rejected" in row and "Unknown device" in row and '<td class="nowrap">admin</td>' in row
+    assert "The client gets the rejection at its next poll" in row
 
 
 def test_reject_without_reason(admin_client, manual):
     record = held(manual)
     admin_client.post(f"/cmp/requests/{record.pk}/reject/")
     record.refresh_from_db()
-    assert record.reject_reason == "The request was rejected by an administrator."
+    assert record.reason == "The request was rejected by an administrator."
     html = admin_client.get("/cmp/requests/").content.decode()
     assert (
         f"CMP request {record.pk} was rejected: The request was rejected by an administrator."
@@ -334,23 +324,21 @@ def test_reject_reason_too_long(admin_client, manual):
     record = held(manual)
     admin_client.post(f"/cmp/requests/{record.pk}/reject/", {"reason": "x" * 513})
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.WAITING_APPROVAL
+    assert record.state == CertificateRequest.State.WAITING
     html = admin_client.get("/cmp/requests/").content.decode()
-    assert f"CMP request {record.pk}: the reason is longer than 512 characters." in html
+    assert f"Request {record.pk}: the reason is longer than 512 characters." in html
 
 
 @pytest.mark.parametrize("action", ["approve", "reject"])
 def test_decision_on_request_not_waiting(admin_client, manual, action):
-    record = held(manual, state=CMPTransaction.State.CONFIRMED)
+    record = held(manual, state=CertificateRequest.State.REJECTED, decided_by="bob")
     for pk in (record.pk, 99999):
         response = admin_client.post(f"/cmp/requests/{pk}/{action}/")
         assert response.status_code == 302
         html = admin_client.get("/cmp/requests/").content.decode()
-        assert (
-            f'<li class="message error">CMP request {pk} is not waiting for approval.</li>' in html
-        )
+        assert f'<li class="message error">Request {pk} is not waiting for approval.</li>' in html
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.CONFIRMED and record.decided_by == ""
+    assert record.state == CertificateRequest.State.REJECTED and record.decided_by == "bob"
 
 
 def test_approve_twice(admin_client, manual):
@@ -358,7 +346,7 @@ def test_approve_twice(admin_client, manual):
     admin_client.post(f"/cmp/requests/{record.pk}/approve/")
     admin_client.post(f"/cmp/requests/{record.pk}/approve/")
     html = admin_client.get("/cmp/requests/").content.decode()
-    assert f"CMP request {record.pk} is not waiting for approval." in html
+    assert f"Request {record.pk} is not waiting for approval." in html
     assert Certificate.objects.filter(enrollment=manual).count() == 1
 
 
@@ -369,7 +357,19 @@ def test_approve_when_ca_cannot_sign(admin_client, manual, root_ca):
     html = admin_client.get("/cmp/requests/").content.decode()
     assert '<li class="message error">Cannot issue the certificate: ' in html
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.WAITING_APPROVAL and record.certificate is None
+    assert record.state == CertificateRequest.State.WAITING and record.certificate is None
+
+
+def test_approve_when_the_enrollment_was_deleted(admin_client, manual):
+    record = held(manual)
+    services.delete_enrollment(manual)
+    response = admin_client.post(f"/cmp/requests/{record.pk}/approve/")
+    assert response.status_code == 302
+    html = admin_client.get("/cmp/requests/").content.decode()
+    assert (
+        f"The enrollment fgt-manual of request {record.pk} was deleted; reject the request." in html
+    )
+    assert '<span class="mono">fgt-manual</span>' in html
 
 
 @pytest.mark.parametrize("action", ["approve", "reject"])
@@ -377,7 +377,7 @@ def test_decisions_are_post_only(admin_client, manual, action):
     record = held(manual)
     assert admin_client.get(f"/cmp/requests/{record.pk}/{action}/").status_code == 405
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.WAITING_APPROVAL
+    assert record.state == CertificateRequest.State.WAITING
 
 
 @pytest.mark.parametrize("action", ["approve", "reject"])
@@ -387,7 +387,7 @@ def test_decisions_need_csrf_token(admin_user, manual, action):
     client.force_login(admin_user)
     assert client.post(f"/cmp/requests/{record.pk}/{action}/", {"reason": "x"}).status_code == 403
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.WAITING_APPROVAL
+    assert record.state == CertificateRequest.State.WAITING
 
 
 def test_read_only_sees_list_without_buttons(readonly_client, manual):
@@ -407,25 +407,26 @@ def test_read_only_sees_list_without_buttons(readonly_client, manual):
             == 403
         )
     record.refresh_from_db()
-    assert record.state == CMPTransaction.State.WAITING_APPROVAL and record.decided_by == ""
+    assert record.state == CertificateRequest.State.WAITING and record.decided_by == ""
     assert LogEntry.objects.count() == logged
 
 
 def test_decided_shows_last_twenty_with_who(admin_client, manual):
+    now = timezone.now()
     for i in range(22):
         held(
             manual,
-            state=CMPTransaction.State.FAILED,
+            state=CertificateRequest.State.REJECTED,
             decided_by=f"admin{i}",
-            reject_reason=f"no {i}",
+            decided_at=now + dt.timedelta(seconds=i),
+            reason=f"no {i}",
         )
-    automatic = held(manual, state=CMPTransaction.State.CONFIRMED, decided_by="")
+    waiting = held(manual)
     response = admin_client.get("/cmp/requests/")
     decided = response.context["decided"]
     assert len(decided) == 20
-    assert automatic.pk not in [r.pk for r in decided]
+    assert waiting.pk not in [r.pk for r in decided]
     assert [r.decided_by for r in decided[:2]] == ["admin21", "admin20"]
-    assert decided[0].since == "Rejection sent to the client"
     html = response.content.decode()
     assert "The last 20 decisions are shown." in html
     assert (
@@ -434,18 +435,22 @@ def test_decided_shows_last_twenty_with_who(admin_client, manual):
 
 
 @pytest.mark.parametrize(
-    ("state", "since"),
+    ("status", "progress"),
     [
-        ("approved", "Waiting for the client's poll"),
-        ("waiting_confirm", "Certificate sent, waiting for certConf"),
-        ("confirmed", "Certificate confirmed"),
-        ("rejected", "Certificate rejected by the client"),
-        ("expired", "Confirmation not received: certificate revoked"),
+        ("pending", "Certificate issued, waiting for the client"),
+        ("active", "Certificate in force"),
+        ("revoked", "Certificate revoked"),
+        ("superseded", "Certificate superseded"),
     ],
 )
-def test_decided_approved_states(admin_client, manual, state, since):
+def test_decided_approved_progress(admin_client, manual, status, progress):
     record = held(manual)
-    cmp_services.approve_request(record.pk, user="alice")
-    CMPTransaction.objects.filter(pk=record.pk).update(state=state)
+    engine.approve_request(record.pk, actor=Actor(user="alice"))
+    record.refresh_from_db()
+    Certificate.objects.filter(pk=record.certificate_id).update(status=status)
     (decided,) = admin_client.get("/cmp/requests/").context["decided"]
-    assert (decided.decision, decided.decided_by, decided.since) == ("Approved", "alice", since)
+    assert (decided.get_state_display(), decided.decided_by, decided.progress) == (
+        "Approved",
+        "alice",
+        progress,
+    )
