@@ -152,6 +152,13 @@ CMP_REQUEST_FAILED = LogType(
 )
 CMP_SETTINGS_CHANGED = LogType(30402, SUB_ADMIN, "CMP settings changed: {changes}")
 CMP_DEBUG_CHANGED = LogType(30402, SUB_ADMIN, "CMP debug mode {state}")
+SCEP_REQUEST_FAILED = LogType(
+    30501, SUB_SCEP, "SCEP {operation}[ from {sender}] failed: {text} ({failure})", "error"
+)
+SCEP_SETTINGS_CHANGED = LogType(30502, SUB_ADMIN, "SCEP settings changed: {changes}")
+SCEP_RA_CREATED = LogType(
+    30503, SUB_SCEP, "RA certificate '{subject}' was created for CA certificate '{ca}'"
+)
 REQUEST_APPROVED = LogType(
     30403,
     SUB_CMP,
