@@ -12,9 +12,14 @@ bodies we serve, plus the corrected CertResponse/CertRepMessage and the v3
 
 What this module offers to the rest of the layer:
 
-* :func:`decode_message` decodes a PKIMessage and keeps the *original* DER of its
-  header and body (parsed as TLVs here, never re-encoded), because the MAC or
-  signature covers DER(ProtectedPart) exactly as the sender produced it;
+* :func:`split_message` and :func:`read_header` read a PKIMessage with a small
+  TLV reader, no ASN.1 decoder: the parts keep their *original* DER (the MAC or
+  signature covers DER(ProtectedPart) exactly as the sender produced it), and
+  every count and size is checked against the ``MAX_*`` limits before anything
+  is decoded, so that a message costs little before its sender is authenticated;
+* :func:`decode_body` decodes a body with pyasn1 once the protection verified,
+  after :func:`check_structure` bounded its nesting and size; :func:`undecodable`
+  turns a parser failure while its values are read into a CMP error;
 * :func:`cert_request_ders` returns the original DER of each ``certReq`` of a
   CertReqMessages body, over which a signature POP is computed (RFC 4211, 4.1);
 * small encoders that take plain Python values (bytes, ints, DER blobs) and
@@ -23,8 +28,11 @@ What this module offers to the rest of the layer:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.codec.der import encoder as der_encoder
@@ -32,16 +40,7 @@ from pyasn1.error import PyAsn1Error
 from pyasn1.type import univ
 from pyasn1_alt_modules import rfc4210, rfc4211, rfc5280, rfc8018, rfc9481, rfc9810
 
-from .errors import BadAlg, BadDataFormat, MalformedMessage
-
-__all__ = [
-    "Asn1Error",
-    "DecodedMessage",
-    "OID",
-    "decode_message",
-]
-
-Asn1Error = PyAsn1Error
+from .errors import BadAlg, BadDataFormat
 
 
 class OID:
@@ -88,46 +87,163 @@ class OID:
     it_crls = str(rfc9810.id_it_crls)  # id-it 23
 
 
+# --------------------------------------------------------------------------- limits
+
+# RFC 9810 sets no size limits.  These bound the work done on a message before its
+# sender is authenticated (each is checked by walking TLVs, before any ASN.1
+# decoding) and the size of what is echoed, logged or stored.  A request of the
+# RFC 9483 profile stays far below every one of them.
+
+#: A request carries one CertReqMsg, CSR or RevDetails and a few certificates.
+MAX_MESSAGE_SIZE = 256 * 1024
+#: Two names, nonces and a few generalInfo items.
+MAX_HEADER_SIZE = 8 * 1024
+#: sender / recipient; the RFC 5280 upper bounds keep a real DN far below this.
+MAX_NAME_SIZE = 2 * 1024
+#: freeText strings (RFC 9810, 5.1.1: text for a human reader).
+MAX_FREE_TEXT = 16
+#: generalInfo items (implicitConfirm, confirmWaitTime, certProfile, ...).
+MAX_GENERAL_INFO = 16
+#: extraCerts: the protection certificate and its chain (RFC 9483, 3.3).
+MAX_EXTRA_CERTS = 8
+#: One certificate (extraCerts, a rootCaCert infoValue).
+MAX_CERTIFICATE_SIZE = 64 * 1024
+#: transactionID, bytes: RFC 9810, 5.1.1 asks for 128 bits, enough to be unique;
+#: the adapter stores it (hex) in a column of this many bytes.
+MAX_TRANSACTION_ID = 128
+#: senderKID / recipKID, bytes: an enrollment reference or a key identifier.
+MAX_KEY_ID = 128
+#: senderNonce / recipNonce, bytes: RFC 9483, 3.1 asks for 128 bits.
+MAX_NONCE = 128
+#: protectionAlg parameters (a PBMParameter or PBMAC1-params is about 100 bytes).
+MAX_PARAMETERS_SIZE = 1024
+#: Nesting depth of a body; the bodies of RFC 9483 nest about 14 deep.
+MAX_DEPTH = 32
+#: TLVs in a body (a CertReqMsg has about 60, a certificate about 150).
+MAX_TLVS = 4096
+#: Content octets of an OBJECT IDENTIFIER (real ones have fewer than 30).
+MAX_OID_SIZE = 64
+
+
+#: A value decoded by pyasn1 (which ships no type information); none leaves this
+#: layer's readers, :mod:`.decode` only hands them back to the functions here.
+Asn1Value = Any
+
+
+class Asn1Error(ValueError):
+    """DER that is not the expected structure, or exceeds one of the limits above."""
+
+
+class TooMany(Asn1Error):
+    """A list with more items than its limit (the count stops there)."""
+
+
+#: What the parsers raise on bytes they cannot decode: pyasn1's own error, and the
+#: builtin errors it lets through on some inputs (OverflowError on an 8-octet
+#: length, ValueError from int/str conversions, RecursionError on deep nesting).
+_PARSER_ERRORS = (PyAsn1Error, ValueError, OverflowError, IndexError, KeyError, RecursionError)
+
+
+@contextlib.contextmanager
+def undecodable(error: Callable[[str], Exception]) -> Iterator[None]:
+    """Turn a parser failure inside the block into ``error(reason)``.
+
+    For the code that reads decoded values: pyasn1 checks some constraints and
+    converts some values (times, strings) only when they are read.
+    """
+    try:
+        yield
+    except _PARSER_ERRORS as exc:
+        raise error(_reason(exc)) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for a status text: pyasn1 prefixes its own with the reprs of the
+    whole schema, of which only the last clause tells anything."""
+    text = str(exc).split("\n", 1)[0]
+    if isinstance(exc, PyAsn1Error):
+        text = text.rsplit(": ", 1)[-1]
+    return text[:200].rstrip(".") if text else type(exc).__name__
+
+
 # --------------------------------------------------------------------------- TLV
 
 
-def _read_tlv(data: bytes, offset: int) -> tuple[int, int, int]:
+class TLV(NamedTuple):
+    """One DER TLV inside a buffer: its tag byte and where it and its content lie."""
+
+    tag: int
+    start: int  # the tag byte
+    content: int  # first content octet
+    end: int  # one past the last content octet
+
+
+def _read_tlv(data: bytes, offset: int, limit: int | None = None) -> tuple[int, int, int]:
     """Return (tag byte, content start, end) of the DER TLV at ``offset``.
 
-    Only what CMP needs: single-byte tags (numbers up to 30), definite lengths.
+    Only what CMP needs: single-byte tags (numbers up to 30), definite lengths of
+    at most four octets, nothing past ``limit`` (default: the end of ``data``).
     """
-    if offset + 2 > len(data):
-        raise ValueError("truncated TLV")
+    stop = len(data) if limit is None else limit
+    if offset + 2 > stop:
+        raise Asn1Error("truncated TLV")
     tag = data[offset]
     if tag & 0x1F == 0x1F:
-        raise ValueError("high tag numbers are not used in CMP")
+        raise Asn1Error("high tag numbers are not used in CMP")
     first = data[offset + 1]
     pos = offset + 2
     if first < 0x80:
         length = first
     elif first == 0x80:
-        raise ValueError("indefinite length is not DER")
+        raise Asn1Error("indefinite length is not DER")
     else:
         count = first & 0x7F
-        if count > 4 or pos + count > len(data):
-            raise ValueError("bad length")
+        if count > 4:
+            raise Asn1Error(f"a length of {count} octets")
+        if pos + count > stop:
+            raise Asn1Error("truncated length")
         length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
     end = pos + length
-    if end > len(data):
-        raise ValueError("truncated TLV")
+    if end > stop:
+        raise Asn1Error("truncated TLV")
     return tag, pos, end
 
 
-def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
-    """(tag, tlv start, content start, end) of each TLV in data[start:end]."""
-    out = []
+def _children(data: bytes, start: int, end: int, limit: int | None = None) -> list[TLV]:
+    """The TLVs in data[start:end]; Asn1Error("too many") past ``limit`` of them.
+
+    The count stops at the first TLV past the limit: refusing a list of half a
+    million items costs as much as reading ``limit`` of them.
+    """
+    out: list[TLV] = []
     pos = start
     while pos < end:
-        tag, content, stop = _read_tlv(data, pos)
-        out.append((tag, pos, content, stop))
+        if limit is not None and len(out) == limit:
+            raise TooMany(f"more than {limit} items")
+        tag, content, stop = _read_tlv(data, pos, end)
+        out.append(TLV(tag, pos, content, stop))
         pos = stop
     return out
+
+
+def check_structure(data: bytes, *, max_depth: int = MAX_DEPTH, max_tlvs: int = MAX_TLVS) -> None:
+    """Walk every TLV of ``data``: well-formed, nested at most ``max_depth`` deep, at
+    most ``max_tlvs`` of them; Asn1Error at the first excess, before any decoding."""
+    stack = [(0, len(data), 0)]
+    count = 0
+    while stack:
+        pos, end, depth = stack.pop()
+        if depth > max_depth:
+            raise Asn1Error(f"nested deeper than {max_depth}")
+        while pos < end:
+            count += 1
+            if count > max_tlvs:
+                raise Asn1Error(f"more than {max_tlvs} TLVs")
+            tag, content, stop = _read_tlv(data, pos, end)
+            if tag & 0x20:  # constructed: its content is TLVs again
+                stack.append((content, stop, depth + 1))
+            pos = stop
 
 
 def tlv(tag: int, content: bytes) -> bytes:
@@ -151,39 +267,326 @@ def protected_part(header_der: bytes, body_der: bytes) -> bytes:
     return tlv(0x30, header_der + body_der)
 
 
-# --------------------------------------------------------------------------- decoding
+# --------------------------------------------------------------------------- small values
 
 
-@dataclass(frozen=True)
-class DecodedMessage:
-    """A decoded PKIMessage with the original DER of its parts."""
+def _oid(content: bytes) -> str:
+    """Dotted string of an OBJECT IDENTIFIER's content octets (X.690, 8.19)."""
+    if not content or len(content) > MAX_OID_SIZE or content[-1] & 0x80:
+        raise Asn1Error("not an OBJECT IDENTIFIER")
+    arcs: list[int] = []
+    value = 0
+    first = True
+    for octet in content:
+        if first and octet == 0x80:
+            raise Asn1Error("OBJECT IDENTIFIER arc with a leading zero octet")
+        value = (value << 7) | (octet & 0x7F)
+        first = not octet & 0x80
+        if first:
+            arcs.append(value)
+            value = 0
+    head = min(arcs[0] // 40, 2)
+    return ".".join(str(arc) for arc in (head, arcs[0] - 40 * head, *arcs[1:]))
 
-    message: rfc9810.PKIMessage
-    header_der: bytes
-    body_der: bytes
 
-    @property
-    def protected_part(self) -> bytes:
-        return protected_part(self.header_der, self.body_der)
+def _integer(content: bytes) -> int:
+    if not content:
+        raise Asn1Error("empty INTEGER")
+    return int.from_bytes(content, "big", signed=True)
 
 
-def decode_message(der: bytes) -> DecodedMessage:
-    """Decode a DER PKIMessage; MalformedMessage if it is not one."""
+#: GeneralizedTime in DER: UTC, "Z", seconds, optional fraction (X.690, 11.7).
+_GENERALIZED_TIME = re.compile(rb"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d{1,6}))?Z")
+
+
+def _generalized_time(content: bytes) -> datetime.datetime:
+    match = _GENERALIZED_TIME.fullmatch(content)
+    if match is None:
+        raise Asn1Error("not a DER GeneralizedTime")
+    year, month, day, hour, minute, second, fraction = match.groups()
     try:
-        tag, start, end = _read_tlv(der, 0)
-        if tag != 0x30 or end != len(der):
-            raise ValueError("not a single DER SEQUENCE")
-        parts = _children(der, start, end)
-        if len(parts) < 2:
-            raise ValueError("PKIMessage needs a header and a body")
-        header_der = der[parts[0][1] : parts[0][3]]
-        body_der = der[parts[1][1] : parts[1][3]]
-        message, rest = der_decoder.decode(der, asn1Spec=rfc9810.PKIMessage())
-    except (PyAsn1Error, ValueError) as exc:
-        raise MalformedMessage(f"Not a DER PKIMessage: {str(exc)[:200]}") from exc
-    if rest:
-        raise MalformedMessage("Trailing data after the PKIMessage.")
-    return DecodedMessage(message=message, header_der=header_der, body_der=body_der)
+        moment = datetime.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=datetime.UTC,
+        )
+    except ValueError as exc:
+        raise Asn1Error("not a DER GeneralizedTime") from exc
+    if fraction:
+        moment += datetime.timedelta(microseconds=int(fraction.ljust(6, b"0")))
+    return moment
+
+
+def _only(data: bytes, start: int, end: int, tag: int) -> tuple[int, int]:
+    """Content range of the single TLV with ``tag`` that fills data[start:end]."""
+    found, content, stop = _read_tlv(data, start, end)
+    if found != tag or stop != end:
+        raise Asn1Error(f"expected a single TLV with tag 0x{tag:02x}")
+    return content, stop
+
+
+# --------------------------------------------------------------------------- the message
+
+
+class MessageParts(NamedTuple):
+    """PKIMessage ::= SEQUENCE { header, body, [0] protection, [1] extraCerts } (RFC 9810, 5.1).
+
+    ``header`` and ``body`` are the original DER (what the protection covers);
+    ``body_type`` is the PKIBody choice name, or "[n]" for an undefined tag.
+    ``defect`` names the first limit the message exceeds (the parts concerned
+    are then left out), for an error that can still echo the header.
+    """
+
+    header: bytes
+    body_type: str
+    body: bytes
+    protection: bytes | None
+    extra_certs: tuple[bytes, ...]
+    defect: str | None
+
+
+def split_message(der: bytes) -> MessageParts:
+    """Split a PKIMessage into its parts without decoding any; Asn1Error if it is none."""
+    tag, start, end = _read_tlv(der, 0)
+    if tag != 0x30 or end != len(der):
+        raise Asn1Error("not a single DER SEQUENCE")
+    parts = _children(der, start, end, 4)
+    if len(parts) < 2 or parts[0].tag != 0x30:
+        raise Asn1Error("PKIMessage needs a header and a body")
+    body = parts[1]
+    if body.tag & 0xE0 != 0xA0:
+        raise Asn1Error("PKIBody is a context-specific constructed tag")
+    body_type = BODY_NAMES.get(body.tag & 0x1F, f"[{body.tag & 0x1F}]")
+    defect = None
+    if len(der) > MAX_MESSAGE_SIZE:
+        defect = f"The message is larger than {MAX_MESSAGE_SIZE} bytes."
+    elif body.tag & 0x1F not in BODY_NAMES:
+        defect = f"PKIBody {body_type} is not defined (RFC 9810, 5.1.2)."
+    protection = None
+    extra_certs: tuple[bytes, ...] = ()
+    optional_tags = [p.tag for p in parts[2:]]
+    if optional_tags not in ([], [0xA0], [0xA1], [0xA0, 0xA1]):
+        raise Asn1Error("PKIMessage fields after the body are [0] protection, [1] extraCerts")
+    for part in parts[2:]:
+        if part.tag == 0xA0:
+            # protection [0] PKIProtection (BIT STRING)
+            content, stop = _only(der, part.content, part.end, 0x03)
+            if content == stop or der[content] > 7:
+                raise Asn1Error("protection is not a BIT STRING")
+            protection = der[content + 1 : stop]
+        else:
+            # extraCerts [1] SEQUENCE SIZE (1..MAX) OF CMPCertificate
+            content, stop = _only(der, part.content, part.end, 0x30)
+            try:
+                certs = _children(der, content, stop, MAX_EXTRA_CERTS)
+            except TooMany:
+                defect = defect or f"More than {MAX_EXTRA_CERTS} extraCerts."
+                continue
+            if any(c.end - c.start > MAX_CERTIFICATE_SIZE for c in certs):
+                defect = defect or f"An extraCert is larger than {MAX_CERTIFICATE_SIZE} bytes."
+                continue
+            extra_certs = tuple(der[c.start : c.end] for c in certs)
+    return MessageParts(
+        header=der[parts[0].start : parts[0].end],
+        body_type=body_type,
+        body=der[body.start : body.end],
+        protection=protection,
+        extra_certs=extra_certs,
+        defect=defect,
+    )
+
+
+class HeaderFields(NamedTuple):
+    """The fields of a PKIHeader (RFC 9810, 5.1.1) as plain values.
+
+    Names are the DER of a directoryName (None for another GeneralName choice).
+    A field over its limit, or malformed inside, is left out (None or empty) and
+    named in ``defect``; the others can still be echoed in an error message.
+    """
+
+    pvno: int
+    sender: bytes | None
+    recipient: bytes | None
+    message_time: datetime.datetime | None
+    protection_alg: tuple[str, bytes | None] | None
+    sender_kid: bytes | None
+    recip_kid: bytes | None
+    transaction_id: bytes | None
+    sender_nonce: bytes | None
+    recip_nonce: bytes | None
+    free_text: tuple[str, ...]
+    general_info: tuple[tuple[str, bytes | None], ...]
+    defect: str | None
+
+
+#: The OCTET STRING fields of PKIHeader: tag, name, limit in bytes.
+_OCTET_FIELDS = {
+    0xA2: ("senderKID", MAX_KEY_ID),
+    0xA3: ("recipKID", MAX_KEY_ID),
+    0xA4: ("transactionID", MAX_TRANSACTION_ID),
+    0xA5: ("senderNonce", MAX_NONCE),
+    0xA6: ("recipNonce", MAX_NONCE),
+}
+
+
+def read_header(header: bytes) -> HeaderFields:
+    """Read a PKIHeader with the TLV reader (no ASN.1 decoder); Asn1Error if it is none.
+
+    Each field is checked against its limit before it is read; the cost is
+    bounded by the limits, whatever the size of the header.
+    """
+    _, start, end = _read_tlv(header, 0)
+    fields = _children(header, start, end, 12)
+    if len(fields) < 3 or fields[0].tag != 0x02:
+        raise Asn1Error("PKIHeader starts with pvno, sender and recipient")
+    problems: list[str] = []
+    if len(header) > MAX_HEADER_SIZE:
+        problems.append(f"The header is larger than {MAX_HEADER_SIZE} bytes.")
+    pvno = _integer(header[fields[0].content : fields[0].end])
+    names = [
+        _general_name(header, f, problems, what)
+        for f, what in zip(fields[1:3], ("sender", "recipient"), strict=True)
+    ]
+    values: dict[int, object] = {}
+    last = 0x9F
+    for field in fields[3:]:
+        if not 0xA0 <= field.tag <= 0xA8 or field.tag <= last:
+            raise Asn1Error("PKIHeader fields [0]..[8] out of order")
+        last = field.tag
+        try:
+            values[field.tag] = _header_field(header, field, problems)
+        except Asn1Error as exc:
+            problems.append(f"{_HEADER_FIELD_NAMES[field.tag]} cannot be decoded: {exc}.")
+    octets = {tag: value for tag, value in values.items() if isinstance(value, bytes)}
+    time = values.get(0xA0)
+    alg = values.get(0xA1)
+    free_text = values.get(0xA7, ())
+    general_info = values.get(0xA8, ())
+    return HeaderFields(
+        pvno=pvno,
+        sender=names[0],
+        recipient=names[1],
+        message_time=time if isinstance(time, datetime.datetime) else None,
+        protection_alg=alg if isinstance(alg, tuple) else None,
+        sender_kid=octets.get(0xA2),
+        recip_kid=octets.get(0xA3),
+        transaction_id=octets.get(0xA4),
+        sender_nonce=octets.get(0xA5),
+        recip_nonce=octets.get(0xA6),
+        free_text=free_text if isinstance(free_text, tuple) else (),
+        general_info=general_info if isinstance(general_info, tuple) else (),
+        defect=problems[0] if problems else None,
+    )
+
+
+_HEADER_FIELD_NAMES = {
+    0xA0: "messageTime",
+    0xA1: "protectionAlg",
+    **{tag: name for tag, (name, _limit) in _OCTET_FIELDS.items()},
+    0xA7: "freeText",
+    0xA8: "generalInfo",
+}
+
+
+def _general_name(header: bytes, field: TLV, problems: list[str], what: str) -> bytes | None:
+    """The DER Name of a directoryName GeneralName ([4], RFC 5280, 4.2.1.6), else None."""
+    if field.tag & 0xC0 != 0x80 or field.tag & 0x1F > 8:
+        raise Asn1Error(f"{what} is not a GeneralName")
+    if field.tag != 0xA4:
+        return None
+    if field.end - field.start > MAX_NAME_SIZE:
+        problems.append(f"{what} is larger than {MAX_NAME_SIZE} bytes.")
+        return None
+    tag, _content, stop = _read_tlv(header, field.content, field.end)
+    if tag != 0x30 or stop != field.end:
+        raise Asn1Error(f"{what} is not a Name")
+    return header[field.content : field.end]
+
+
+def _header_field(header: bytes, field: TLV, problems: list[str]) -> object:
+    """The value of one optional PKIHeader field ([0]..[8] EXPLICIT), None if left out."""
+    if field.tag == 0xA0:
+        # messageTime [0] GeneralizedTime
+        content, stop = _only(header, field.content, field.end, 0x18)
+        return _generalized_time(header[content:stop])
+    if field.tag == 0xA1:
+        # protectionAlg [1] AlgorithmIdentifier
+        content, stop = _only(header, field.content, field.end, 0x30)
+        parts = _children(header, content, stop, 2)
+        if not parts or parts[0].tag != 0x06:
+            raise Asn1Error("not an AlgorithmIdentifier")
+        oid = _oid(header[parts[0].content : parts[0].end])
+        if len(parts) == 1:
+            return (oid, None)
+        if parts[1].end - parts[1].start > MAX_PARAMETERS_SIZE:
+            problems.append(
+                f"protectionAlg parameters are larger than {MAX_PARAMETERS_SIZE} bytes."
+            )
+            return None
+        return (oid, header[parts[1].start : parts[1].end])
+    if field.tag in _OCTET_FIELDS:
+        name, limit = _OCTET_FIELDS[field.tag]
+        content, stop = _only(header, field.content, field.end, 0x04)
+        if stop - content > limit:
+            # RFC 9810, 5.1.1 / RFC 9483, 3.1: these identify a transaction, a key or
+            # a message; longer values are refused, never stored or echoed.
+            problems.append(f"{name} is longer than {limit} bytes.")
+            return None
+        return header[content:stop]
+    content, stop = _only(header, field.content, field.end, 0x30)
+    if field.tag == 0xA7:
+        # freeText [7] PKIFreeText ::= SEQUENCE SIZE (1..MAX) OF UTF8String
+        try:
+            texts = _children(header, content, stop, MAX_FREE_TEXT)
+        except TooMany:
+            problems.append(f"freeText has more than {MAX_FREE_TEXT} strings.")
+            return None
+        if any(t.tag != 0x0C for t in texts):
+            raise Asn1Error("freeText holds a string that is not UTF8String")
+        try:
+            return tuple(header[t.content : t.end].decode() for t in texts)
+        except UnicodeDecodeError as exc:
+            raise Asn1Error("freeText is not UTF-8") from exc
+    # generalInfo [8] SEQUENCE SIZE (1..MAX) OF InfoTypeAndValue
+    try:
+        items = _children(header, content, stop, MAX_GENERAL_INFO)
+    except TooMany:
+        problems.append(f"generalInfo has more than {MAX_GENERAL_INFO} items.")
+        return None
+    return tuple(_info_type_and_value(header, item) for item in items)
+
+
+def _info_type_and_value(data: bytes, item: TLV) -> tuple[str, bytes | None]:
+    """InfoTypeAndValue ::= SEQUENCE { infoType OID, infoValue ANY OPTIONAL }, RFC 9810, 5.3.19."""
+    if item.tag != 0x30:
+        raise Asn1Error("not an InfoTypeAndValue")
+    parts = _children(data, item.content, item.end, 2)
+    if not parts or parts[0].tag != 0x06:
+        raise Asn1Error("not an InfoTypeAndValue")
+    oid = _oid(data[parts[0].content : parts[0].end])
+    return oid, data[parts[1].start : parts[1].end] if len(parts) == 2 else None
+
+
+def certificate_serial(der: bytes) -> int:
+    """The serialNumber of a DER Certificate, read without parsing the rest (RFC 5280, 4.1)."""
+    _, start, end = _read_tlv(der, 0)
+    _, tbs, tbs_end = _read_tlv(der, start, end)
+    tag, content, stop = _read_tlv(der, tbs, tbs_end)
+    if tag == 0xA0:  # version [0] EXPLICIT, then serialNumber
+        tag, content, stop = _read_tlv(der, stop, tbs_end)
+    if tag != 0x02:
+        raise Asn1Error("a Certificate has a serialNumber")
+    return _integer(der[content:stop])
+
+
+def body_content_der(body_der: bytes) -> bytes:
+    """The DER inside the body's EXPLICIT context tag (e.g. the CSR of a p10cr)."""
+    _, start, end = _read_tlv(body_der, 0)
+    return body_der[start:end]
 
 
 def cert_request_ders(body_der: bytes) -> list[bytes]:
@@ -193,33 +596,52 @@ def cert_request_ders(body_der: bytes) -> list[bytes]:
     ``SEQUENCE OF CertReqMsg``; CertReqMsg starts with ``certReq CertRequest``.
     """
     _, start, end = _read_tlv(body_der, 0)
-    _, seq_start, seq_end = _read_tlv(body_der, start)
+    _, seq_start, seq_end = _read_tlv(body_der, start, end)
     out = []
-    for _tag, _begin, content, stop in _children(body_der, seq_start, seq_end):
-        first_tag, first_begin, _c, first_end = _children(body_der, content, stop)[0]
-        out.append(body_der[first_begin:first_end])
+    for msg in _children(body_der, seq_start, seq_end):
+        first = _children(body_der, msg.content, msg.end)[0]
+        out.append(body_der[first.start : first.end])
     return out
 
 
-def body_content_der(body_der: bytes) -> bytes:
-    """The DER inside the body's EXPLICIT context tag (e.g. the CSR of a p10cr)."""
-    _, start, end = _read_tlv(body_der, 0)
-    return body_der[start:end]
+# --------------------------------------------------------------------------- decoding
+
+#: PKIBody (RFC 9810, 5.1.2): choice name -> the pyasn1 type, with its [n] EXPLICIT tag.
+_BODY_TYPES = {named.name: named.asn1Object for named in rfc9810.PKIBody.componentType.namedTypes}
+#: PKIBody tag number -> choice name ("ir", "certConf", ...).
+BODY_NAMES = {spec.tagSet.superTags[-1].tagId: name for name, spec in _BODY_TYPES.items()}
 
 
-def name_der(name) -> bytes:
+def _decode(der: bytes, spec: Asn1Value) -> Asn1Value:
+    """Decode DER as ``spec`` after checking its structure; Asn1Error if it is not one."""
+    check_structure(der)
+    try:
+        value, rest = der_decoder.decode(der, asn1Spec=spec)
+    except _PARSER_ERRORS as exc:
+        raise Asn1Error(_reason(exc)) from exc
+    if rest:
+        raise Asn1Error("trailing data")
+    return value
+
+
+def decode_body(body_der: bytes, body_type: str) -> Asn1Value:
+    """The content of a PKIBody of ``body_type``, decoded (after its structure is checked)."""
+    return _decode(body_der, _BODY_TYPES[body_type].clone())
+
+
+def name_der(name: Asn1Value) -> bytes:
     """DER of a pyasn1 rfc5280.Name (or a tagged Name), as a plain Name."""
     return der_encoder.encode(name["rdnSequence"])
 
 
-def general_name_directory_der(general_name) -> bytes | None:
+def general_name_directory_der(general_name: Asn1Value) -> bytes | None:
     """DER of the directoryName in a GeneralName, or None for other choices."""
     if not general_name.isValue or general_name.getName() != "directoryName":
         return None
     return name_der(general_name["directoryName"])
 
 
-def implicit_der(value, tag: int) -> bytes:
+def implicit_der(value: Asn1Value, tag: int) -> bytes:
     """DER of an IMPLICIT-tagged component with its universal tag restored."""
     return retag(der_encoder.encode(value), tag)
 
@@ -227,28 +649,28 @@ def implicit_der(value, tag: int) -> bytes:
 def decode_pbm_parameter(params_der: bytes) -> tuple[bytes, str, int, str]:
     """(salt, owf OID, iterationCount, mac OID) of a PBMParameter, RFC 9810, 5.1.3.1."""
     try:
-        params, rest = der_decoder.decode(params_der, asn1Spec=rfc4210.PBMParameter())
-        if rest:
-            raise ValueError("trailing data")
+        params = _decode(params_der, rfc4210.PBMParameter())
         return (
             bytes(params["salt"]),
             str(params["owf"]["algorithm"]),
             int(params["iterationCount"]),
             str(params["mac"]["algorithm"]),
         )
-    except (PyAsn1Error, ValueError) as exc:
+    except _PARSER_ERRORS as exc:
         raise BadDataFormat("PBMParameter cannot be decoded.") from exc
 
 
 def encode_pbm_parameter(salt: bytes, owf: str, iteration_count: int, mac: str) -> bytes:
-    params = rfc4210.PBMParameter()
-    params["salt"] = salt
-    params["owf"]["algorithm"] = univ.ObjectIdentifier(owf)
+    """PBMParameter ::= SEQUENCE { salt, owf, iterationCount, mac }, RFC 9810, 5.1.3.1."""
     # RFC 9481, 2: the SHA-2 AlgorithmIdentifiers have absent parameters;
     # OpenSSL sends owf and mac without parameters as well.
-    params["iterationCount"] = iteration_count
-    params["mac"]["algorithm"] = univ.ObjectIdentifier(mac)
-    return der_encoder.encode(params)
+    return tlv(
+        0x30,
+        tlv(0x04, salt)
+        + encode_algorithm_identifier(owf, None)
+        + encode_integer(iteration_count)
+        + encode_algorithm_identifier(mac, None),
+    )
 
 
 def decode_pbmac1_parameter(params_der: bytes) -> tuple[bytes, int, int | None, str, str]:
@@ -258,17 +680,11 @@ def decode_pbmac1_parameter(params_der: bytes) -> tuple[bytes, int, int | None, 
     specified salt.
     """
     try:
-        params, rest = der_decoder.decode(params_der, asn1Spec=rfc8018.PBMAC1_params())
-        if rest:
-            raise ValueError("trailing data")
+        params = _decode(params_der, rfc8018.PBMAC1_params())
         kdf = params["keyDerivationFunc"]
         if str(kdf["algorithm"]) != OID.pbkdf2:
             raise BadAlg(f"PBMAC1 key derivation {kdf['algorithm']} is not supported.")
-        pbkdf2, rest = der_decoder.decode(
-            bytes(kdf["parameters"]), asn1Spec=rfc8018.PBKDF2_params()
-        )
-        if rest:
-            raise ValueError("trailing data")
+        pbkdf2 = _decode(bytes(kdf["parameters"]), rfc8018.PBKDF2_params())
         if pbkdf2["salt"].getName() != "specified":
             raise BadAlg("PBKDF2 salt must be 'specified'.")
         key_length = pbkdf2["keyLength"]
@@ -279,33 +695,41 @@ def decode_pbmac1_parameter(params_der: bytes) -> tuple[bytes, int, int | None, 
             str(pbkdf2["prf"]["algorithm"]),
             str(params["messageAuthScheme"]["algorithm"]),
         )
-    except (PyAsn1Error, ValueError) as exc:
+    except _PARSER_ERRORS as exc:
         raise BadDataFormat("PBMAC1-params cannot be decoded.") from exc
 
 
 def encode_pbmac1_parameter(
     salt: bytes, iteration_count: int, key_length: int, prf: str, mac: str
 ) -> bytes:
-    pbkdf2 = rfc8018.PBKDF2_params()
-    pbkdf2["salt"]["specified"] = salt
-    pbkdf2["iterationCount"] = iteration_count
-    pbkdf2["keyLength"] = key_length
-    pbkdf2["prf"]["algorithm"] = univ.ObjectIdentifier(prf)
-    pbkdf2["prf"]["parameters"] = univ.Any(b"\x05\x00")  # RFC 8018, B.1.1: NULL
-    params = rfc8018.PBMAC1_params()
-    params["keyDerivationFunc"]["algorithm"] = univ.ObjectIdentifier(OID.pbkdf2)
-    params["keyDerivationFunc"]["parameters"] = univ.Any(der_encoder.encode(pbkdf2))
-    params["messageAuthScheme"]["algorithm"] = univ.ObjectIdentifier(mac)
-    params["messageAuthScheme"]["parameters"] = univ.Any(b"\x05\x00")
-    return der_encoder.encode(params)
+    """PBMAC1-params with PBKDF2-params, RFC 8018, A.2 and A.5 (salt 'specified')."""
+    # RFC 8018, B.1.1: the HMAC AlgorithmIdentifiers carry NULL parameters.  The prf
+    # is never the DEFAULT hmacWithSHA1 (only SHA-2 PRFs are accepted), so it is sent.
+    pbkdf2 = tlv(
+        0x30,
+        tlv(0x04, salt)
+        + encode_integer(iteration_count)
+        + encode_integer(key_length)
+        + encode_algorithm_identifier(prf, _NULL),
+    )
+    return tlv(
+        0x30,
+        encode_algorithm_identifier(OID.pbkdf2, pbkdf2) + encode_algorithm_identifier(mac, _NULL),
+    )
 
 
 def encode_algorithm_identifier(oid: str, params_der: bytes | None) -> bytes:
-    alg = rfc5280.AlgorithmIdentifier()
-    alg["algorithm"] = univ.ObjectIdentifier(oid)
-    if params_der is not None:
-        alg["parameters"] = univ.Any(params_der)
-    return der_encoder.encode(alg)
+    """AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }."""
+    return tlv(0x30, encode_oid(oid) + (params_der or b""))
+
+
+_NULL = b"\x05\x00"
+#: rsaEncryption with an empty key: a syntactically valid SubjectPublicKeyInfo.
+_EMPTY_RSA_SPKI = bytes.fromhex("3012300d06092a864886f70d0101010500030100")
+#: extensionRequest (PKCS #9, RFC 2985, 5.4.2).
+_EXTENSION_REQUEST = bytes.fromhex("06092a864886f70d01090e")
+#: sha256WithRSAEncryption with NULL parameters (RFC 4055, 5).
+_SHA256_WITH_RSA = bytes.fromhex("300d06092a864886f70d01010b0500")
 
 
 def csr_shell(subject_der: bytes, spki_der: bytes | None, extensions_der: bytes | None) -> bytes:
@@ -318,35 +742,15 @@ def csr_shell(subject_der: bytes, spki_der: bytes | None, extensions_der: bytes 
     if spki_der is None:
         # A syntactically valid SubjectPublicKeyInfo (rsaEncryption, empty key)
         # for when only a Name must be parsed.
-        spki_der = tlv(
-            0x30, encode_algorithm_identifier(OID.rsa_encryption, b"\x05\x00") + tlv(0x03, b"\x00")
-        )
+        spki_der = _EMPTY_RSA_SPKI
     attributes = b""
     if extensions_der is not None:
-        attributes = tlv(
-            0x30,
-            der_encoder.encode(univ.ObjectIdentifier(OID.extension_request))
-            + tlv(0x31, extensions_der),
-        )
+        attributes = tlv(0x30, _EXTENSION_REQUEST + tlv(0x31, extensions_der))
     info = tlv(0x30, b"\x02\x01\x00" + subject_der + spki_der + tlv(0xA0, attributes))
-    sig_alg = encode_algorithm_identifier(OID.sha256_with_rsa, b"\x05\x00")
-    return tlv(0x30, info + sig_alg + tlv(0x03, b"\x00"))
+    return tlv(0x30, info + _SHA256_WITH_RSA + tlv(0x03, b"\x00"))
 
 
 # --------------------------------------------------------------------------- encoding
-
-
-def _decode(der: bytes, spec):
-    value, rest = der_decoder.decode(der, asn1Spec=spec)
-    if rest:
-        raise ValueError("trailing data")
-    return value
-
-
-def _set_directory_name(general_name, name_der_bytes: bytes) -> None:
-    general_name["directoryName"]["rdnSequence"] = _decode(name_der_bytes, rfc5280.Name())[
-        "rdnSequence"
-    ]
 
 
 def encode_header(
@@ -362,36 +766,50 @@ def encode_header(
     recip_nonce: bytes | None,
     general_info: tuple[tuple[str, bytes | None], ...] = (),
 ) -> bytes:
-    """DER of a PKIHeader; names are given as DER Names (directoryName)."""
-    header = rfc9810.PKIHeader()
-    header["pvno"] = pvno
-    _set_directory_name(header["sender"], sender_der)
-    _set_directory_name(header["recipient"], recipient_der)
+    """DER of a PKIHeader (RFC 9810, 5.1.1); names are given as DER Names (directoryName).
+
+    Written with the TLV encoder: the fields are DER already, and an error answering
+    an unauthenticated message should cost little to write.
+    """
+    # GeneralName directoryName [4]: Name is a CHOICE, so the tag is explicit.
+    content = encode_integer(pvno) + tlv(0xA4, sender_der) + tlv(0xA4, recipient_der)
     if message_time is not None:
-        header["messageTime"] = message_time.astimezone(datetime.UTC).strftime("%Y%m%d%H%M%SZ")
+        time = message_time.astimezone(datetime.UTC).strftime("%Y%m%d%H%M%SZ")
+        content += tlv(0xA0, tlv(0x18, time.encode()))
     if protection_alg_der is not None:
-        alg = _decode(protection_alg_der, rfc5280.AlgorithmIdentifier())
-        header["protectionAlg"]["algorithm"] = alg["algorithm"]
-        if alg["parameters"].isValue:
-            header["protectionAlg"]["parameters"] = alg["parameters"]
-    if sender_kid is not None:
-        header["senderKID"] = sender_kid
-    if transaction_id is not None:
-        header["transactionID"] = transaction_id
-    if sender_nonce is not None:
-        header["senderNonce"] = sender_nonce
-    if recip_nonce is not None:
-        header["recipNonce"] = recip_nonce
-    for oid, value_der in general_info:
-        itav = rfc9810.InfoTypeAndValue()
-        itav["infoType"] = univ.ObjectIdentifier(oid)
-        if value_der is not None:
-            itav["infoValue"] = univ.Any(value_der)
-        header["generalInfo"].append(itav)
-    return der_encoder.encode(header)
+        content += tlv(0xA1, protection_alg_der)
+    for tag, value in (
+        (0xA2, sender_kid),
+        (0xA4, transaction_id),
+        (0xA5, sender_nonce),
+        (0xA6, recip_nonce),
+    ):
+        if value is not None:
+            content += tlv(tag, tlv(0x04, value))
+    if general_info:
+        items = [tlv(0x30, encode_oid(oid) + (value or b"")) for oid, value in general_info]
+        content += tlv(0xA8, sequence_of(items))
+    return tlv(0x30, content)
 
 
-def _status_info(target, status: int, text: str | None, failure: int | None) -> None:
+def _status_info_der(status: int, text: str | None, failure: int | None) -> bytes:
+    """PKIStatusInfo ::= SEQUENCE { status, statusString OPTIONAL, failInfo OPTIONAL }."""
+    content = encode_integer(status)
+    if text:
+        content += tlv(0x30, tlv(0x0C, text.encode()))
+    if failure is not None:
+        content += _failure_bit(failure)
+    return tlv(0x30, content)
+
+
+def _failure_bit(bit: int) -> bytes:
+    """PKIFailureInfo with the single bit ``bit`` set (DER: no trailing zero bits)."""
+    octets = bytearray(bit // 8 + 1)
+    octets[bit // 8] = 0x80 >> (bit % 8)
+    return tlv(0x03, bytes([7 - bit % 8]) + bytes(octets))
+
+
+def _status_info(target: Asn1Value, status: int, text: str | None, failure: int | None) -> None:
     target["status"] = status
     if text:
         target["statusString"].append(text)
@@ -428,16 +846,12 @@ def encode_cert_rep_body(
 
 def encode_pkiconf_body() -> bytes:
     """DER of a pkiconf body: [19] EXPLICIT NULL, RFC 9810, 5.3.17."""
-    body = rfc9810.PKIBody()
-    body["pkiconf"] = body["pkiconf"].clone(b"")
-    return der_encoder.encode(body)
+    return tlv(0xB3, _NULL)
 
 
 def encode_error_body(*, status: int, status_text: str | None, failure: int | None) -> bytes:
-    """DER of an error body (ErrorMsgContent), RFC 9810, 5.3.21."""
-    body = rfc9810.PKIBody()
-    _status_info(body["error"]["pKIStatusInfo"], status, status_text, failure)
-    return der_encoder.encode(body)
+    """DER of an error body: [23] ErrorMsgContent { pKIStatusInfo }, RFC 9810, 5.3.21."""
+    return tlv(0xB7, tlv(0x30, _status_info_der(status, status_text, failure)))
 
 
 def encode_message(
@@ -464,7 +878,7 @@ def null_dn_der() -> bytes:
 # --------------------------------------------------------------------------- access
 
 
-def optional(sequence, name: str):
+def optional(sequence: Asn1Value, name: str) -> Asn1Value | None:
     """An OPTIONAL component of a decoded SEQUENCE, or None when absent."""
     value = sequence.getComponentByName(name, default=None, instantiate=False)
     if value is None or not value.isValue:
@@ -472,33 +886,23 @@ def optional(sequence, name: str):
     return value
 
 
-def body_name(message) -> str:
-    """The PKIBody choice name ("ir", "certConf", ...) of a decoded PKIMessage."""
-    return message["body"].getName()
-
-
-def body_value(message):
-    body = message["body"]
-    return body[body.getName()]
-
-
-def any_der(value) -> bytes | None:
+def any_der(value: Asn1Value | None) -> bytes | None:
     """The DER held by an ANY (e.g. AlgorithmIdentifier parameters), or None."""
     if value is None or not value.isValue:
         return None
     return bytes(value)
 
 
-def bit_string_bytes(value) -> bytes:
+def bit_string_bytes(value: Asn1Value) -> bytes:
     return value.asOctets()
 
 
-def bit_numbers(value) -> tuple[int, ...]:
+def bit_numbers(value: Asn1Value) -> tuple[int, ...]:
     """Numbers of the bits set in a BIT STRING (e.g. a PKIFailureInfo)."""
     return tuple(i for i, bit in enumerate(value) if bit)
 
 
-def time_value(value) -> datetime.datetime:
+def time_value(value: Asn1Value) -> datetime.datetime:
     """A Time (utcTime/generalTime CHOICE) or GeneralizedTime as an aware datetime."""
     if isinstance(value, rfc5280.Time):
         value = value[value.getName()]
@@ -508,16 +912,11 @@ def time_value(value) -> datetime.datetime:
     return moment.astimezone(datetime.UTC)
 
 
-def certificate_der(cmp_certificate) -> bytes:
-    """DER of a CMPCertificate (pyasn1-alt-modules models it as a plain Certificate)."""
-    return der_encoder.encode(cmp_certificate)
-
-
-def is_cert_req_messages(value) -> bool:
+def is_cert_req_messages(value: Asn1Value) -> bool:
     return isinstance(value, rfc4211.CertReqMessages)
 
 
-def controls(cert_req) -> tuple[tuple[str, bytes], ...]:
+def controls(cert_req: Asn1Value) -> tuple[tuple[str, bytes], ...]:
     """(type OID, DER of value) of each control of a CertRequest, RFC 4211, 6."""
     out = []
     for control in optional(cert_req, "controls") or ():
@@ -531,7 +930,7 @@ def decode_cert_id(der: bytes) -> tuple[bytes | None, int]:
     return general_name_directory_der(cert_id["issuer"]), int(cert_id["serialNumber"])
 
 
-def rev_details(content) -> list[tuple[bytes | None, int | None, bytes | None]]:
+def rev_details(content: Asn1Value) -> list[tuple[bytes | None, int | None, bytes | None]]:
     """(issuer Name DER, serialNumber, DER of crlEntryDetails Extensions) per RevDetails.
 
     RFC 9810, 5.3.9: RevDetails ::= SEQUENCE { certDetails CertTemplate,
@@ -563,9 +962,15 @@ def decode_enumerated(der: bytes) -> int:
     return int(_decode(der, univ.Enumerated()))
 
 
-def info_type_values(content) -> list[tuple[str, bytes | None]]:
-    """(infoType OID, DER of infoValue or None) of each InfoTypeAndValue."""
-    return [(str(itav["infoType"]), any_der(optional(itav, "infoValue"))) for itav in content]
+def info_items(body_der: bytes) -> list[tuple[str, bytes | None]]:
+    """(infoType OID, DER of infoValue or None) of each item of a genm or genp body.
+
+    GenMsgContent ::= SEQUENCE OF InfoTypeAndValue (RFC 9810, 5.3.19), read with the
+    TLV reader: a genm may repeat an item thousands of times.
+    """
+    _, start, end = _read_tlv(body_der, 0)
+    content, stop = _only(body_der, start, end, 0x30)
+    return [_info_type_and_value(body_der, item) for item in _children(body_der, content, stop)]
 
 
 def decode_crl_status_list(
@@ -596,7 +1001,7 @@ def decode_crl_status_list(
     return out
 
 
-def poll_cert_req_ids(content) -> list[int]:
+def poll_cert_req_ids(content: Asn1Value) -> list[int]:
     """certReqId of each entry of a PollReqContent, RFC 9810, 5.3.22."""
     return [int(entry["certReqId"]) for entry in content]
 
@@ -614,7 +1019,7 @@ def encode_genp_body(items: tuple[tuple[str, bytes | None], ...]) -> bytes:
     """DER of a genp body: [22] GenRepContent, one InfoTypeAndValue per item."""
     content = b""
     for oid, value_der in items:
-        itav = der_encoder.encode(univ.ObjectIdentifier(oid)) + (value_der or b"")
+        itav = encode_oid(oid) + (value_der or b"")
         content += tlv(0x30, itav)
     return tlv(0xB6, tlv(0x30, content))
 
@@ -637,11 +1042,25 @@ def sequence_of(ders: tuple[bytes, ...] | list[bytes]) -> bytes:
 
 
 def encode_integer(value: int) -> bytes:
-    return der_encoder.encode(univ.Integer(value))
+    """DER INTEGER: two's complement in the fewest octets (X.690, 8.3)."""
+    size = ((value if value >= 0 else ~value).bit_length() + 8) // 8
+    return tlv(0x02, value.to_bytes(size, "big", signed=True))
 
 
 def encode_oid(oid: str) -> bytes:
-    return der_encoder.encode(univ.ObjectIdentifier(oid))
+    """DER OBJECT IDENTIFIER (X.690, 8.19): the first two arcs in one subidentifier."""
+    arcs = [int(arc) for arc in oid.split(".")]
+    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):
+        raise ValueError(f"not an OBJECT IDENTIFIER: {oid}")
+    content = bytearray()
+    for arc in (40 * arcs[0] + arcs[1], *arcs[2:]):
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        content += bytes(reversed(chunk))
+    return tlv(0x06, bytes(content))
 
 
 def encode_root_ca_key_update(

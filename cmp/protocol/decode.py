@@ -1,21 +1,36 @@
 """Reading requests: DER in, :mod:`.structures` dataclasses out.
 
-:func:`decode` turns request bytes into a :class:`~.structures.Request` whose
-header is already parsed; the body is parsed on demand by the readers below
-(:func:`cert_requests`, :func:`p10cr`, :func:`cert_conf`, :func:`rev_details`,
-:func:`general_messages`, :func:`poll_requests`, :func:`error_content`),
-because body problems must be answered with an error message that echoes the
-header.  Nothing past this module sees a pyasn1 type.
+:func:`decode` reads the frame and the header of a request with the TLV reader
+of :mod:`.asn1`, checking every count and size against its limit first, so
+that an unauthenticated message costs little; it decodes nothing else.  The
+body is decoded by the reader for its type (:func:`cert_requests`,
+:func:`p10cr`, :func:`cert_conf`, :func:`rev_details`, :func:`general_messages`,
+:func:`poll_requests`, :func:`error_content`) once the server has verified the
+protection, and extraCerts are parsed when first used; body problems are
+answered with an error message that echoes the header.  Nothing past this
+module sees a pyasn1 type, and no parser exception leaves it: each becomes the
+CMP error for what could not be read (RFC 9810, 5.2.3).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from . import asn1
-from .errors import BadCertTemplate, BadDataFormat, BadRequest, MalformedMessage
+from .errors import (
+    BadAlg,
+    BadCertTemplate,
+    BadDataFormat,
+    BadMessageCheck,
+    BadRequest,
+    CMPError,
+    MalformedMessage,
+    shown,
+)
 from .structures import (
     AlgorithmId,
     CertId,
@@ -30,127 +45,208 @@ from .structures import (
     RevDetails,
 )
 
+#: What cryptography raises on a certificate, CSR, name or key it cannot read
+#: (TypeError: a name attribute of a string type its OID does not allow).
+CRYPTOGRAPHY_ERRORS = (
+    ValueError,
+    KeyError,
+    TypeError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+    UnsupportedAlgorithm,
+)
+
 
 def decode(der: bytes) -> Request:
-    """Decode request bytes; raises MalformedMessage if they are no PKIMessage."""
-    decoded = asn1.decode_message(der)
-    message = decoded.message
+    """Read a request's frame and header; MalformedMessage if they are no PKIMessage.
+
+    A message that exceeds a limit, or whose header holds a field that cannot be
+    read, is returned with :attr:`~.structures.Request.defect` set (that field
+    left out of the header) so that the server answers it with an error message.
+    """
     try:
-        protection = asn1.optional(message, "protection")
-        return Request(
-            header=_header(message["header"]),
-            body_type=asn1.body_name(message),
-            protected_part=decoded.protected_part,
-            protection=asn1.bit_string_bytes(protection) if protection is not None else None,
-            extra_certs=_extra_certs(message),
-            size=len(der),
-            _decoded=decoded,
-        )
-    except MalformedMessage:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any undecodable field: not a usable PKIMessage
-        # e.g. a messageTime that is no valid GeneralizedTime, an extraCert
-        # that is no certificate: nothing can be answered to such a header.
-        raise MalformedMessage(f"undecodable PKIMessage header: {type(exc).__name__}") from None
-
-
-def _octets(value) -> bytes | None:
-    return bytes(value) if value is not None else None
-
-
-def _header(header) -> RequestHeader:
-    alg = asn1.optional(header, "protectionAlg")
-    time = asn1.optional(header, "messageTime")
-    general_info = []
-    for itav in asn1.optional(header, "generalInfo") or ():
-        general_info.append((str(itav["infoType"]), asn1.any_der(asn1.optional(itav, "infoValue"))))
-    free_text = asn1.optional(header, "freeText")
-    return RequestHeader(
-        pvno=int(header["pvno"]),
-        sender=_general_name(header["sender"]),
-        recipient=_general_name(header["recipient"]),
-        message_time=asn1.time_value(time) if time is not None else None,
-        protection_alg=(
-            AlgorithmId(str(alg["algorithm"]), asn1.any_der(asn1.optional(alg, "parameters")))
-            if alg is not None
-            else None
+        parts = asn1.split_message(der)
+        fields = asn1.read_header(parts.header)
+    except asn1.Asn1Error as exc:
+        raise MalformedMessage(f"Not a DER PKIMessage: {exc}") from None
+    general_info = fields.general_info
+    protection_alg = fields.protection_alg
+    problems = [parts.defect, fields.defect]
+    sender = _directory_name(fields.sender, "sender", problems)
+    recipient = _directory_name(fields.recipient, "recipient", problems)
+    defect = next((problem for problem in problems if problem is not None), None)
+    return Request(
+        header=RequestHeader(
+            pvno=fields.pvno,
+            sender=sender,
+            recipient=recipient,
+            message_time=fields.message_time,
+            protection_alg=AlgorithmId(*protection_alg) if protection_alg is not None else None,
+            sender_kid=fields.sender_kid,
+            recip_kid=fields.recip_kid,
+            transaction_id=fields.transaction_id,
+            sender_nonce=fields.sender_nonce,
+            recip_nonce=fields.recip_nonce,
+            implicit_confirm=any(oid == asn1.OID.implicit_confirm for oid, _ in general_info),
+            general_info=general_info,
+            free_text=fields.free_text,
         ),
-        sender_kid=_octets(asn1.optional(header, "senderKID")),
-        recip_kid=_octets(asn1.optional(header, "recipKID")),
-        transaction_id=_octets(asn1.optional(header, "transactionID")),
-        sender_nonce=_octets(asn1.optional(header, "senderNonce")),
-        recip_nonce=_octets(asn1.optional(header, "recipNonce")),
-        implicit_confirm=any(oid == asn1.OID.implicit_confirm for oid, _ in general_info),
-        general_info=tuple(general_info),
-        free_text=tuple(str(t) for t in free_text) if free_text is not None else (),
+        body_type=parts.body_type,
+        protection=parts.protection,
+        size=len(der),
+        header_der=parts.header,
+        body_der=parts.body,
+        extra_cert_ders=parts.extra_certs,
+        defect=BadDataFormat(defect) if defect is not None else None,
     )
 
 
-def _general_name(general_name) -> x509.Name | None:
-    der = asn1.general_name_directory_der(general_name)
+def _directory_name(der: bytes | None, what: str, problems: list[str | None]) -> x509.Name | None:
+    """A header name; None for another GeneralName choice or a Name that does not parse
+    (which is then one of the message's ``problems``)."""
     if der is None:
         return None
     try:
         return name_from_der(der)
-    except ValueError:
+    except ValueError as exc:
+        problems.append(f"The {what} is not a valid Name: {str(exc).rstrip('.')}.")
         return None
 
 
 def name_from_der(der: bytes) -> x509.Name:
-    """Parse the DER of a Name with cryptography's parser."""
-    return x509.load_der_x509_csr(asn1.csr_shell(der, None, None)).subject
+    """Parse the DER of a Name with cryptography's parser; ValueError if it cannot."""
+    try:
+        name = x509.load_der_x509_csr(asn1.csr_shell(der, None, None)).subject
+        name.rfc4514_string()  # every attribute readable, as the trace will read them
+    except CRYPTOGRAPHY_ERRORS as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from exc
+    return name
 
 
-def _extra_certs(message) -> tuple[x509.Certificate, ...]:
-    certs = []
-    for cmp_cert in asn1.optional(message, "extraCerts") or ():
+# --------------------------------------------------------------------------- certificates
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    """A certificate from a request, with the fields the protocol layer and a backend read
+    (names, extensions, public key, validity) parsed now: one of
+    :data:`CRYPTOGRAPHY_ERRORS` if any of them cannot be."""
+    # RFC 5280, 4.1.2.2: the serial number MUST be positive; cryptography warns about
+    # (and will refuse) any other, so such a certificate is refused here first.
+    if asn1.certificate_serial(der) <= 0:
+        raise ValueError("the serial number of the certificate is not positive")
+    certificate = x509.load_der_x509_certificate(der)
+    certificate.subject.rfc4514_string()
+    certificate.issuer.rfc4514_string()
+    certificate.extensions  # noqa: B018 - parsed on first access
+    certificate.public_key()
+    certificate.not_valid_before_utc  # noqa: B018
+    certificate.not_valid_after_utc  # noqa: B018
+    return certificate
+
+
+def usable_certificates(ders: tuple[bytes, ...]) -> tuple[x509.Certificate, ...]:
+    """The extraCerts that parse, in order (RFC 9810, 5.1: extraCerts are a courtesy;
+    unusable ones are ignored)."""
+    certificates = []
+    for der in ders:
         try:
-            certs.append(x509.load_der_x509_certificate(asn1.certificate_der(cmp_cert)))
-        except ValueError:
-            continue  # RFC 9810, 5.1: extraCerts are a courtesy; unusable ones are ignored
-    return tuple(certs)
+            certificates.append(load_certificate(der))
+        except CRYPTOGRAPHY_ERRORS:
+            continue
+    return tuple(certificates)
+
+
+def protection_certificate(request: Request) -> x509.Certificate:
+    """extraCerts[0], the CMP protection certificate of a signed request (RFC 9483, 3.3).
+
+    Parsed alone: the rest of extraCerts is parsed only once the signature verified.
+    """
+    if not request.extra_cert_ders:
+        raise BadMessageCheck(
+            "Signature-protected message without its protection certificate in extraCerts."
+        )
+    try:
+        return load_certificate(request.extra_cert_ders[0])
+    except UnsupportedAlgorithm as exc:
+        raise BadAlg(f"The key of the protection certificate is not supported: {exc}") from None
+    except CRYPTOGRAPHY_ERRORS as exc:
+        raise BadMessageCheck(f"The protection certificate cannot be parsed: {exc}") from None
+
+
+def certificate_from_der(der: bytes) -> x509.Certificate:
+    """A CMPCertificate infoValue (e.g. rootCaCert, RFC 9483, 4.3.2)."""
+    if len(der) > asn1.MAX_CERTIFICATE_SIZE:
+        raise BadDataFormat(
+            f"The certificate in the request is larger than {asn1.MAX_CERTIFICATE_SIZE} bytes."
+        )
+    try:
+        return load_certificate(der)
+    except CRYPTOGRAPHY_ERRORS as exc:
+        raise BadDataFormat("The certificate in the request cannot be parsed.") from exc
 
 
 # --------------------------------------------------------------------------- bodies
 
 
+def _bad_body(request: Request) -> Callable[[str], CMPError]:
+    def error(reason: str) -> CMPError:
+        # RFC 9810, 5.2.3: badDataFormat, the data submitted has the wrong format.
+        return BadDataFormat(f"The {request.body_type} body cannot be decoded: {reason}.")
+
+    return error
+
+
+def _body(request: Request) -> asn1.Asn1Value:
+    """The decoded body; BadDataFormat if it does not decode as its type."""
+    try:
+        return asn1.decode_body(request.body_der, request.body_type)
+    except asn1.Asn1Error as exc:
+        raise _bad_body(request)(str(exc)) from None
+
+
 def cert_requests(request: Request) -> tuple[CertRequest, ...]:
     """The CertReqMsgs of an ir/cr/kur body, templates parsed by cryptography."""
-    message = request._decoded.message
-    content = asn1.body_value(message)
-    if not asn1.is_cert_req_messages(content):
-        raise BadRequest(f"{request.body_type} does not carry CertReqMessages.")
-    raws = asn1.cert_request_ders(request._decoded.body_der)
-    return tuple(_cert_request(msg, raw) for msg, raw in zip(content, raws, strict=True))
+    with asn1.undecodable(_bad_body(request)):
+        content = _body(request)
+        if not asn1.is_cert_req_messages(content):
+            raise BadRequest(f"{request.body_type} does not carry CertReqMessages.")
+        raws = asn1.cert_request_ders(request.body_der)
+        return tuple(_cert_request(msg, raw) for msg, raw in zip(content, raws, strict=True))
 
 
-def _cert_request(cert_req_msg, cert_req_der: bytes) -> CertRequest:
+def _bad_template(reason: str) -> CMPError:
+    return BadCertTemplate(f"The certificate template cannot be parsed: {reason}")
+
+
+def _cert_request(cert_req_msg: asn1.Asn1Value, cert_req_der: bytes) -> CertRequest:
     cert_req = cert_req_msg["certReq"]
     template = cert_req["certTemplate"]
-    subject = asn1.optional(template, "subject")
-    spki = asn1.optional(template, "publicKey")
-    extensions = asn1.optional(template, "extensions")
-    validity = asn1.optional(template, "validity")
-    subject_der = asn1.name_der(subject) if subject is not None else None
+    with asn1.undecodable(_bad_template):
+        subject = asn1.optional(template, "subject")
+        spki = asn1.optional(template, "publicKey")
+        extensions = asn1.optional(template, "extensions")
+        subject_der = asn1.name_der(subject) if subject is not None else None
+        spki_der = asn1.implicit_der(spki, 0x30) if spki is not None else None
+        extensions_der = asn1.implicit_der(extensions, 0x30) if extensions is not None else None
     try:
         shell = x509.load_der_x509_csr(
-            asn1.csr_shell(
-                subject_der or asn1.null_dn_der(),
-                asn1.implicit_der(spki, 0x30) if spki is not None else None,
-                asn1.implicit_der(extensions, 0x30) if extensions is not None else None,
-            )
+            asn1.csr_shell(subject_der or asn1.null_dn_der(), spki_der, extensions_der)
         )
         parsed_subject = shell.subject if subject_der is not None else None
+        if parsed_subject is not None:
+            parsed_subject.rfc4514_string()
         parsed_extensions = shell.extensions
-    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
-        raise BadCertTemplate(f"The certificate template cannot be parsed: {exc}") from exc
+    except CRYPTOGRAPHY_ERRORS as exc:
+        raise _bad_template(str(exc)) from exc
     public_key = None
-    if spki is not None:
+    if spki_der is not None:
         try:
-            public_key = serialization.load_der_public_key(asn1.implicit_der(spki, 0x30))
-        except (ValueError, UnsupportedAlgorithm) as exc:
+            public_key = serialization.load_der_public_key(spki_der)
+        except CRYPTOGRAPHY_ERRORS as exc:
             raise BadCertTemplate("The public key in the template cannot be parsed.") from exc
     not_before = not_after = None
+    validity = asn1.optional(template, "validity")
     if validity is not None:
         nb = asn1.optional(validity, "notBefore")
         na = asn1.optional(validity, "notAfter")
@@ -168,14 +264,14 @@ def _cert_request(cert_req_msg, cert_req_der: bytes) -> CertRequest:
     )
 
 
-def _old_cert_id(cert_req) -> CertId | None:
+def _old_cert_id(cert_req: asn1.Asn1Value) -> CertId | None:
     for oid, value in asn1.controls(cert_req):
         if oid != asn1.OID.reg_ctrl_old_cert_id:
             continue
         try:
             issuer_der, serial = asn1.decode_cert_id(value)
             issuer = name_from_der(issuer_der) if issuer_der is not None else None
-        except (asn1.Asn1Error, ValueError) as exc:
+        except ValueError as exc:  # asn1.Asn1Error included
             raise BadDataFormat("The oldCertID control cannot be decoded.") from exc
         if issuer is None:
             raise BadDataFormat("The oldCertID issuer must be a directoryName.")
@@ -183,7 +279,7 @@ def _old_cert_id(cert_req) -> CertId | None:
     return None
 
 
-def _pop(popo, cert_req_der: bytes) -> ProofOfPossession:
+def _pop(popo: asn1.Asn1Value | None, cert_req_der: bytes) -> ProofOfPossession:
     if popo is None:
         return ProofOfPossession(kind="none")
     kind = popo.getName()
@@ -205,18 +301,20 @@ def _pop(popo, cert_req_der: bytes) -> ProofOfPossession:
 def p10cr(request: Request) -> x509.CertificateSigningRequest:
     """The PKCS#10 request of a p10cr body, RFC 9810, 5.3.1 / RFC 2986."""
     try:
-        csr = x509.load_der_x509_csr(asn1.body_content_der(request._decoded.body_der))
-        csr.subject  # noqa: B018 - force the parse of every field we use
+        csr = x509.load_der_x509_csr(asn1.body_content_der(request.body_der))
+        csr.subject.rfc4514_string()  # force the parse of every field we use
         csr.extensions  # noqa: B018
-    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+    except CRYPTOGRAPHY_ERRORS as exc:
         raise BadDataFormat(f"The PKCS#10 request cannot be parsed: {exc}") from exc
     return csr
 
 
-def _status_info(status_info) -> tuple[PKIStatus | int, str | None, tuple[int, ...]]:
+def _status_info(
+    status_info: asn1.Asn1Value,
+) -> tuple[PKIStatus | int, str | None, tuple[int, ...]]:
     texts = asn1.optional(status_info, "statusString")
     fail_info = asn1.optional(status_info, "failInfo")
-    status = int(status_info["status"])
+    status: PKIStatus | int = int(status_info["status"])
     try:
         status = PKIStatus(status)
     except ValueError:
@@ -231,25 +329,27 @@ def _status_info(status_info) -> tuple[PKIStatus | int, str | None, tuple[int, .
 def cert_conf(request: Request) -> tuple[CertStatus, ...]:
     """The CertStatus list of a certConf body, RFC 9810, 5.3.18."""
     statuses = []
-    for cert_status in asn1.body_value(request._decoded.message):
-        info = asn1.optional(cert_status, "statusInfo")
-        if info is not None:
-            status, text, bits = _status_info(info)
-        else:
-            status, text, bits = None, None, ()
-        hash_alg = asn1.optional(cert_status, "hashAlg")
-        statuses.append(
-            CertStatus(
-                cert_hash=bytes(cert_status["certHash"]),
-                cert_req_id=int(cert_status["certReqId"]),
-                # RFC 9810, 5.3.18: absent statusInfo means acceptance.
-                accepted=status is None or status == PKIStatus.accepted,
-                status=status,
-                status_text=text,
-                failure_bits=bits,
-                hash_alg=str(hash_alg["algorithm"]) if hash_alg is not None else None,
+    with asn1.undecodable(_bad_body(request)):
+        for cert_status in _body(request):
+            info = asn1.optional(cert_status, "statusInfo")
+            status: PKIStatus | int | None = None
+            text: str | None = None
+            bits: tuple[int, ...] = ()
+            if info is not None:
+                status, text, bits = _status_info(info)
+            hash_alg = asn1.optional(cert_status, "hashAlg")
+            statuses.append(
+                CertStatus(
+                    cert_hash=bytes(cert_status["certHash"]),
+                    cert_req_id=int(cert_status["certReqId"]),
+                    # RFC 9810, 5.3.18: absent statusInfo means acceptance.
+                    accepted=status is None or status == PKIStatus.accepted,
+                    status=status,
+                    status_text=text,
+                    failure_bits=bits,
+                    hash_alg=str(hash_alg["algorithm"]) if hash_alg is not None else None,
+                )
             )
-        )
     return tuple(statuses)
 
 
@@ -270,10 +370,10 @@ REASONS = {
 
 def rev_details(request: Request) -> tuple[RevDetails, ...]:
     """The RevDetails of an rr body, RFC 9810, 5.3.9."""
+    with asn1.undecodable(_bad_body(request)):
+        entries = asn1.rev_details(_body(request))
     out = []
-    for issuer_der, serial, extensions_der in asn1.rev_details(
-        asn1.body_value(request._decoded.message)
-    ):
+    for issuer_der, serial, extensions_der in entries:
         try:
             issuer = name_from_der(issuer_der) if issuer_der is not None else None
         except ValueError as exc:
@@ -283,12 +383,12 @@ def rev_details(request: Request) -> tuple[RevDetails, ...]:
             try:
                 value = asn1.extension_values(extensions_der).get(asn1.OID.reason_code)
                 code = asn1.decode_enumerated(value) if value is not None else None
-            except (asn1.Asn1Error, ValueError) as exc:
+            except ValueError as exc:  # asn1.Asn1Error included
                 raise BadDataFormat("crlEntryDetails cannot be decoded.") from exc
             if code is not None:
                 # RFC 5280, 5.3.1: reasonCode is 0..10 without 7.
                 if code not in REASONS:
-                    raise BadDataFormat(f"CRL reason code {code} is not valid.")
+                    raise BadDataFormat(f"CRL reason code {shown(code)} is not valid.")
                 reason = REASONS[code]
         out.append(RevDetails(issuer=issuer, serial_number=serial, reason=reason))
     return tuple(out)
@@ -296,20 +396,16 @@ def rev_details(request: Request) -> tuple[RevDetails, ...]:
 
 def general_messages(request: Request) -> tuple[tuple[str, bytes | None], ...]:
     """(infoType OID, DER of infoValue or None) of each item of a genm, RFC 9810, 5.3.19."""
-    return tuple(asn1.info_type_values(asn1.body_value(request._decoded.message)))
+    try:
+        return tuple(asn1.info_items(request.body_der))
+    except asn1.Asn1Error as exc:
+        raise _bad_body(request)(str(exc)) from None
 
 
 def poll_requests(request: Request) -> tuple[int, ...]:
     """The certReqIds of a pollReq body, RFC 9810, 5.3.22."""
-    return tuple(asn1.poll_cert_req_ids(asn1.body_value(request._decoded.message)))
-
-
-def certificate_from_der(der: bytes) -> x509.Certificate:
-    """A CMPCertificate infoValue (e.g. rootCaCert, RFC 9483, 4.3.2)."""
-    try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
-        raise BadDataFormat("The certificate in the request cannot be parsed.") from exc
+    with asn1.undecodable(_bad_body(request)):
+        return tuple(asn1.poll_cert_req_ids(_body(request)))
 
 
 def general_names_from_der(der: bytes) -> tuple[x509.GeneralName, ...]:
@@ -321,9 +417,15 @@ def general_names_from_der(der: bytes) -> tuple[x509.GeneralName, ...]:
 
 def crl_status_list(der: bytes) -> tuple[CRLStatus, ...]:
     """The CRLStatus entries of a crlStatusList infoValue, RFC 9483, 4.3.4."""
+
+    def undecodable(reason: str) -> CMPError:
+        return BadDataFormat(f"The crlStatusList cannot be decoded: {reason}.")
+
+    with asn1.undecodable(undecodable):
+        entries = asn1.decode_crl_status_list(der)
     try:
         statuses = []
-        for dpn_der, issuer_der, this_update in asn1.decode_crl_status_list(der):
+        for dpn_der, issuer_der, this_update in entries:
             issuer = None
             if issuer_der is not None:
                 names = general_names_from_der(issuer_der)
@@ -337,21 +439,22 @@ def crl_status_list(der: bytes) -> tuple[CRLStatus, ...]:
                     this_update=this_update,
                 )
             )
-    except (asn1.Asn1Error, ValueError, x509.UnsupportedGeneralNameType) as exc:
+    except CRYPTOGRAPHY_ERRORS as exc:  # asn1.Asn1Error included
         raise BadDataFormat("The crlStatusList cannot be decoded.") from exc
     return tuple(statuses)
 
 
 def error_content(request: Request) -> ErrorContent:
     """The ErrorMsgContent of an error body, RFC 9810, 5.3.21."""
-    content = asn1.body_value(request._decoded.message)
-    status, text, bits = _status_info(content["pKIStatusInfo"])
-    code = asn1.optional(content, "errorCode")
-    details = asn1.optional(content, "errorDetails")
-    return ErrorContent(
-        status=int(status),
-        status_text=text,
-        failure_bits=bits,
-        error_code=int(code) if code is not None else None,
-        error_details=tuple(str(d) for d in details) if details is not None else (),
-    )
+    with asn1.undecodable(_bad_body(request)):
+        content = _body(request)
+        status, text, bits = _status_info(content["pKIStatusInfo"])
+        code = asn1.optional(content, "errorCode")
+        details = asn1.optional(content, "errorDetails")
+        return ErrorContent(
+            status=int(status),
+            status_text=text,
+            failure_bits=bits,
+            error_code=int(code) if code is not None else None,
+            error_details=tuple(str(d) for d in details) if details is not None else (),
+        )

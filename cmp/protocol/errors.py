@@ -20,6 +20,8 @@ import enum
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover
+    import datetime
+
     from cryptography import x509
 
     from .protection import Protector
@@ -58,8 +60,24 @@ class FailureInfo(enum.IntEnum):
     duplicateCertReq = 26
 
 
+def shown(value: int) -> str:
+    """An integer from the wire, for a status text or a trace line.
+
+    Its digits when it has at most 20; otherwise its size, because an INTEGER
+    can be longer than Python converts to text (4,300 digits) and its digits
+    would tell nobody anything.
+    """
+    if -(10**20) < value < 10**20:
+        return str(value)
+    return f"({value.bit_length()}-bit integer)"
+
+
 class MalformedMessage(Exception):
     """The request is not a DER PKIMessage at all (HTTP 400, no CMP answer)."""
+
+
+#: The longest statusString sent (and handed to the adapter), in characters.
+MAX_TEXT = 300
 
 
 class CMPError(Exception):
@@ -72,7 +90,12 @@ class CMPError(Exception):
     default_text: ClassVar[str] = "System failure."
 
     def __init__(self, text: str | None = None) -> None:
-        self.text = text if text is not None else self.default_text
+        text = text if text is not None else self.default_text
+        # The text may quote a parser's complaint about the client's bytes: it is
+        # cut to a length a person reads (and the adapter stores).
+        if len(text) > MAX_TEXT:
+            text = text[: MAX_TEXT - 3] + "..."
+        self.text = text
         super().__init__(self.text)
 
     def __repr__(self) -> str:
@@ -221,7 +244,7 @@ def error_response(
     sender: x509.Name | None = None,
     protector: Protector | None = None,
     extra_certs: tuple[x509.Certificate, ...] = (),
-    clock_now=None,
+    clock_now: datetime.datetime | None = None,
     nonce: bytes | None = None,
 ) -> bytes:
     """Build the DER error message answering ``request`` with ``exc``.

@@ -20,6 +20,12 @@ p10cr/cp, kur/kup, certConf/pkiConf, error/pkiConf, rr/rp, genm/genp,
 pollReq/pollRep, and implicit confirmation.  :data:`HANDLERS` maps each
 request body type to the method that answers it; any other body is answered
 with ``badRequest`` "<body> is not supported.".
+
+Work before the sender is authenticated is bounded: :func:`.decode.decode`
+reads only the frame and the header, within the limits of :mod:`.asn1` (a
+message over them is answered with badDataFormat before anything else); the
+protection is verified next, and only then is the body decoded and are the
+extraCerts past the protection certificate parsed.
 """
 
 from __future__ import annotations
@@ -183,6 +189,9 @@ def _same_key(a: object, b: object) -> bool:
     return spki(a) is not None and spki(a) == spki(b)
 
 
+#: Unknown infoTypes of a genm named one by one in the trace; the rest are counted.
+_TRACED_UNKNOWN_INFO_TYPES = 8
+
 #: genm infoTypes served (RFC 9483, 4.3): request OID -> (kind, response OID).
 _INFO_TYPES = {
     OID.it_ca_certs: ("caCerts", OID.it_ca_certs),
@@ -234,7 +243,7 @@ class CMPServer:
         request = decode.decode(der)
         header = request.header
         trace.append(f"PKIBody type: {request.body_type}")
-        trace.append(f"pvno: {header.pvno}")
+        trace.append(f"pvno: {errors.shown(header.pvno)}")
         trace.append(
             "transactionID: " + (header.transaction_id.hex() if header.transaction_id else "(none)")
         )
@@ -318,6 +327,9 @@ class CMPServer:
         return RESPONSE_BODY.get(request.body_type, "pkiConf")
 
     def _dispatch(self, exchange: _Exchange) -> bytes:
+        if exchange.request.defect is not None:
+            # A limit exceeded or a header field unreadable: refused before any lookup.
+            raise exchange.request.defect
         self._lookup_secret(exchange)
         self._check_header(exchange.request.header)
         handler = HANDLERS.get(exchange.request.body_type)
@@ -379,7 +391,7 @@ class CMPServer:
     def _check_header(self, header: RequestHeader) -> None:
         # RFC 9810, 5.1.1 and 7: pvno is cmp2000 (2) or cmp2021 (3).
         if header.pvno not in (2, 3):
-            raise UnsupportedVersion(f"pvno {header.pvno} is not supported.")
+            raise UnsupportedVersion(f"pvno {errors.shown(header.pvno)} is not supported.")
         # RFC 9810, 5.1.1: transactionID identifies the transaction; RFC 9483, 3.1: MUST be present.
         if not header.transaction_id:
             raise BadDataFormat("transactionID is missing.")
@@ -421,12 +433,9 @@ class CMPServer:
         """Verify a signature-protected request and ask the backend to trust its signer."""
         request = exchange.request
         header = request.header
-        # RFC 9483, 3.3: extraCerts[0] is the CMP protection certificate.
-        if not request.extra_certs:
-            raise BadMessageCheck(
-                "Signature-protected message without its protection certificate in extraCerts."
-            )
-        certificate = request.extra_certs[0]
+        # RFC 9483, 3.3: extraCerts[0] is the CMP protection certificate; the others
+        # are parsed only once its signature verified.
+        certificate = decode.protection_certificate(request)
         # RFC 9483, 3.1: senderKID is the protection certificate's subjectKeyIdentifier.
         ski = _ski(certificate)
         if ski is not None and header.sender_kid is not None and header.sender_kid != ski:
@@ -512,7 +521,7 @@ class CMPServer:
             raise BadRequest("Exactly one CertReqMsg is supported.")
         cert_req = requests[0]
         if cert_req.cert_req_id != 0:
-            raise BadRequest(f"certReqId must be 0, not {cert_req.cert_req_id}.")
+            raise BadRequest(f"certReqId must be 0, not {errors.shown(cert_req.cert_req_id)}.")
         return cert_req
 
     @staticmethod
@@ -714,7 +723,9 @@ class CMPServer:
         status = statuses[0]
         # RFC 9483, 4.1.1: certReqId 0 (ir/cr/kur) or -1 (p10cr).
         if status.cert_req_id not in (0, -1):
-            raise BadCertId(f"certReqId {status.cert_req_id} does not match the request.")
+            raise BadCertId(
+                f"certReqId {errors.shown(status.cert_req_id)} does not match the request."
+            )
         self._check_cert_hash(header, status, pending.certificate)
         exchange.trace.append("certHash checked: OK")
         self.backend.confirm(transaction_id, accepted=status.accepted, reason=status.status_text)
@@ -750,7 +761,8 @@ class CMPServer:
         transaction_id = _transaction_id(exchange.request.header)
         content = decode.error_content(exchange.request)
         exchange.trace.append(
-            f"Error received from the client: status {content.status}, {content.status_text}"
+            f"Error received from the client: status {errors.shown(content.status)}, "
+            f"{content.status_text}"
         )
         pending = self.backend.pending_confirmation(transaction_id)
         if pending is not None:
@@ -883,12 +895,22 @@ class CMPServer:
         old_root = None
         crl_statuses: tuple[CRLStatus, ...] = ()
         kinds: list[tuple[str, str]] = []
+        asked: list[str] = []
+        unknown = 0
         for oid, value in items:
+            if oid in asked:
+                # One answer per infoType, however often it is asked for.
+                continue
+            asked.append(oid)
             known = _INFO_TYPES.get(oid)
             if known is None:
                 # RFC 9810, 5.3.19: the receiver MAY ignore infoTypes it does not know.
-                exchange.trace.append(f"infoType {oid} is not supported: omitted")
+                unknown += 1
+                if unknown <= _TRACED_UNKNOWN_INFO_TYPES:
+                    exchange.trace.append(f"infoType {oid} is not supported: omitted")
                 continue
+            if known in kinds:
+                continue  # rootCaCert asked for with both of its OIDs
             kind, _response_oid = known
             exchange.trace.append(f"infoType {kind} requested")
             if oid == OID.it_root_ca_cert and value is not None:
@@ -900,12 +922,18 @@ class CMPServer:
                     raise BadDataFormat("crlStatusList requires a CRLStatus list.")
                 crl_statuses = decode.crl_status_list(value)
             kinds.append(known)
+        if unknown > _TRACED_UNKNOWN_INFO_TYPES:
+            exchange.trace.append(
+                f"{unknown - _TRACED_UNKNOWN_INFO_TYPES} more infoTypes not supported: omitted"
+            )
+        if len(items) > len(asked):
+            exchange.trace.append(f"{len(items) - len(asked)} repeated infoTypes answered once")
         request = GeneralRequest(
             pvno=header.pvno,
             transaction_id=_transaction_id(header),
             sender_kid=header.sender_kid,
             sender=header.sender,
-            info_types=tuple(oid for oid, _ in items),
+            info_types=tuple(asked),
             mac_protected=exchange.mac_verified,
             signer=exchange.signer,
             old_root=old_root,
@@ -974,7 +1002,9 @@ class CMPServer:
             raise NotAuthorized("pollReq does not come from the sender of the request.")
         # RFC 9810, 5.3.22: certReqId names the request polled for.
         if cert_req_ids[0] != outcome.cert_req_id:
-            raise BadCertId(f"certReqId {cert_req_ids[0]} does not match the request.")
+            raise BadCertId(
+                f"certReqId {errors.shown(cert_req_ids[0])} does not match the request."
+            )
         result = outcome.result
         if isinstance(result, Waiting):
             exchange.trace.append(f"Still waiting: check after {result.check_after_seconds} s")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from . import asn1
+from .asn1 import protected_part
+from .errors import CMPError
 
 #: The response body type for each certificate request body type.
 RESPONSE_BODY = {"ir": "ip", "cr": "cp", "p10cr": "cp", "kur": "kup", "ccr": "ccp"}
@@ -69,16 +71,37 @@ class RequestHeader:
 
 @dataclass(frozen=True)
 class Request:
-    """A received PKIMessage: parsed header, body type, raw protected bytes."""
+    """A received PKIMessage: parsed header, body type, and the original DER of the rest.
+
+    Only the header is read with the message (:func:`.decode.decode`); the body
+    is decoded by the reader for its type once the protection verified, and the
+    extraCerts are parsed when first used.
+    """
 
     header: RequestHeader
     body_type: str
-    #: DER(ProtectedPart) from the original encoding: what the protection covers.
-    protected_part: bytes
     protection: bytes | None
-    extra_certs: tuple[x509.Certificate, ...]
     size: int
-    _decoded: asn1.DecodedMessage = field(repr=False, compare=False)
+    #: The header and the body as received (the body with its [n] tag).
+    header_der: bytes = field(repr=False)
+    body_der: bytes = field(repr=False)
+    #: Each extraCerts entry as received.
+    extra_cert_ders: tuple[bytes, ...] = field(default=(), repr=False)
+    #: A limit exceeded or a header field that could not be read (and was left out
+    #: of ``header``); the server answers with this error before anything else.
+    defect: CMPError | None = field(default=None, compare=False)
+
+    @functools.cached_property
+    def protected_part(self) -> bytes:
+        """DER(ProtectedPart) from the original encoding: what the protection covers."""
+        return protected_part(self.header_der, self.body_der)
+
+    @functools.cached_property
+    def extra_certs(self) -> tuple[x509.Certificate, ...]:
+        """The extraCerts that parse, in order (parsed on first use)."""
+        from .decode import usable_certificates  # the readers import this module
+
+        return usable_certificates(self.extra_cert_ders)
 
 
 @dataclass(frozen=True)

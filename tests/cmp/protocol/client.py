@@ -38,9 +38,10 @@ def _sig_oid(key) -> str:
 
 
 def _sign(key, data: bytes) -> bytes:
+    """Deterministic signatures (ECDSA per RFC 6979): the same request, the same bytes."""
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    return key.sign(data, ec.ECDSA(hashes.SHA256()))
+    return key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
 
 
 @dataclass
