@@ -711,7 +711,7 @@ def _check_renewal(
             f'A renewal keeps the subject "{old.subject}"; '
             f'"{x509util.format_name(request.subject)}" was requested.',
         )
-    if x509util.public_keys_match(request.public_key, old.certificate.public_key()):
+    if x509util.public_keys_match(request.public_key, x509util.public_key_of(old.certificate)):
         raise Refused(
             Reason.RENEWAL_SAME_KEY,
             "A key update needs a new key, not the certificate's current one.",

@@ -77,14 +77,14 @@ def parse(text: str) -> Parsed:
     missing = [name for name in REQUIRED if name not in header]
     unknown = [name for name in header if name not in COLUMNS]
     if missing or unknown:
-        problems = []
+        header_problems = []
         if missing:
-            problems.append(f"line 1: missing column {', '.join(missing)}")
+            header_problems.append(f"line 1: missing column {', '.join(missing)}")
         if unknown:
-            problems.append(
+            header_problems.append(
                 f"line 1: unknown column {', '.join(unknown)} (columns: {', '.join(COLUMNS)})"
             )
-        return Parsed(rows=[], problems=problems)
+        return Parsed(rows=[], problems=header_problems)
     reader.fieldnames = header
     cas = {ca.name: ca for ca in CertificateAuthority.objects.all()}
     existing = set(Enrollment.objects.values_list("reference", flat=True))
@@ -191,7 +191,7 @@ def export_rows(enrollments: Iterable[Enrollment]) -> Iterator[str]:
                 e.type,
                 e.protocol,
                 e.kind,
-                e.trusted_ca.name if e.trusted_ca_id else "",
+                e.trusted_ca.name if e.trusted_ca is not None else "",
             ]
         )
         yield flush()

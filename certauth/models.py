@@ -478,7 +478,7 @@ class CertificateRequest(models.Model):
             Certificate.Status.ACTIVE: "Certificate in force",
             Certificate.Status.REVOKED: "Certificate revoked",
             Certificate.Status.SUPERSEDED: "Certificate superseded",
-        }.get(cert.status, cert.display_status)
+        }.get(Certificate.Status(cert.status), cert.display_status)
 
 
 # --- Event log ----------------------------------------------------------------------

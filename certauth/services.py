@@ -117,7 +117,7 @@ def check_ca_name(name: str) -> str:
 
 
 def _ca_fields(certificate: x509.Certificate) -> dict:
-    key_type, size, curve = x509util.describe_key(certificate.public_key())
+    key_type, size, curve = x509util.describe_key(x509util.public_key_of(certificate))
     hash_alg = certificate.signature_hash_algorithm
     return {
         "subject": x509util.format_name(certificate.subject),
@@ -187,7 +187,7 @@ def create_ca(
                 subject=subject_name,
                 issuer=parent_cert.subject,
                 public_key=key.public_key(),
-                issuer_public_key=parent_cert.public_key(),
+                issuer_public_key=x509util.public_key_of(parent_cert),
                 serial=_unique_serial(),
                 not_before=now - BACKDATE,
                 not_after=not_after,
@@ -285,7 +285,7 @@ def _import(
     if not trusted and key is None:
         raise InvalidInput("A local CA needs its private key (use --trusted for a CA without key).")
     if key is not None and not x509util.public_keys_match(
-        key.public_key(), certificate.public_key()
+        key.public_key(), x509util.public_key_of(certificate)
     ):
         raise InvalidInput("The private key does not belong to the certificate.")
     fields = _ca_fields(certificate)
@@ -474,7 +474,7 @@ def issue_from_csr(
         except (x509.ExtensionNotFound, ValueError):
             sans = []
     try:
-        public_key = csr.public_key()
+        public_key = x509util.public_key_of(csr)
     except (ValueError, UnsupportedAlgorithm):
         raise InvalidInput("The CSR's public key is of an unsupported type.") from None
     return issue_certificate(ca=ca, subject=csr.subject, public_key=public_key, sans=sans, **kwargs)
@@ -482,18 +482,22 @@ def issue_from_csr(
 
 def revoke_locked(
     cert: Certificate,
-    reason: str,
+    code: str,
     actor: Actor,
+    /,
     *,
     log_type: events.LogType = events.CERT_REVOKED,
     **params: object,
 ) -> None:
-    """Revoke *cert* (locked by the caller) and log it with *log_type*."""
+    """Revoke *cert* (locked by the caller) with reason *code*; log it with *log_type*.
+
+    *params* fill the log type's template; ``reason`` defaults to the label of *code*.
+    """
     cert.status = Certificate.Status.REVOKED
     cert.revoked_at = timezone.now()
-    cert.revocation_reason = reason
+    cert.revocation_reason = code
     cert.save(update_fields=["status", "revoked_at", "revocation_reason", "updated"])
-    params.setdefault("reason", Certificate.Reason(reason).label)
+    params.setdefault("reason", Certificate.Reason(code).label)
     events.log(log_type, actor, subject=cert.subject, serial=cert.serial_colons, **params)
     # The CRL reflects a revocation at once (it is re-signed when fetched, too).
     transaction.on_commit(lambda: _refresh_crl(cert.ca_id))
@@ -583,7 +587,9 @@ def generate_crl(
             .next_update(now + dt.timedelta(hours=next_update_hours))
             # RFC 5280 5.2.1 / 5.2.3: AKI and cRLNumber in every CRL.
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.certificate.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    x509util.public_key_of(ca.certificate)
+                ),
                 critical=False,
             )
             .add_extension(x509.CRLNumber(ca.crl_number), critical=False)
@@ -598,7 +604,7 @@ def generate_crl(
             entry = (
                 x509.RevokedCertificateBuilder()
                 .serial_number(int(serial, 16))
-                .revocation_date(revoked_at)
+                .revocation_date(revoked_at or now)
             )
             if reason and reason != Certificate.Reason.UNSPECIFIED:
                 # RFC 5280 5.3.1: reasonCode absent rather than unspecified.
@@ -934,13 +940,13 @@ def current_crl(ca: CertificateAuthority) -> bytes:
     is signed once, not once per caller.
     """
     if not _crl_due(ca, CRL_REFRESH_MARGIN):
-        return bytes(ca.crl_der)
+        return bytes(ca.crl_der or b"")
     with transaction.atomic():
         locked = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
         if _crl_due(locked, CRL_REFRESH_MARGIN):
             generate_crl(locked)
             locked.refresh_from_db(fields=["crl_der", "crl_next_update", "crl_number"])
-    return bytes(locked.crl_der)
+    return bytes(locked.crl_der or b"")
 
 
 def refresh_due_crls(*, margin: dt.timedelta = CRL_REFRESH_MARGIN, actor: Actor = SYSTEM) -> int:

@@ -198,6 +198,24 @@ def test_out_of_order_certconfs_leave_one_active(enrollment):
     assert states[clients[0].transaction_id.hex()] == CMPTransaction.State.FAILED
 
 
+def test_certconf_rejection_revokes(enrollment):
+    c = client()
+    ip = post(c.ir(new_key()))
+    conf = post(
+        c.but(recip_nonce=ip.sender_nonce).cert_conf(
+            ip.certificate, accepted=False, text="wrong key usage"
+        )
+    )
+    assert conf.body_type == "pkiconf"
+    cert = Certificate.objects.get()
+    assert (cert.status, cert.revocation_reason) == ("revoked", "cessationOfOperation")
+    assert CMPTransaction.objects.get().state == CMPTransaction.State.REJECTED
+    assert LogEntry.objects.filter(
+        message=f'Certificate "CN=fgt100f.local" ({cert.serial_colons}) was rejected by the '
+        "client: wrong key usage"
+    ).exists()
+
+
 def test_kur_signed_by_the_certificate(enrollment):
     key = new_key()
     ip, _ = enroll(client(), key)

@@ -263,6 +263,12 @@ def test_detail_revoke_unrevoke_delete(admin_client, root_ca, ee_key):
     assert cert.status == "active"
     response = admin_client.post(f"/cert/{cert.pk}/unrevoke/", follow=True)
     assert "Only a certificate revoked with reason Certificate Hold" in response.content.decode()
+    # Valid: deletion is refused until it is revoked (or expired), so the CRL lists it.
+    response = admin_client.post(f"/cert/{cert.pk}/delete/", follow=True)
+    assert "is still valid: revoke it first" in response.content.decode()
+    Certificate.objects.filter(pk=cert.pk).update(
+        not_after=timezone.now() - dt.timedelta(seconds=1)
+    )
     response = admin_client.post(f"/cert/{cert.pk}/delete/")
     assert response["Location"] == "/cert/services/"
     assert not Certificate.objects.filter(pk=cert.pk).exists()

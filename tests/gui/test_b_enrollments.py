@@ -115,11 +115,11 @@ def test_manual_method_enrollment_is_approved_and_holds_requests(admin_client, r
         ({"allowed_sans": "fgt100f.local"}, "allowed_sans", "must be written as TYPE:value"),
         ({"allowed_sans": "IP:10.0.0.300"}, "allowed_sans", "not a valid IP address"),
         ({"subject": "CN"}, "subject", ""),
-        ({"password": ""}, "password", "needs a password"),
+        ({"password": ""}, "password", "password must not be empty"),
         ({"reference": "has space"}, "reference", "spaces"),
         ({"validity_days": "0"}, "validity_days", ""),
         ({"type": "device"}, "trusted_ca", "trusted CA"),
-        ({"key_usage": ["encipherOnly"]}, "key_usage", "Key Agreement"),
+        ({"key_usage": ["encipherOnly"]}, "key_usage", "need keyAgreement"),
         ({"ca": "999999"}, "ca", ""),
     ],
 )
