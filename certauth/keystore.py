@@ -5,8 +5,8 @@ derived (HKDF-SHA256) from ``FAC_KEYSTORE_KEY``. Each blob is bound by its
 associated data to its purpose, so a CA key cannot be passed off as an
 enrollment password. The public interface is small on purpose, so that an HSM
 backend can replace the default one: ``seal_private_key``, ``seal_secret``,
-``sign_certificate``, ``sign_crl``, ``sign_ocsp_response``, ``sign_data``, ``private_key_for_export``
-and ``secret_for``.
+``sign_certificate``, ``sign_crl``, ``sign_ocsp_response``, ``sign_data``,
+``decrypt_key_transport``, ``private_key_for_export``, ``secret_for`` and ``stored_secret``.
 
 Blob format: version byte (1) | 12-byte nonce | ciphertext+tag.
 """
@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509 import ocsp
@@ -168,12 +169,28 @@ def sign_ocsp_response(
     return builder.sign(_private_key(ca), algorithm)
 
 
-def sign_data(ca: CertificateAuthority, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
-    """Sign raw bytes with the CA's key (CMP message protection, OCSP responses)."""
+def sign_data(ca: HasSealedKey, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
+    """Sign raw bytes with the key of a CA (CMP message protection, OCSP responses, SCEP
+    replies) or of another holder of a sealed key (a SCEP RA)."""
     key = _private_key(ca)
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), algorithm)
     return key.sign(data, ec.ECDSA(algorithm))
+
+
+def decrypt_key_transport(
+    holder: HasSealedKey, encrypted_key: bytes, key_padding: AsymmetricPadding
+) -> bytes:
+    """Unwrap a content-encryption key sent to *holder*'s RSA key (RSA key transport).
+
+    SCEP requests are encrypted to the CA's or the RA's certificate (RFC 8894,
+    3.2.2); the private key stays here. Raises on any failure, which the
+    caller reports uniformly (no padding oracle).
+    """
+    key = _private_key(holder)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise KeystoreError(f"{holder.name}: only an RSA key decrypts key transport.")
+    return key.decrypt(encrypted_key, key_padding)
 
 
 def private_key_for_export(ca: CertificateAuthority) -> PrivateKey:
@@ -186,6 +203,12 @@ def secret_for(enrollment: Enrollment) -> bytes:
     if not enrollment.encrypted_password:
         raise KeystoreError(f"Enrollment {enrollment.reference} has no password.")
     return _open(enrollment.encrypted_password, _PURPOSE_SECRET)
+
+
+def stored_secret(blob: bytes | memoryview) -> bytes:
+    """A secret sealed with :func:`seal_secret` and kept elsewhere than on an enrollment
+    (the SCEP default enrollment password), in clear."""
+    return _open(blob, _PURPOSE_SECRET)
 
 
 def check_key(ca: HasSealedKey) -> bool:
