@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from django.db import transaction
 from django.utils import timezone
@@ -402,7 +402,7 @@ def trusted_anchor(
                 continue
             try:
                 current.verify_directly_issued_by(ca.certificate)
-            except (ValueError, TypeError, InvalidSignature):
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
                 continue
             return ca
         parent = next(
@@ -412,7 +412,7 @@ def trusted_anchor(
             break
         try:
             current.verify_directly_issued_by(parent)
-        except (ValueError, TypeError, InvalidSignature):
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             break
         if not parent.not_valid_before_utc <= now <= parent.not_valid_after_utc:
             break

@@ -130,7 +130,9 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 FAC_PUBLIC_URL = env.str("FAC_PUBLIC_URL", default="").rstrip("/")
 
 # CMP server (/app/cert/cmp2).
-FAC_CMP_MAX_BODY = env.int("FAC_CMP_MAX_BODY", default=1024 * 1024)
+# Largest CMP message accepted (bytes); larger bodies get HTTP 413 unread. A
+# signed request with its chain is a few KiB.
+FAC_CMP_MAX_BODY = env.int("FAC_CMP_MAX_BODY", default=64 * 1024)
 # Seconds an issued certificate waits for its certConf before it is revoked.
 FAC_CMP_CONFIRM_WAIT = env.int("FAC_CMP_CONFIRM_WAIT", default=300)
 # Tolerated difference between a request's messageTime and our clock.

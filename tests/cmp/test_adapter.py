@@ -299,3 +299,15 @@ def test_well_known_label_must_match(enrollment):
         (FailureInfo.notAuthorized,),
         "Enrollment fgt100f does not match the enrollment ID other in the path.",
     )
+
+
+def test_body_limit_is_64_kib(enrollment):
+    http = HttpClient()
+    limit = 64 * 1024
+    too_big = http.post(
+        "/app/cert/cmp2", data=b"\x30" * (limit + 1), content_type="application/pkixcmp"
+    )
+    assert too_big.status_code == 413
+    assert too_big.content.decode().strip() == f"CMP message larger than {limit} bytes."
+    at_limit = http.post("/app/cert/cmp2", data=b"\x30" * limit, content_type="application/pkixcmp")
+    assert at_limit.status_code in (200, 400)

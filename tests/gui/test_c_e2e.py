@@ -22,7 +22,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 
 from certauth import services
-from certauth.models import Certificate, CertificateAuthority, Enrollment
+from certauth.models import Certificate, CertificateAuthority, CertificateRequest, Enrollment
 from cmp.models import CMPConfig, CMPTransaction
 from tests.cmp.conftest import OPENSSL, requires_openssl_cmp
 
@@ -333,7 +333,7 @@ def test_manual_approval_end_to_end(page, login, live_server, screenshot, tmp_pa
     ) as client:
         row = wait_for_pending(page, live_server, "fgt-manual")
         cells = row.locator("td").all_inner_texts()
-        assert cells[2:5] == ["ir", "fgt-manual", "CN=fgt-manual.local"]
+        assert cells[2:6] == ["CMP", "ir", "fgt-manual", "CN=fgt-manual.local"]
         with DB_LOCK:
             assert Certificate.objects.filter(enrollment=enrollment).count() == 0
         screenshot(page, "c-pending-requests")
@@ -349,11 +349,12 @@ def test_manual_approval_end_to_end(page, login, live_server, screenshot, tmp_pa
     cert = Certificate.objects.get(enrollment=enrollment)
     assert cert.status == Certificate.Status.ACTIVE and cert.subject == "CN=fgt-manual.local"
     record = CMPTransaction.objects.get(enrollment=enrollment)
-    assert (record.state, record.decided_by) == (CMPTransaction.State.CONFIRMED, "admin")
+    assert record.state == CMPTransaction.State.CONFIRMED
+    assert CertificateRequest.objects.get(enrollment=enrollment).decided_by == "admin"
     page.goto(f"{live_server.url}/cmp/requests/")
     decided = page.locator("#decided-requests tbody tr", has_text="fgt-manual")
     assert "Approved" in decided.inner_text() and "admin" in decided.inner_text()
-    assert "Certificate confirmed" in decided.inner_text()
+    assert "Certificate in force" in decided.inner_text()
     assert "No requests are waiting for approval." in page.inner_text("#waiting-requests")
     screenshot(page, "c-pending-decided")
 
