@@ -100,9 +100,11 @@ def main() -> None:
         "FAC_KEYSTORE_KEY": secrets.token_urlsafe(32),
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
         "FAC_LOG_LEVEL": "WARNING",
+        "FAC_STATIC_ROOT": str(tmp / "static"),
     }
     print(f"database: {env['DATABASE_URL'].split('@')[-1]}", flush=True)
     manage(env, "migrate", "-v0")
+    manage(env, "collectstatic", "--noinput", "-v0")
     manage(env, "init_ca", "bench.root", "CN=bench.root")
     (tmp / "root.pem").write_text(manage(env, "dump_ca", "bench.root"))
     manage(env, "shell", "-c", SETUP.format(count=args.enrollments))

@@ -20,6 +20,7 @@ from certauth.models import (
     CertificateRequest,
     Enrollment,
     LogEntry,
+    Throttle,
 )
 
 
@@ -313,3 +314,27 @@ class CertificateRequestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(Throttle)
+class ThrottleAdmin(admin.ModelAdmin):
+    """Lockouts of the guessing throttle; deleting one lifts it (and is logged)."""
+
+    list_display = ("key", "failures", "locked_until", "lockouts", "updated")
+    search_fields = ("key",)
+    readonly_fields = ("key", "failures", "window_start", "locked_until", "lockouts", "updated")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Throttle) -> None:
+        from certauth import throttle
+
+        throttle.clear(obj.key, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)

@@ -7,4 +7,4 @@ class CertauthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from certauth import checks  # noqa: F401  (registers the system checks)
+        from certauth import auth, checks  # noqa: F401  (signal receivers, system checks)

@@ -145,6 +145,22 @@ ENROLLMENTS_IMPORTED = LogType(
     30304, SUB_ADMIN, "{count} enrollment requests were imported from {source}"
 )
 
+# --- Administrators and lockouts ------------------------------------------------------------
+
+SUB_AUTH = "Authentication"
+ADMIN_LOGIN = LogType(30601, SUB_AUTH, "Administrator '{user}' logged in successfully")
+ADMIN_LOGIN_FAILED = LogType(
+    30602, SUB_AUTH, "Administrator login failed for '{user}': {reason}", "warning"
+)
+ADMIN_LOGOUT = LogType(30603, SUB_AUTH, "Administrator '{user}' logged out")
+LOCKED_OUT = LogType(
+    30604,
+    SUB_AUTH,
+    "Too many failed attempts for {subject}: locked out for {seconds} s",
+    "warning",
+)
+LOCKOUT_CLEARED = LogType(30605, SUB_AUTH, "Lockout of {subject} was cleared")
+
 # --- Enrollment protocols ------------------------------------------------------------------
 
 CMP_REQUEST_FAILED = LogType(

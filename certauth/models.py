@@ -562,3 +562,32 @@ class LogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.level}: {self.message}"
+
+
+# --- Guessing throttle ------------------------------------------------------------
+
+
+class Throttle(models.Model):
+    """Failed authentications of one key ("cmp-ref:fgt100f", "gui-ip:192.0.2.7") and its lockout.
+
+    Kept in the database, so every worker and host throttles alike; written
+    only by :mod:`certauth.throttle`.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    lockouts = models.PositiveIntegerField(
+        default=0, help_text="Lockouts in a row: each one lasts twice as long as the last."
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "lockout"
+        verbose_name_plural = "lockouts"
+        ordering = ["-updated"]
+
+    def __str__(self) -> str:
+        return self.key
+

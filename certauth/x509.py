@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
@@ -137,6 +138,8 @@ def _unescape(value: str) -> str:
             escaped = True
         else:
             out.append(char)
+    if escaped:
+        raise InvalidInput("a backslash at the end of a value escapes nothing")
     return "".join(out)
 
 
@@ -166,7 +169,10 @@ def parse_name(text: str) -> x509.Name:
         oid = _ATTRIBUTES.get(key.strip().lower())
         if oid is None:
             raise InvalidInput(f"Malformed DN {text!r}: unknown attribute {key.strip()!r}.")
-        value = _unescape(value.strip())
+        try:
+            value = _unescape(value.strip())
+        except InvalidInput as exc:
+            raise InvalidInput(f"Malformed DN {text!r}: {exc}.") from None
         if not value:
             raise InvalidInput(f"Malformed DN {text!r}: {key.strip()} has no value.")
         if oid == NameOID.COUNTRY_NAME and len(value) != 2:
@@ -480,7 +486,15 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
             csr = x509.load_der_x509_csr(data)
     except ValueError:
         raise InvalidInput("The file is not a PEM or DER certificate signing request.") from None
-    if not csr.is_signature_valid:
+    try:
+        # cryptography parses lazily: an unknown key or signature algorithm shows here.
+        public_key_of(csr)
+        valid = csr.is_signature_valid
+    except (UnsupportedAlgorithm, ValueError, TypeError):
+        raise InvalidInput(
+            "The CSR's key or signature algorithm is not supported (RSA or ECDSA keys)."
+        ) from None
+    if not valid:
         raise InvalidInput("The CSR's signature is not valid.")
     return csr
 

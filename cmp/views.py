@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from certauth import events
+from certauth import events, throttle
 from cmp import services
 from cmp.backend import DatabaseBackend, ca_signer, default_sender, reference_text, server_for
 from cmp.protocol import errors, messages
@@ -99,6 +99,12 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         return _response(
             _unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body, config)
         )
+    keys = _throttle_keys(body, source_ip)
+    wait = throttle.retry_after(keys)
+    if wait is not None:
+        # Locked out: refused before any MAC is computed, the right password too.
+        refused = errors.NotAuthorized(f"Too many failed attempts; try again in {wait} s.")
+        return _response(_unaddressed_error(refused, body, config))
 
     try:
         services.sweep(config)
@@ -135,6 +141,7 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         return _response(response_der)
 
     kid = reference_text(result.sender_kid)
+    _count_attempt(result, keys, source_ip)
     if result.error is not None:
         events.log(
             events.CMP_REQUEST_FAILED,
@@ -156,6 +163,35 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         lines=list(result.trace),
     )
     return _response(result.body)
+
+
+#: Failures that mean a wrong password, an unknown enrollment or an untrusted
+#: signature: what guessing produces, and what the throttle counts.
+GUESSING_FAILURES = frozenset(
+    {errors.FailureInfo.badMessageCheck, errors.FailureInfo.signerNotTrusted}
+)
+
+
+def _throttle_keys(body: bytes, source_ip: str | None) -> list[str]:
+    """The throttle keys of a request: its source address and the enrollment ID it names."""
+    keys = [f"cmp-ip:{source_ip}"] if source_ip else []
+    try:
+        kid = messages.decode(body).header.sender_kid
+    except Exception:  # noqa: BLE001 - not a PKIMessage: the address alone
+        kid = None
+    if kid:
+        keys.append(f"cmp-ref:{reference_text(kid)[:128]}")
+    return keys
+
+
+def _count_attempt(result, keys: list[str], source_ip: str | None) -> None:
+    try:
+        if result.error is not None and result.error.failure in GUESSING_FAILURES:
+            throttle.record_failure(keys, actor=events.Actor(source_ip=source_ip))
+        elif result.error is None:
+            throttle.record_success([key for key in keys if key.startswith("cmp-ref:")])
+    except Exception:  # noqa: BLE001 - the throttle's bookkeeping never fails the exchange
+        log.exception("CMP throttle bookkeeping failed")
 
 
 def _trace(

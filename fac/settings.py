@@ -5,17 +5,37 @@ documents them. Production deployments set at least ``DJANGO_SECRET_KEY``,
 ``FAC_KEYSTORE_KEY`` and ``DJANGO_ALLOWED_HOSTS`` (see docs/deploy.md).
 """
 
+import os
+import re
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def _refuse_inline_comments() -> None:
+    """A value followed by ``  # comment`` keeps the comment in django-environ and
+    systemd (a shell strips it): the service and the CLI would then disagree, e.g.
+    on FAC_KEYSTORE_KEY. Comments go on lines of their own."""
+    for name, value in os.environ.items():
+        if name.startswith(("FAC_", "DJANGO_", "DATABASE_")) and re.search(r"\s#", value):
+            raise ImproperlyConfigured(
+                f"{name} looks like it carries an inline comment ('... #'): "
+                "put comments on a line of their own in the environment file."
+            )
+
+
+_refuse_inline_comments()
+
 DATA_DIR = Path(env.str("FAC_DATA_DIR", default=str(BASE_DIR / "data")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+if not DATA_DIR.exists():
+    # Keys, the database and secrets live here: only the service's user reads it.
+    DATA_DIR.mkdir(parents=True, mode=0o700)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
@@ -51,7 +71,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "fac.security.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "fac.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,8 +112,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 30}
     )
+    _sqlite = str(DATABASES["default"]["NAME"])
+    if _sqlite and not _sqlite.startswith(":memory:") and not os.path.exists(_sqlite):
+        # Created private: the file holds sealed keys and the event log.
+        os.close(os.open(_sqlite, os.O_CREAT | os.O_WRONLY, 0o600))
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Logins are throttled against guessing (certauth.auth, certauth.throttle).
+AUTHENTICATION_BACKENDS = ["certauth.auth.ThrottledModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -123,6 +152,50 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# No inline script and nothing from another site: the GUI's one script is
+# static/js/fac.js. Styles may be inline (a few page-specific <style> blocks).
+FAC_CSP = env.str(
+    "FAC_CSP",
+    default="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+
+# Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+# (addresses or networks, e.g. 127.0.0.1,10.0.0.0/8); from anyone else these
+# headers are dropped (fac.security.TrustedProxyMiddleware).
+FAC_TRUSTED_PROXIES = env.list("FAC_TRUSTED_PROXIES", default=[])
+if FAC_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# FAC_HTTPS=true: the GUI is served over HTTPS (docs/deploy.md: nginx in front).
+# Cookies are then sent over HTTPS only, browsers are told to use HTTPS (HSTS),
+# and GUI requests over HTTP are redirected. Devices keep plain HTTP for what
+# they fetch before they trust us: CMP, SCEP, CRLs, OCSP (as on a
+# FortiAuthenticator); those paths are never redirected.
+FAC_HTTPS = env.bool("FAC_HTTPS", default=False)
+if FAC_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [
+        r"^app/cert/",
+        r"^cert/scep",
+        r"^cgi-bin/pkiclient\.exe",
+        r"^\.well-known/cmp",
+    ]
+    SECURE_HSTS_SECONDS = env.int("FAC_HSTS_SECONDS", default=31536000)
+    # Subdomains and the browsers' preload list concern other hosts of the
+    # domain: opt-in, and check --deploy is told so.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("FAC_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("FAC_HSTS_PRELOAD", default=False)
+    SILENCED_SYSTEM_CHECKS = [
+        *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+        *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+    ]
 
 # Base URL under which devices reach this server, e.g. http://ca.example.net:8000.
 # When set, issued certificates carry a CRL distribution point

@@ -43,7 +43,26 @@ class GroupedFieldsMixin(forms.BaseForm):
 
 
 class StaffAuthenticationForm(AuthenticationForm):
-    """Only staff accounts may use the GUI."""
+    """Only staff accounts may use the GUI; a locked-out login is told when to try again."""
+
+    def clean(self):
+        from certauth import auth
+
+        username = self.cleaned_data.get("username") or ""
+        wait = auth.retry_after(username, self.request)
+        if wait is not None:
+            raise forms.ValidationError(
+                f"Too many failed attempts; try again in {wait} s.", code="locked"
+            )
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            wait = auth.retry_after(username, self.request)
+            if wait is not None:  # this failure began the lockout
+                raise forms.ValidationError(
+                    f"Too many failed attempts; try again in {wait} s.", code="locked"
+                ) from None
+            raise
 
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)

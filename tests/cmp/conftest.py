@@ -135,11 +135,14 @@ def cmp_server(tmp_path_factory) -> Iterator[Server]:
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "FAC_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "FAC_STATIC_ROOT": str(tmp / "static"),
     }
     server = Server(
         url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, env=env, workdir=tmp
     )
     server.manage("migrate", "-v0")
+    # As scripts/serve.sh does: the server refuses to start without them.
+    server.manage("collectstatic", "--noinput", "-v0")
     log = open(tmp / "gunicorn.log", "w")  # noqa: SIM115 - closed at teardown
     process = subprocess.Popen(
         [
