@@ -1,10 +1,10 @@
-"""Recorded CMP exchanges as a classic libpcap file, for Wireshark.
+"""Recorded CMP and SCEP exchanges as a classic libpcap file, for Wireshark.
 
 Each trace becomes one synthesized TCP connection over Ethernet/IPv4 to port
-80: the three-way handshake, the HTTP POST with the request DER, the
-``200 OK`` with the response DER (segmented at 1400 bytes), and the FIN
-exchange. Wireshark's HTTP dissector decodes it, and hands
-``application/pkixcmp`` bodies to its CMP dissector.
+80: the three-way handshake, the HTTP request (a CMP POST with the request
+DER; a SCEP GET, or POST with the pkiMessage), the response with its body
+(segmented at 1400 bytes), and the FIN exchange. Wireshark's HTTP dissector
+decodes it, and hands ``application/pkixcmp`` bodies to its CMP dissector.
 
 File format: https://wiki.wireshark.org/Development/LibpcapFileFormat
 (magic a1b2c3d4, version 2.4, LINKTYPE_ETHERNET = 1).
@@ -44,6 +44,11 @@ class Exchange:
     http_status: int = 200
     client_port: int = 40000
     host: str = "localhost"
+    method: str = "POST"
+    target: str = CMP_PATH
+    request_content_type: str = "application/pkixcmp"
+    #: None: application/pkixcmp for a body, text/plain without one.
+    response_content_type: str | None = None
 
 
 def global_header() -> bytes:
@@ -109,10 +114,15 @@ def record(when: dt.datetime, frame: bytes) -> bytes:
 
 
 def http_request(exchange: Exchange) -> bytes:
+    if exchange.method == "GET":
+        head = (
+            f"GET {exchange.target} HTTP/1.1\r\nHost: {exchange.host}\r\nConnection: close\r\n\r\n"
+        )
+        return head.encode("ascii")
     head = (
-        f"POST {CMP_PATH} HTTP/1.1\r\n"
+        f"{exchange.method} {exchange.target} HTTP/1.1\r\n"
         f"Host: {exchange.host}\r\n"
-        "Content-Type: application/pkixcmp\r\n"
+        f"Content-Type: {exchange.request_content_type}\r\n"
         f"Content-Length: {len(exchange.request)}\r\n"
         "Connection: close\r\n"
         "\r\n"
@@ -134,7 +144,9 @@ _REASONS = {
 def http_response(exchange: Exchange) -> bytes:
     status = exchange.http_status or 200
     reason = _REASONS.get(status, "Unknown")
-    content_type = "application/pkixcmp" if exchange.response else "text/plain"
+    content_type = exchange.response_content_type or (
+        "application/pkixcmp" if exchange.response else "text/plain"
+    )
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
         f"Content-Type: {content_type}\r\n"
