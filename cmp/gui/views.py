@@ -21,6 +21,7 @@ from certauth.services import InvalidInput, ServiceError
 from cmp import services as cmp_services
 from cmp.gui import asn1tree, pcap
 from cmp.models import CMPTrace
+from scep.gui import debug as scep_debug
 
 CMP_CONTENT_TYPE = "application/pkixcmp"
 TRACES_SHOWN = 200
@@ -215,8 +216,11 @@ def group_traces(traces: list[CMPTrace]) -> list[dict]:
 
 
 class DebugView(StaffRequiredMixin, View):
+    """CMP and SCEP exchanges (one debug mode records both)."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
         traces = list(_trace_rows()[:TRACES_SHOWN])
+        scep_groups, scep_count, scep_shown = scep_debug.groups(TRACES_SHOWN)
         return render(
             request,
             "debug/cmp.html",
@@ -225,6 +229,9 @@ class DebugView(StaffRequiredMixin, View):
                 "groups": group_traces(traces),
                 "trace_count": CMPTrace.objects.count(),
                 "shown": len(traces),
+                "scep_groups": scep_groups,
+                "scep_count": scep_count,
+                "scep_shown": scep_shown,
             },
         )
 
@@ -242,7 +249,7 @@ class DebugToggleView(ManageRequiredMixin, View):
         who = actor(request)
         cmp_services.set_debug(value == "on", actor=who)
         if value == "on":
-            messages.success(request, "CMP debug mode is on: exchanges are recorded.")
+            messages.success(request, "CMP debug mode is on: CMP and SCEP exchanges are recorded.")
         else:
             messages.success(request, "CMP debug mode is off.")
         return redirect("cmp_debug")
@@ -287,6 +294,12 @@ class TraceDERView(StaffRequiredMixin, View):
 
 
 def _exchanges() -> list[pcap.Exchange]:
+    """CMP and SCEP exchanges, in the order they happened."""
+    exchanges = _cmp_exchanges() + scep_debug.exchanges()
+    return sorted(exchanges, key=lambda exchange: exchange.when)
+
+
+def _cmp_exchanges() -> list[pcap.Exchange]:
     exchanges = []
     for trace in CMPTrace.objects.order_by("id").iterator(chunk_size=100):
         exchanges.append(
