@@ -8,13 +8,36 @@ from certauth.models import Certificate, Enrollment
 
 
 class Command(FacCommand):
-    help = "Create a CMP enrollment: the reference (senderKID) a client uses, its password and profile."
+    help = (
+        "Create an enrollment request: for CMP the reference (senderKID) a client uses, its "
+        "password and profile; for SCEP (--protocol scep) the subject the device requests, or "
+        "a wildcard with a subject pattern, and its challenge password."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("reference", help="enrollment (profile) ID, the CMP reference")
-        parser.add_argument("--password", help="enrollment password; '-' reads it from stdin")
+        parser.add_argument(
+            "--protocol",
+            choices=Enrollment.Protocol.values,
+            default=Enrollment.Protocol.CMP,
+            help="the enrollment protocol (default cmp)",
+        )
+        parser.add_argument(
+            "--password",
+            help="enrollment password (SCEP: the challenge password); '-' reads it from stdin",
+        )
         parser.add_argument("--ca", required=True, help="certificate ID of the signing local CA")
         parser.add_argument("--subject", default="", help="required subject DN (exact match)")
+        parser.add_argument(
+            "--wildcard",
+            action="store_true",
+            help="SCEP: any subject (matching --subject-pattern) with the shared challenge password",
+        )
+        parser.add_argument(
+            "--subject-pattern",
+            default="",
+            help="SCEP wildcard: e.g. 'CN=*.branch.example.net' (* and ? within a value)",
+        )
         parser.add_argument(
             "--key-usage",
             type=comma_list,
@@ -75,6 +98,9 @@ class Command(FacCommand):
             reference=options["reference"],
             password=password,
             ca=self.get_ca(options["ca"], local=True),
+            protocol=options["protocol"],
+            wildcard=options["wildcard"],
+            subject_pattern=options["subject_pattern"],
             subject=options["subject"],
             key_usage=options["key_usage"],
             ext_key_usage=options["ext_key_usage"],
@@ -90,4 +116,7 @@ class Command(FacCommand):
             enabled=not options["disabled"],
             actor=services.Actor(user="cli"),
         )
-        self.stdout.write(f"Created enrollment {enrollment.reference} (CA {enrollment.ca.name})")
+        kind = "SCEP " if enrollment.protocol == Enrollment.Protocol.SCEP else ""
+        self.stdout.write(
+            f"Created {kind}enrollment {enrollment.reference} (CA {enrollment.ca.name})"
+        )
