@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -31,7 +32,7 @@ from certauth import x509 as x509util
 from certauth.enrollment import Credential, Operation, Reason, Refused
 from certauth.events import Actor
 from certauth.models import Certificate, CertificateAuthority, CertificateRequest, Enrollment
-from certauth.x509 import InvalidInput
+from certauth.x509 import InvalidInput, PublicKey
 from scep import protocol, services
 from scep.models import RegistrationAuthority, SCEPConfig, SCEPTransaction, WildcardMember
 from scep.protocol import (
@@ -306,6 +307,9 @@ class DatabaseBackend:
     def _engine_request(
         self, request: EnrollmentRequest, signer: engine.Signer | None
     ) -> engine.Request:
+        # The key-strength policy is the engine's; it also admits only RSA and ECDSA keys.
+        engine.check_key(request.public_key)
+        public_key = cast(PublicKey, request.public_key)
         if request.renewal:
             return engine.Request(
                 protocol=Enrollment.Protocol.SCEP,
@@ -314,7 +318,7 @@ class DatabaseBackend:
                 credential=Credential.ISSUED_CERTIFICATE,
                 signer=signer,
                 subject=request.subject,
-                public_key=request.public_key,
+                public_key=public_key,
                 sans=request.subject_alt_names,
                 needs_confirmation=False,
                 revoke_replaced=self.cfg.revoke_renewed,
@@ -336,7 +340,7 @@ class DatabaseBackend:
             credential=Credential.PASSWORD,
             enrollment=enrollment,
             subject=request.subject,
-            public_key=request.public_key,
+            public_key=public_key,
             sans=request.subject_alt_names,
             needs_confirmation=False,
             revoke_replaced=self.cfg.revoke_renewed,

@@ -40,9 +40,9 @@ SETTINGS = {
     "legacy_algorithms": "allow legacy algorithms (3DES, SHA-1)",
     "single_des": "allow single DES",
 }
-METHOD_LABELS = {
-    Enrollment.Method.AUTOMATIC: "Automatic",
-    Enrollment.Method.MANUAL: "Manual and Automatic",
+METHOD_LABELS: dict[str, str] = {
+    Enrollment.Method.AUTOMATIC.value: "Automatic",
+    Enrollment.Method.MANUAL.value: "Manual and Automatic",
 }
 
 #: The largest pkiMessage accepted (bytes), in a POST body or base64 in a GET query.
@@ -98,7 +98,7 @@ def _describe(field: str, value: object) -> str:
     if value is None or value == "":
         return "none"
     if field == "method":
-        return METHOD_LABELS.get(value, str(value))  # type: ignore[call-overload]
+        return METHOD_LABELS.get(str(value), str(value))
     return str(value)
 
 
@@ -138,6 +138,8 @@ def update_settings(
     with transaction.atomic():
         cfg = SCEPConfig.objects.select_for_update().get(pk=config().pk)
         new = {field: values.get(field, getattr(cfg, field)) for field in SETTINGS}
+        if values.get("legacy_algorithms") is False and "single_des" not in values:
+            new["single_des"] = False  # single DES is a legacy algorithm too
         check_settings(**new)  # type: ignore[arg-type]
         changes: list[str] = []
         fields: list[str] = []
@@ -299,8 +301,10 @@ def refresh_ras(*, actor: Actor = SYSTEM) -> int:
 def record_trace(**fields: object) -> SCEPTrace:
     """Store one exchange (bounded in size); keep the newest :data:`TRACE_LIMIT`."""
     for name in ("request_der", "response_der"):
-        value = bytes(fields.get(name) or b"")  # type: ignore[arg-type]
-        fields[name] = value[:TRACE_MAX_DER]
+        value = fields.get(name) or b""
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise TypeError(f"{name} must be bytes")
+        fields[name] = bytes(value)[:TRACE_MAX_DER]
     for name in ("lines", "csr_text"):
         text = str(fields.get(name) or "")
         if len(text) > TRACE_MAX_TEXT:

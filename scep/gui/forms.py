@@ -222,8 +222,8 @@ class SCEPEnrollmentForm(forms.Form):
     ) -> None:
         self.instance = instance
         self.has_default = has_default
-        #: The password to store: None keeps the current one (edit).
-        self.password: str | None = None
+        #: The challenge password to store: None keeps the current one (edit).
+        self.challenge: str | None = None
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = self.initial_for(instance)
         super().__init__(*args, **kwargs)
@@ -329,7 +329,7 @@ class SCEPEnrollmentForm(forms.Form):
         if self.errors:
             return data
         try:
-            self.password = self._chosen_password()
+            self.challenge = self._chosen_password()
         except forms.ValidationError as exc:
             self.add_error("password", exc)
             return data
@@ -338,12 +338,12 @@ class SCEPEnrollmentForm(forms.Form):
             if self.instance is None:
                 services.validate_enrollment(
                     reference=data["reference"],
-                    password=self.password or "",
+                    password=self.challenge or "",
                     **self.service_arguments(),
                 )
             else:
                 services.validate_enrollment_change(
-                    self.instance, password=self.password, **self.service_arguments()
+                    self.instance, password=self.challenge, **self.service_arguments()
                 )
         except InvalidInput as exc:
             field = exc.field if exc.field in self.fields else None

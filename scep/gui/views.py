@@ -32,7 +32,7 @@ from scep.gui.commands import commands
 from scep.gui.forms import METHOD_CHOICES, SCEPEnrollmentForm, SCEPSettingsForm
 from scep.models import SCEPTrace, WildcardMember
 
-METHOD_LABELS = dict(METHOD_CHOICES)
+METHOD_LABELS: dict[str, str] = {str(value): label for value, label in METHOD_CHOICES}
 STATUS_CHOICES = [("", "All"), *Enrollment.Status.choices]
 COLUMNS = [
     Column("method", "Method", ["method"]),
@@ -230,7 +230,7 @@ class SCEPEnrollmentCreateView(ManageRequiredMixin, View):
             try:
                 enrollment = services.create_enrollment(
                     reference=form.cleaned_data["reference"],
-                    password=form.password or "",
+                    password=form.challenge or "",
                     actor=actor(request),
                     **form.service_arguments(),
                 )
@@ -241,7 +241,7 @@ class SCEPEnrollmentCreateView(ManageRequiredMixin, View):
                     request, f"SCEP enrollment request {enrollment.reference} was created."
                 )
                 shown = (
-                    form.password
+                    form.challenge
                     if form.cleaned_data["password_mode"] == SCEPEnrollmentForm.PASSWORD_RANDOM
                     else None
                 )
@@ -294,7 +294,7 @@ class SCEPEnrollmentEditView(ManageRequiredMixin, View):
             try:
                 enrollment = services.update_enrollment(
                     self.enrollment,
-                    password=form.password,
+                    password=form.challenge,
                     actor=actor(request),
                     **form.service_arguments(),
                 )
@@ -308,7 +308,7 @@ class SCEPEnrollmentEditView(ManageRequiredMixin, View):
                     response = render(
                         request,
                         "scep/enrollment_detail.html",
-                        _detail_context(request, enrollment, form.password),
+                        _detail_context(request, enrollment, form.challenge),
                     )
                     response["Cache-Control"] = "no-store"
                     return response
