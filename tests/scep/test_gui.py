@@ -222,3 +222,27 @@ def test_debug_page_shows_scep_exchanges(admin_client, regular):
     dump = b"".join(admin_client.get("/debug/pcap-dump").streaming_content)
     assert b"POST /app/cert/scep/?operation=PKIOperation HTTP/1.1" in dump
     assert b"GET /app/cert/scep/?operation=GetCACert HTTP/1.1" in dump
+
+
+def test_admin_shows_no_key_and_goes_through_the_service(admin_client, ec_root):
+    SCEP().ca_certificates()
+    from scep.models import RegistrationAuthority
+
+    ra = RegistrationAuthority.objects.get()
+    page = admin_client.get(f"/admin/scep/registrationauthority/{ra.pk}/change/")
+    assert page.status_code == 200 and b"encrypted_key" not in page.content
+    assert admin_client.get("/admin/scep/scepconfig/").status_code == 200
+    scep_services.config()
+    response = admin_client.post(
+        "/admin/scep/scepconfig/1/change/",
+        {"enabled": "on", "method": "automatic", "single_des": "on"},
+    )
+    assert response.status_code == 200  # refused: single DES without the legacy algorithms
+    response = admin_client.post(
+        "/admin/scep/scepconfig/1/change/",
+        {"enabled": "on", "method": "manual", "revoke_renewed": "on"},
+    )
+    assert response.status_code == 302
+    assert LogEntry.objects.filter(
+        message="SCEP settings changed: enrollment method: Automatic -> Manual and Automatic"
+    ).exists()
