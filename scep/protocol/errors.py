@@ -97,7 +97,7 @@ ERRORS: dict[FailInfo, type[SCEPError]] = {
 class RejectReason(enum.Enum):
     """Why the backend refuses a request; :data:`FAIL_INFO` maps each to its failInfo."""
 
-    #: PKCSReq without the right challengePassword (RFC 8894, 2.3).
+    #: PKCSReq without the right challengePassword (RFC 8894, 2.4).
     BAD_CHALLENGE = "bad_challenge"
     #: The requester may not have this certificate (unknown device, disabled enrollment).
     NOT_AUTHORIZED = "not_authorized"

@@ -134,7 +134,7 @@ class CACertificates:
     ``ca`` issues the certificates.  ``ra`` are RA certificates, which
     requests are encrypted to and replies signed with when the CA's own key
     cannot do it (an ECDSA CA cannot decrypt RSA key transport; RFC 8894,
-    2.1.2 and 3.5.1).  ``chain`` holds the CA's issuers, up to the root.
+    2.1.2 and 3.2.2).  ``chain`` holds the CA's issuers, up to the root.
     """
 
     ca: x509.Certificate
@@ -220,7 +220,7 @@ class Issued:
 
     ``chain`` (the issuing CA first) is sent after the certificate in the
     degenerate PKCS#7.  ``resent`` tells the trace that this is the
-    certificate issued earlier in the same transaction (RFC 8894, 3.3.1.1).
+    certificate issued earlier in the same transaction (RFC 8894, 3.2.1.1).
     """
 
     certificate: x509.Certificate
@@ -299,7 +299,8 @@ class Backend(Protocol):
     def enroll(self, request: EnrollmentRequest) -> Issued | Pending | Rejected:
         """Decide a PKCSReq or RenewalReq, and remember the transaction.
 
-        RFC 8894, 3.3.1.1: look ``request.transaction_id`` up first.  A request
+        RFC 8894, 3.2.1.1: the transactionID is kept for every message of an
+        operation, so look ``request.transaction_id`` up first.  A request
         that repeats one already answered (same transactionID and CSR public
         key; clients resend after a timeout or while PENDING, with the same
         transactionID) gets the same answer: ``Issued`` with the certificate

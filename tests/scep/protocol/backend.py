@@ -328,7 +328,7 @@ class MemoryBackend:
                 if not renews_it:
                     if existing.key != key or existing.message_type != request.message_type:
                         return Rejected(RejectReason.TRANSACTION_ID_IN_USE)
-                    # RFC 8894, 3.3.1.1: a resent request gets the same answer.
+                    # RFC 8894, 3.2.1.1: a resent request gets the same answer.
                     return self._state(existing, resent=True)
             if request.renewal:
                 refusal = self._check_renewal(request)

@@ -143,7 +143,7 @@ def test_without_the_legacy_setting_scepclient_gets_bad_alg(tmp_path, rsa_ca):
 
 
 def test_ecdsa_ca_with_rsa_ra(tmp_path, ec_ca):
-    # RFC 8894, 2.1.2 / 3.5.1: the RSA RA decrypts and signs, the ECDSA CA issues.
+    # RFC 8894, 2.1.2: the RSA RA decrypts and signs, the ECDSA CA issues.
     assert ec_ca.ra is not None
     with SCEPHarness(SCEPServer(MemoryBackend(ec_ca, config=LEGACY))) as harness:
         run = scepclient(tmp_path, harness.url(), extra=("-ca-fingerprint", fingerprint(ec_ca.ra)))
@@ -194,7 +194,7 @@ def test_get_pki_operation(tmp_path, rsa_ca):
 
 def test_pending_then_issued_on_resend(tmp_path, rsa_ca):
     # scepclient sleeps 30 s after PENDING and sends the same PKCSReq again:
-    # RFC 8894, 3.3.1.1, the transaction is found by its transactionID.
+    # RFC 8894, 3.2.1.1, the transaction is found by its transactionID.
     backend = MemoryBackend(rsa_ca, config=LEGACY, hold_rounds=1)
     with SCEPHarness(SCEPServer(backend)) as harness:
         run = scepclient(tmp_path, harness.url())

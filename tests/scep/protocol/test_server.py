@@ -328,7 +328,7 @@ def test_poll_for_unknown_transaction_is_bad_cert_id(server, rsa_ca, client):
 
 
 def test_resent_pkcs_req_gets_the_same_certificate(server, backend, rsa_ca, device_key):
-    # RFC 8894, 3.3.1.1: same transactionID, already issued: the same certificate.
+    # RFC 8894, 3.2.1.1: same transactionID, already issued: the same certificate.
     client = Client(device_key)
     _, first = enroll(server, client, rsa_ca, transaction_id="tid-resend-1")
     result, again = enroll(server, client, rsa_ca, transaction_id="tid-resend-1")
