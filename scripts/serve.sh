@@ -11,6 +11,9 @@
 #   PORT          port to listen on (default 8000)
 #   FAC_BIND      address to listen on (default 0.0.0.0, all interfaces)
 #   FAC_WORKERS   gunicorn worker processes (default 4)
+#   FAC_THREADS   threads per worker (default 8): a client that sends its
+#                 request slowly holds one thread, not a whole worker, so the
+#                 others keep answering (docs/deploy.md: nginx in production)
 #   FAC_TIMEOUT   gunicorn worker timeout in seconds (default 60)
 #   FAC_SKIP_SETUP=1  do not run scripts/setup.sh first
 set -euo pipefail
@@ -30,7 +33,7 @@ env_default() {
     line="${line#*=}"; line="${line%\"}"; line="${line#\"}"; line="${line%\'}"; line="${line#\'}"
     printf -v "$key" '%s' "$line"
 }
-for var in PORT FAC_BIND FAC_WORKERS FAC_TIMEOUT DJANGO_ALLOWED_HOSTS; do
+for var in PORT FAC_BIND FAC_WORKERS FAC_THREADS FAC_TIMEOUT DJANGO_ALLOWED_HOSTS; do
     env_default "$var"
 done
 
@@ -64,10 +67,12 @@ cat <<EOF
 
 EOF
 
-say "starting gunicorn on $BIND with ${FAC_WORKERS:-4} workers"
+say "starting gunicorn on $BIND with ${FAC_WORKERS:-4} workers of ${FAC_THREADS:-8} threads"
 exec "${FAC_VENV:-$ROOT/.venv}/bin/gunicorn" fac.wsgi:application \
     --bind "$BIND" \
     --workers "${FAC_WORKERS:-4}" \
+    --worker-class gthread \
+    --threads "${FAC_THREADS:-8}" \
     --timeout "${FAC_TIMEOUT:-60}" \
     --access-logfile - \
     --error-logfile - \

@@ -121,6 +121,8 @@ DEV_BROWSER_PACKAGES=(
     "tshark:tshark"
     # The SCEP interop tests (tests/scep/protocol) run Debian's scepclient.
     "scepclient:scep"
+    # tests/fac/test_nginx.py runs docs/deploy.md's reverse proxy configuration.
+    "nginx:nginx"
 )
 if [ "$DEV" = 1 ]; then
     for pair in "${DEV_BROWSER_PACKAGES[@]+"${DEV_BROWSER_PACKAGES[@]}"}"; do
