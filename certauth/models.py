@@ -45,6 +45,8 @@ class CertificateAuthority(models.Model):
     class KeyType(models.TextChoices):
         RSA = "rsa", "RSA"
         EC = "ec", "ECDSA"
+        ED25519 = "ed25519", "Ed25519"
+        ED448 = "ed448", "Ed448"
 
     name = models.CharField(
         "certificate ID",
@@ -59,7 +61,7 @@ class CertificateAuthority(models.Model):
     certificate_pem = models.TextField()
     # Sealed by certauth.keystore; never shown anywhere.
     encrypted_key = models.BinaryField(null=True, blank=True, editable=False)
-    key_type = models.CharField(max_length=5, choices=KeyType.choices)
+    key_type = models.CharField(max_length=8, choices=KeyType.choices)
     key_size = models.PositiveIntegerField()
     curve = models.CharField(max_length=10, blank=True)
     hash_algorithm = models.CharField(max_length=10, default="sha256")
@@ -79,6 +81,14 @@ class CertificateAuthority(models.Model):
     crl_number = models.PositiveBigIntegerField(default=0)
     crl_der = models.BinaryField(null=True, blank=True, editable=False)
     crl_next_update = models.DateTimeField(null=True, blank=True)
+    # RFC 9483, 5.3.2: a PKI management entity (an RA) that may revoke, and revive,
+    # certificates of this CA on behalf of their holders.
+    management_entity_pem = models.TextField(
+        "trusted management entity certificate",
+        blank=True,
+        help_text="The certificate of an RA whose signed revocation requests this CA accepts "
+        "for any certificate it issued (PEM).",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -105,6 +115,13 @@ class CertificateAuthority(models.Model):
     @property
     def has_key(self) -> bool:
         return bool(self.encrypted_key)
+
+    @cached_property
+    def management_entity(self) -> x509.Certificate | None:
+        """The trusted management entity's certificate (RFC 9483, 5.3.2), if one is set."""
+        if not self.management_entity_pem:
+            return None
+        return x509.load_pem_x509_certificate(self.management_entity_pem.encode())
 
     @property
     def is_root(self) -> bool:
@@ -345,6 +362,12 @@ class Enrollment(models.Model):
         "allow password-protected renewal",
         default=False,
         help_text="Accept key update requests protected with the enrollment password (FortiGate 'renewal').",
+    )
+    accept_issued_signer = models.BooleanField(
+        "accept requests signed by certificates it issued",
+        default=True,
+        help_text="A certificate of this enrollment may sign an initialization or certification "
+        "request (CMP ir, cr, p10cr) for a further certificate of it (RFC 9483, 4.1.1).",
     )
     reenroll_once = models.BooleanField(
         "reset",
