@@ -33,9 +33,30 @@ class CMPConfig(models.Model):
     )
     debug = models.BooleanField("debug mode", default=False)
     revoke_superseded = models.BooleanField(
-        "revoke renewed certificates",
+        "revoke after renewal (kur)",
         default=True,
-        help_text="After a renewal (kur) or re-enrollment is confirmed, revoke the old certificate as superseded.",
+        help_text="Once the certificate of a key update (kur) is confirmed, revoke the old "
+        "certificate as superseded; off: it is marked Superseded and stays valid.",
+    )
+    revoke_reenrolled = models.BooleanField(
+        "revoke after re-enrollment (ir/cr)",
+        default=True,
+        help_text="Once the certificate of a re-enrollment (ir, cr, p10cr) is confirmed, revoke "
+        "the enrollment's previous certificate as superseded; off: it is marked Superseded "
+        "and stays valid.",
+    )
+    strict_header_checks = models.BooleanField(
+        "strict header checks",
+        default=True,
+        help_text="Apply every header rule of RFC 9483, 3.1: messageTime present, senderKID "
+        "with signatures, a directoryName sender with MACs, well-formed implicitConfirm and "
+        "confirmWaitTime. OpenSSL's client and FortiGates meet them.",
+    )
+    rfc9481_only = models.BooleanField(
+        "only RFC 9481 algorithms",
+        default=False,
+        help_text="Refuse password-based MACs with SHA-1, which RFC 9481 does not list; "
+        "OpenSSL and FortiGates use HMAC-SHA1 unless told otherwise.",
     )
     poll_interval = models.PositiveIntegerField(
         "poll interval (seconds)",
@@ -71,6 +92,8 @@ class CMPTransaction(models.Model):
         REJECTED = "rejected", "Rejected by the client"
         EXPIRED = "expired", "Confirmation not received"
         FAILED = "failed", "Failed"
+        # An rr or genm answered: kept so that its transactionID is not reused.
+        COMPLETED = "completed", "Completed"
 
     OPEN_STATES = (State.WAITING_APPROVAL, State.WAITING_CONFIRM)
 
@@ -89,6 +112,12 @@ class CMPTransaction(models.Model):
         Certificate, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     pvno = models.PositiveSmallIntegerField(default=2)
+    # The request's senderNonce (hex): the certConf must not repeat it (RFC 9810, 5.1.1).
+    client_nonce = models.CharField(max_length=256, blank=True)
+    # How the request was protected: the certConf is protected alike (RFC 9483, 4.1.1).
+    protection = models.CharField(
+        max_length=10, blank=True, choices=[("mac", "MAC"), ("signature", "Signature")]
+    )
     source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
     cert_req_id = models.IntegerField(default=0)
     implicit_confirm = models.BooleanField(default=False)
