@@ -27,7 +27,7 @@ class SCEPConfigForm(forms.ModelForm):
         fields = tuple(services.SETTINGS)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         try:
             services.check_settings(
                 default_ca=data.get("default_ca"),

@@ -188,11 +188,17 @@ class DatabaseBackend:
         self.enrollment: Enrollment | None = None
         #: The CA or RA key that decrypted the request.
         self.decrypted_by: Recipient | None = None
+        self._default_ca: CertificateAuthority | None = None
 
     # --- configuration and keys -------------------------------------------------------
 
     def config(self) -> protocol.SCEPConfig:
         return services.wire_config(self.cfg)
+
+    def _answering_ca(self) -> CertificateAuthority:
+        if self._default_ca is None:
+            self._default_ca = services.answering_ca(self.cfg)
+        return self._default_ca
 
     def ca_certificates(self, ca_identifier: str | None) -> CACertificates:
         ca = services.answering_ca(self.cfg, ca_identifier)
@@ -208,20 +214,15 @@ class DatabaseBackend:
     def recipient_keys(self) -> tuple[Recipient, ...]:
         """Every key a client may have been given by GetCACert: the RSA CAs, the RAs.
 
-        The answering CA comes first; the envelope names its recipient, so only
-        the key it names is ever used.
+        The envelope names its recipient (issuer and serial, or key identifier),
+        so only the key it names is ever used.
         """
-        keys: list[Recipient] = []
-        default = services.answering_ca(self.cfg)
-        cas = sorted(
-            CertificateAuthority.objects.usable(),
-            key=lambda ca: (ca.pk != default.pk, ca.created),
-        )
-        for ca in cas:
-            if not services.needs_ra(ca):
-                keys.append(Recipient(ca.certificate, ca, ca, self))
-        for ra in services.current_ras():
-            keys.append(Recipient(ra.x509_certificate, ra, ra.ca, self))
+        keys = [
+            Recipient(ca.certificate, ca, ca, self)
+            for ca in CertificateAuthority.objects.usable()
+            if not services.needs_ra(ca)
+        ]
+        keys += [Recipient(ra.x509_certificate, ra, ra.ca, self) for ra in services.current_ras()]
         return tuple(keys)
 
     def response_signer(self) -> ResponseSigner:
@@ -229,7 +230,7 @@ class DatabaseBackend:
         chosen = self.decrypted_by
         if chosen is not None:
             return _signer(chosen.holder, chosen.certificate, chosen.ca)
-        ca = services.answering_ca(self.cfg)
+        ca = self._answering_ca()
         if services.needs_ra(ca):
             ra = services.registration_authority(ca)
             return _signer(ra, ra.x509_certificate, ca)
