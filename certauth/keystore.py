@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -132,48 +132,72 @@ def _private_key(ca: HasSealedKey) -> PrivateKey:
     key = serialization.load_der_private_key(
         _open(ca.encrypted_key, _PURPOSE_CA_KEY), None, unsafe_skip_rsa_key_validation=True
     )
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(key, PrivateKey):
         raise KeystoreError(f"CA {ca.name}: unsupported key type.")
     return key
+
+
+def _hash_for(key: PrivateKey, algorithm: SignatureHash | None) -> SignatureHash | None:
+    """The hash to sign with: none for an EdDSA key (RFC 8410, 6), else *algorithm*."""
+    return None if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) else algorithm
 
 
 def sign_certificate(
     ca: CertificateAuthority | None,
     builder: x509.CertificateBuilder,
-    algorithm: SignatureHash,
+    algorithm: SignatureHash | None,
     *,
     self_signed_key: PrivateKey | None = None,
 ) -> x509.Certificate:
-    """Sign *builder* with the CA's key (or, for a new root, with its own new key)."""
+    """Sign *builder* with the CA's key (or, for a new root, with its own new key).
+
+    *algorithm* is ignored for an EdDSA key, which signs without a separate hash.
+    """
     if self_signed_key is not None:
         key = self_signed_key
     elif ca is not None:
         key = _private_key(ca)
     else:
         raise KeystoreError("A certificate is signed by a CA or, for a new root, by its own key.")
-    return builder.sign(key, algorithm)
+    return builder.sign(key, _hash_for(key, algorithm))
 
 
 def sign_crl(
     ca: CertificateAuthority,
     builder: x509.CertificateRevocationListBuilder,
-    algorithm: SignatureHash,
+    algorithm: SignatureHash | None,
 ) -> x509.CertificateRevocationList:
-    return builder.sign(_private_key(ca), algorithm)
+    key = _private_key(ca)
+    return builder.sign(key, _hash_for(key, algorithm))
 
 
 def sign_ocsp_response(
-    ca: CertificateAuthority, builder: ocsp.OCSPResponseBuilder, algorithm: SignatureHash
+    ca: CertificateAuthority, builder: ocsp.OCSPResponseBuilder, algorithm: SignatureHash | None
 ) -> ocsp.OCSPResponse:
     """Sign an OCSP response (cryptography's OCSPResponseBuilder) with the CA's key."""
-    return builder.sign(_private_key(ca), algorithm)
-
-
-def sign_data(ca: HasSealedKey, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
-    """Sign raw bytes with the key of a CA (CMP message protection, OCSP responses, SCEP
-    replies) or of another holder of a sealed key (a SCEP RA)."""
     key = _private_key(ca)
+    return builder.sign(key, _hash_for(key, algorithm))
+
+
+def sign_data(
+    ca: HasSealedKey, data: bytes, algorithm: hashes.HashAlgorithm | None, *, pss: bool = False
+) -> bytes:
+    """Sign raw bytes with the key of a CA (CMP message protection, OCSP responses, SCEP
+    replies) or of another holder of a sealed key (a SCEP RA).
+
+    RSA keys sign with PKCS #1 v1.5, or with *pss* RSASSA-PSS (MGF1 with the same
+    hash, a salt as long as the hash: RFC 9481, 3.1); EdDSA keys ignore *algorithm*.
+    """
+    key = _private_key(ca)
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return key.sign(data)
+    if algorithm is None:
+        raise KeystoreError(f"{ca.name}: RSA and ECDSA signatures need a hash.")
     if isinstance(key, rsa.RSAPrivateKey):
+        if pss:
+            return key.sign(
+                data, padding.PSS(padding.MGF1(algorithm), algorithm.digest_size), algorithm
+            )
         return key.sign(data, padding.PKCS1v15(), algorithm)
     return key.sign(data, ec.ECDSA(algorithm))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from certauth.x509 import InvalidInput
 
@@ -47,6 +47,8 @@ MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
 #: RFC 9481, 3.2: ECDSA on P-256, P-384 and P-521.
 ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+#: RFC 9481, 3.3: EdDSA, Ed25519 and Ed448 (RFC 8410); FortiAuthenticator has neither.
+ACCEPTED_EDDSA = frozenset({"ed25519", "ed448"})
 
 
 def check_public_key(key: object) -> None:
@@ -65,16 +67,22 @@ def check_public_key(key: object) -> None:
         if key.curve.name not in ACCEPTED_CURVES:
             raise InvalidInput(f"Elliptic curve {key.curve.name} is not accepted.")
         return
-    raise InvalidInput("Only RSA and ECDSA public keys are accepted.")
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return
+    raise InvalidInput("Only RSA, ECDSA, Ed25519 and Ed448 public keys are accepted.")
 
 
 def key_type(key: object) -> str:
-    """ "rsa" or "ec" (the keys check_public_key accepts)."""
+    """ "rsa", "ec", "ed25519" or "ed448" (the keys check_public_key accepts)."""
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return "rsa"
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
         return "ec"
-    raise InvalidInput("Only RSA and ECDSA keys are supported.")
+    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+        return "ed25519"
+    if isinstance(key, ed448.Ed448PublicKey | ed448.Ed448PrivateKey):
+        return "ed448"
+    raise InvalidInput("Only RSA, ECDSA, Ed25519 and Ed448 keys are supported.")
 
 
 # --- Key usages ----------------------------------------------------------------------
@@ -85,9 +93,24 @@ DEFAULT_KEY_USAGE: dict[str, tuple[str, ...]] = {
     # RFC 8813, 3: an id-ecPublicKey certificate never asserts keyEncipherment
     # or dataEncipherment.
     "ec": ("digitalSignature",),
+    # RFC 8410, 5: an Ed25519 or Ed448 key signs, nothing else of the end-entity usages.
+    "ed25519": ("digitalSignature",),
+    "ed448": ("digitalSignature",),
 }
 #: The key usages an EC key cannot have (RFC 8813, 3).
 EC_FORBIDDEN_KEY_USAGE = frozenset({"keyEncipherment", "dataEncipherment"})
+#: The key usages an EdDSA key cannot have (RFC 8410, 5: digitalSignature,
+#: nonRepudiation, keyCertSign and cRLSign only).
+EDDSA_FORBIDDEN_KEY_USAGE = frozenset(
+    {"keyEncipherment", "dataEncipherment", "keyAgreement", "encipherOnly", "decipherOnly"}
+)
+#: The key usages a key type cannot have.
+FORBIDDEN_KEY_USAGE: dict[str, frozenset[str]] = {
+    "rsa": frozenset(),
+    "ec": EC_FORBIDDEN_KEY_USAGE,
+    "ed25519": EDDSA_FORBIDDEN_KEY_USAGE,
+    "ed448": EDDSA_FORBIDDEN_KEY_USAGE,
+}
 #: The initial selection in forms and the CLI (an enrollment does not know its key type).
 DEFAULT_ENROLLMENT_KEY_USAGE: tuple[str, ...] = DEFAULT_KEY_USAGE["rsa"]
 
@@ -96,14 +119,14 @@ def key_usage_for(public_key: object, configured: Sequence[str] | None) -> list[
     """The key usages a certificate for *public_key* gets from a profile's *configured* list.
 
     An empty or missing list means the default of the key type; an EC key
-    loses the usages RFC 8813, 3 forbids it.
+    loses the usages RFC 8813, 3 forbids it, an EdDSA key those of RFC 8410, 5.
     """
     kind = key_type(public_key)
     usages = list(configured) if configured else list(DEFAULT_KEY_USAGE[kind])
-    if kind == "ec":
-        usages = [name for name in usages if name not in EC_FORBIDDEN_KEY_USAGE]
+    if kind != "rsa":
+        usages = [name for name in usages if name not in FORBIDDEN_KEY_USAGE[kind]]
         if not usages:
-            usages = list(DEFAULT_KEY_USAGE["ec"])
+            usages = list(DEFAULT_KEY_USAGE[kind])
     return usages
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 RSA_KEY_SIZES = (2048, 3072, 4096)
@@ -103,8 +103,24 @@ class InvalidInput(ValueError):
         self.field = field
 
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
+PublicKey = (
+    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+)
+#: EdDSA keys (RFC 8410): they sign without a separate hash.
+EdDSAKey = (
+    ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+    | ed25519.Ed25519PublicKey
+    | ed448.Ed448PublicKey
+)
+#: The key types a CA or an end entity may have.
+KEY_TYPES = ("rsa", "ec", "ed25519", "ed448")
 
 
 # --- Names -----------------------------------------------------------------
@@ -235,15 +251,23 @@ def generate_private_key(key_type: str, *, key_size: int = 2048, curve: str = "p
         if curve not in CURVES:
             raise InvalidInput(f"Unsupported curve {curve!r}: use one of {', '.join(CURVES)}.")
         return ec.generate_private_key(CURVES[curve])
-    raise InvalidInput(f"Unsupported key type {key_type!r}: use rsa or ec.")
+    if key_type == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if key_type == "ed448":
+        return ed448.Ed448PrivateKey.generate()
+    raise InvalidInput(f"Unsupported key type {key_type!r}: use {', '.join(KEY_TYPES)}.")
 
 
 def public_key_of(item: x509.Certificate | x509.CertificateSigningRequest) -> PublicKey:
-    """The RSA or ECDSA public key of a certificate or CSR; other key types are refused."""
+    """The RSA, ECDSA or EdDSA public key of a certificate or CSR; other key types are refused."""
     key = item.public_key()
-    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise InvalidInput("Only RSA and ECDSA keys are supported.")
+    if not isinstance(key, PublicKey):
+        raise InvalidInput("Only RSA, ECDSA, Ed25519 and Ed448 keys are supported.")
     return key
+
+
+#: Sizes of the EdDSA keys in bits (RFC 8032, 5.1 and 5.2), for describe_key.
+_EDDSA_BITS = {"ed25519": 256, "ed448": 456}
 
 
 def describe_key(key: PublicKey | PrivateKey) -> tuple[str, int, str]:
@@ -252,7 +276,19 @@ def describe_key(key: PublicKey | PrivateKey) -> tuple[str, int, str]:
         return "rsa", key.key_size, ""
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         return "ec", key.curve.key_size, CURVE_NAMES.get(key.curve.name, key.curve.name)
-    raise InvalidInput("Only RSA and ECDSA keys are supported.")
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return "ed25519", _EDDSA_BITS["ed25519"], ""
+    if isinstance(key, ed448.Ed448PrivateKey | ed448.Ed448PublicKey):
+        return "ed448", _EDDSA_BITS["ed448"], ""
+    raise InvalidInput("Only RSA, ECDSA, Ed25519 and Ed448 keys are supported.")
+
+
+def signing_hash(key: PublicKey | PrivateKey, hash_name: str) -> SignatureHash | None:
+    """The hash a key signs certificates and CRLs with: *hash_name*, or None for an
+    EdDSA key (RFC 8410, 6: Ed25519 and Ed448 hash within the signature)."""
+    if isinstance(key, EdDSAKey):
+        return None
+    return hash_algorithm(hash_name or "sha256")
 
 
 def key_pem(key: PrivateKey) -> bytes:
@@ -473,8 +509,8 @@ def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
         raise InvalidInput("The private key is encrypted: give its passphrase.") from None
     except ValueError:
         raise InvalidInput("The file is not a private key, or its passphrase is wrong.") from None
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise InvalidInput("Only RSA and ECDSA private keys are supported.")
+    if not isinstance(key, PrivateKey):
+        raise InvalidInput("Only RSA, ECDSA, Ed25519 and Ed448 private keys are supported.")
     return key
 
 

@@ -82,6 +82,9 @@ KEY_CHOICES = [
     ("rsa-4096", "RSA 4096"),
     ("ec-p256", "ECDSA P-256"),
     ("ec-p384", "ECDSA P-384"),
+    # RFC 9481, 3.3: EdDSA (RFC 8410)
+    ("ed25519", "Ed25519"),
+    ("ed448", "Ed448"),
 ]
 HASH_CHOICES = [("sha256", "SHA-256"), ("sha384", "SHA-384"), ("sha512", "SHA-512")]
 
@@ -91,6 +94,8 @@ def key_arguments(choice: str) -> dict:
     key_type, _, size = choice.partition("-")
     if key_type == "rsa":
         return {"key_type": "rsa", "key_size": int(size)}
+    if key_type in ("ed25519", "ed448"):
+        return {"key_type": key_type}
     return {"key_type": "ec", "curve": size}
 
 

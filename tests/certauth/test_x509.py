@@ -4,6 +4,7 @@ import ipaddress
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
@@ -160,7 +161,7 @@ def test_end_entity_key_policy():
             "Unsupported RSA key size 1024: use one of 2048, 3072, 4096.",
         ),
         ({"key_type": "ec", "curve": "p521"}, "Unsupported curve 'p521': use one of p256, p384."),
-        ({"key_type": "dsa"}, "Unsupported key type 'dsa': use rsa or ec."),
+        ({"key_type": "dsa"}, "Unsupported key type 'dsa': use rsa, ec, ed25519, ed448."),
     ],
 )
 def test_generate_private_key_refusals(kwargs, message):
@@ -175,3 +176,28 @@ def test_hash_algorithm():
     with pytest.raises(InvalidInput) as exc:
         x509util.hash_algorithm("sha1")
     assert str(exc.value) == "Unsupported hash 'sha1': use sha256, sha384 or sha512."
+
+
+@pytest.mark.parametrize(("key_type", "bits"), [("ed25519", 256), ("ed448", 456)])
+def test_eddsa_keys(key_type, bits):
+    """RFC 9481, 3.3 / RFC 8410: Ed25519 and Ed448 keys, signing without a separate hash."""
+    key = x509util.generate_private_key(key_type)
+    assert x509util.describe_key(key) == (key_type, bits, "")
+    assert x509util.describe_key(key.public_key()) == (key_type, bits, "")
+    assert x509util.signing_hash(key, "sha256") is None
+    assert isinstance(
+        x509util.signing_hash(x509util.generate_private_key("ec"), "sha384"), hashes.SHA384
+    )
+
+
+@pytest.mark.parametrize("key_type", ["ed25519", "ed448"])
+def test_eddsa_key_policy(key_type):
+    """Accepted for certification; RFC 8410, 5: never an encipherment or agreement usage."""
+    public = x509util.generate_private_key(key_type).public_key()
+    profiles.check_public_key(public)
+    assert profiles.key_type(public) == key_type
+    assert profiles.key_usage_for(public, None) == ["digitalSignature"]
+    assert profiles.key_usage_for(public, ["digitalSignature", "keyEncipherment"]) == [
+        "digitalSignature"
+    ]
+    assert profiles.key_usage_for(public, ["keyAgreement"]) == ["digitalSignature"]

@@ -12,10 +12,15 @@ class Command(FacCommand):
         parser.add_argument(
             "subject", help='subject DN, e.g. "CN=fac.cz.root" or "/C=CZ/O=Example/CN=Root"'
         )
-        parser.add_argument("--key-type", choices=["rsa", "ec"], default="rsa")
+        parser.add_argument("--key-type", choices=["rsa", "ec", "ed25519", "ed448"], default="rsa")
         parser.add_argument("--key-size", type=int, default=2048, help="RSA: 2048, 3072 or 4096")
         parser.add_argument("--curve", choices=["p256", "p384"], default="p256", help="ECDSA curve")
-        parser.add_argument("--hash", choices=["sha256", "sha384", "sha512"], default="sha256")
+        parser.add_argument(
+            "--hash",
+            choices=["sha256", "sha384", "sha512"],
+            default="sha256",
+            help="RSA and ECDSA; Ed25519 and Ed448 sign without a separate hash",
+        )
         parser.add_argument(
             "--days",
             type=int,
