@@ -862,24 +862,37 @@ def sweep_unconfirmed(*, wait_seconds: int, actor: Actor = events.SYSTEM) -> lis
     """Revoke pending certificates whose confirmation did not come within *wait_seconds*.
 
     RFC 9810, 5.3.18: the server may revoke a certificate the client never
-    confirmed. Returns the ids of the certificates revoked.
+    confirmed. One locked read, one update and one insert of log lines
+    whatever their number, and each CA's CRL re-signed once. Returns the ids
+    of the certificates revoked.
     """
     cutoff = timezone.now() - dt.timedelta(seconds=wait_seconds)
-    revoked: list[int] = []
-    pending = Certificate.objects.pending().filter(created__lt=cutoff)
-    for pk in pending.values_list("pk", flat=True):
-        with transaction.atomic():
-            cert = Certificate.objects.select_for_update().get(pk=pk)
-            if cert.status != Certificate.Status.PENDING:
-                continue
-            services.revoke_locked(
-                cert,
-                Certificate.Reason.CESSATION_OF_OPERATION,
-                actor,
-                log_type=events.CERT_UNCONFIRMED,
-            )
-            revoked.append(pk)
-    return revoked
+    with transaction.atomic():
+        late = list(
+            Certificate.objects.select_for_update()
+            .filter(status=Certificate.Status.PENDING, created__lt=cutoff)
+            .values_list("pk", "subject", "serial", "ca_id")
+        )
+        if not late:
+            return []
+        ids = [pk for pk, _subject, _serial, _ca in late]
+        Certificate.objects.filter(pk__in=ids).update(
+            status=Certificate.Status.REVOKED,
+            revoked_at=timezone.now(),
+            revocation_reason=Certificate.Reason.CESSATION_OF_OPERATION,
+            updated=timezone.now(),
+        )
+        events.log_many(
+            events.CERT_UNCONFIRMED,
+            actor,
+            [
+                {"subject": subject, "serial": x509util.serial_colons(serial)}
+                for _pk, subject, serial, _ca in late
+            ],
+        )
+        for ca_id in {ca for _pk, _subject, _serial, ca in late}:
+            services.refresh_crl_on_commit(ca_id)
+    return ids
 
 
 # --- Revocation requests ---------------------------------------------------------------

@@ -413,13 +413,17 @@ def issue_certificate(
         key_usage = profiles.key_usage_for(public_key, None)
     now = timezone.now()
     with transaction.atomic():
-        ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+        # Read afresh (its state may have changed), but not locked: issuances
+        # of one CA run side by side.
+        ca = CertificateAuthority.objects.get(pk=ca.pk)
         _check_signer(ca, now)
         not_after = min(not_after or now + dt.timedelta(days=days), ca.not_after)
         not_before = not_before or now - BACKDATE
         if not_after <= not_before:
             raise InvalidInput("The validity period is empty.")
-        serial = _unique_serial()
+        # 159 random bits (RFC 5280, 4.1.2.2): the unique index on the serial
+        # is the check; a collision is never expected.
+        serial = x509util.random_serial()
         builder = x509util.end_entity_builder(
             subject=subject,
             ca_certificate=ca.certificate,
@@ -500,7 +504,23 @@ def revoke_locked(
     params.setdefault("reason", Certificate.Reason(code).label)
     events.log(log_type, actor, subject=cert.subject, serial=cert.serial_colons, **params)
     # The CRL reflects a revocation at once (it is re-signed when fetched, too).
-    transaction.on_commit(lambda: _refresh_crl(cert.ca_id))
+    refresh_crl_on_commit(cert.ca_id)
+
+
+def refresh_crl_on_commit(ca_id: int) -> None:
+    """Re-sign *ca_id*'s CRL once the transaction commits: once, however many revocations."""
+    connection = transaction.get_connection()
+    if any(
+        getattr(callback, "fac_crl_ca", None) == ca_id
+        for _savepoints, callback, _robust in connection.run_on_commit
+    ):
+        return
+
+    def refresh() -> None:
+        _refresh_crl(ca_id)
+
+    refresh.fac_crl_ca = ca_id  # type: ignore[attr-defined]
+    transaction.on_commit(refresh)
 
 
 def _refresh_crl(ca_id: int) -> None:

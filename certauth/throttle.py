@@ -43,18 +43,26 @@ def describe(key: str) -> str:
     return f"enrollment '{value}'"
 
 
+def status(
+    keys: Sequence[str], *, now: dt.datetime | None = None
+) -> tuple[int | None, frozenset[str]]:
+    """(seconds until every locked key among *keys* is free, or None; the keys with failures).
+
+    One query: a request checks its keys before any password work, and knows
+    afterwards whether a success has failures to forget.
+    """
+    now = now or timezone.now()
+    rows = list(Throttle.objects.filter(key__in=list(keys)).values_list("key", "locked_until"))
+    until = max(
+        (locked for _key, locked in rows if locked is not None and locked > now), default=None
+    )
+    wait = None if until is None else max(1, int((until - now).total_seconds() + 0.999))
+    return wait, frozenset(key for key, _locked in rows)
+
+
 def retry_after(keys: Sequence[str], *, now: dt.datetime | None = None) -> int | None:
     """Seconds until every locked key among *keys* is free again, or None when none is locked."""
-    now = now or timezone.now()
-    until = (
-        Throttle.objects.filter(key__in=list(keys), locked_until__gt=now)
-        .order_by("-locked_until")
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-    if until is None:
-        return None
-    return max(1, int((until - now).total_seconds() + 0.999))
+    return status(keys, now=now)[0]
 
 
 def _lockout(lockouts: int) -> dt.timedelta:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.db import transaction
 
@@ -105,6 +107,28 @@ def sweep(cfg: CMPConfig | None = None) -> int:
             state=CMPTransaction.State.WAITING_CONFIRM, certificate_id__in=revoked
         ).update(state=CMPTransaction.State.EXPIRED)
     return len(revoked)
+
+
+_last_housekeeping: float | None = None
+
+
+def housekeeping(cfg: CMPConfig) -> None:
+    """The sweep, at most once per FAC_HOUSEKEEPING_SECONDS in this process.
+
+    Called by every CMP request: a busy server sweeps twice a minute per
+    worker, a quiet one when a request comes (and from ``cmp_sweep``). The
+    timestamp is per process and safe to lose: the sweep itself works on the
+    database, which every worker and host shares.
+    """
+    global _last_housekeeping
+    now = time.monotonic()
+    if (
+        _last_housekeeping is not None
+        and now - _last_housekeeping < settings.FAC_HOUSEKEEPING_SECONDS
+    ):
+        return
+    _last_housekeeping = now
+    sweep(cfg)
 
 
 def record_trace(**fields) -> CMPTrace:

@@ -100,14 +100,14 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
             _unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body, config)
         )
     keys = _throttle_keys(body, source_ip)
-    wait = throttle.retry_after(keys)
+    wait, tracked = throttle.status(keys)
     if wait is not None:
         # Locked out: refused before any MAC is computed, the right password too.
         refused = errors.NotAuthorized(f"Too many failed attempts; try again in {wait} s.")
         return _response(_unaddressed_error(refused, body, config))
 
     try:
-        services.sweep(config)
+        services.housekeeping(config)
     except Exception:  # noqa: BLE001 - housekeeping never fails a CMP request
         log.exception("CMP housekeeping failed")
     try:
@@ -141,7 +141,7 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         return _response(response_der)
 
     kid = reference_text(result.sender_kid)
-    _count_attempt(result, keys, source_ip)
+    _count_attempt(result, keys, tracked, source_ip)
     if result.error is not None:
         events.log(
             events.CMP_REQUEST_FAILED,
@@ -184,12 +184,15 @@ def _throttle_keys(body: bytes, source_ip: str | None) -> list[str]:
     return keys
 
 
-def _count_attempt(result, keys: list[str], source_ip: str | None) -> None:
+def _count_attempt(result, keys: list[str], tracked: frozenset[str], source_ip: str | None) -> None:
     try:
         if result.error is not None and result.error.failure in GUESSING_FAILURES:
             throttle.record_failure(keys, actor=events.Actor(source_ip=source_ip))
         elif result.error is None:
-            throttle.record_success([key for key in keys if key.startswith("cmp-ref:")])
+            # Only where failures were counted: a clean success costs no query.
+            forget = [key for key in keys if key.startswith("cmp-ref:") and key in tracked]
+            if forget:
+                throttle.record_success(forget)
     except Exception:  # noqa: BLE001 - the throttle's bookkeeping never fails the exchange
         log.exception("CMP throttle bookkeeping failed")
 

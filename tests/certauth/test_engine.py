@@ -720,3 +720,41 @@ def test_reset_allows_one_fresh_enrollment(enroll, ec_key):
     assert refused(lambda: engine.request_certificate(request(enroll, ec_key))).reason == (
         Reason.ALREADY_ENROLLED
     )
+
+
+def test_sweep_revokes_in_bulk_and_signs_each_crl_once(
+    ec_root, ec_key, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(30):
+        services.issue_certificate(
+            ca=ec_root,
+            subject=name(f"late-{i}"),
+            public_key=ec_key.public_key(),
+            status=Certificate.Status.PENDING,
+        )
+    Certificate.objects.update(created=timezone.now() - dt.timedelta(hours=1))
+    ec_root.refresh_from_db()
+    crl_number = ec_root.crl_number
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        revoked = engine.sweep_unconfirmed(wait_seconds=300)
+    assert len(callbacks) == 1  # one CRL refresh for the CA
+    assert len(revoked) == 30
+    assert Certificate.objects.filter(status="revoked").count() == 30
+    ec_root.refresh_from_db()
+    assert ec_root.crl_number == crl_number + 1  # one CRL for the thirty
+    assert len(x509.load_der_x509_crl(bytes(ec_root.crl_der))) == 30
+    assert len([m for m in messages() if "did not confirm it in time" in m]) == 30
+    # The sweep's own queries do not grow with the number of certificates.
+    sweep_queries = [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith(("SELECT", "UPDATE"))
+        and '"certauth_certificate"' in q["sql"].split(" WHERE ")[0]
+    ]
+    assert len(sweep_queries) == 2  # the locked read and the update
