@@ -150,13 +150,29 @@ class CMPTransaction(models.Model):
 
 
 class CMPTraceQuerySet(models.QuerySet["CMPTrace"]):
-    def trim(self, keep: int) -> int:
-        """Delete all but the newest *keep* traces; returns how many went."""
-        cutoff = self.order_by("-id").values_list("id", flat=True)[keep : keep + 1]
-        ids = list(cutoff)
-        if not ids:
+    def trim(self, keep: int, max_bytes: int | None = None) -> int:
+        """Delete all but the newest *keep* traces, and the oldest beyond *max_bytes*
+        of stored messages; returns how many went."""
+        from django.db.models.functions import Coalesce, Length
+
+        sizes = (
+            self.order_by("-id")
+            .annotate(
+                size=Coalesce(Length("request_der"), 0)
+                + Coalesce(Length("response_der"), 0)
+                + Coalesce(Length("lines"), 0)
+            )
+            .values_list("id", "size")[: keep + 1]
+        )
+        total, cutoff = 0, None
+        for index, (pk, size) in enumerate(sizes):
+            total += size
+            if index >= keep or (max_bytes is not None and total > max_bytes and index > 0):
+                cutoff = pk
+                break
+        if cutoff is None:
             return 0
-        deleted, _ = self.filter(id__lte=ids[0]).delete()
+        deleted, _ = self.filter(id__lte=cutoff).delete()
         return deleted
 
 

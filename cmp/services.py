@@ -132,6 +132,19 @@ def housekeeping(cfg: CMPConfig) -> None:
 
 
 def record_trace(**fields) -> CMPTrace:
+    """Keep one exchange for the debug page, bounded: a message is stored up to
+    FAC_TRACE_BODY_BYTES (its first bytes; the trace says how long it was), and
+    the traces together within FAC_CMP_TRACE_LIMIT entries and FAC_TRACE_BYTES."""
+    limit = settings.FAC_TRACE_BODY_BYTES
+    notes = []
+    for name in ("request_der", "response_der"):
+        data = bytes(fields.get(name) or b"")
+        if len(data) > limit:
+            fields[name] = data[:limit]
+            notes.append(f"{name.split('_')[0]} of {len(data)} bytes stored as its first {limit}")
+    if notes:
+        fields["lines"] = "\n".join([fields.get("lines", ""), *notes]).strip()
+    fields["lines"] = fields.get("lines", "")[:limit]
     trace = CMPTrace.objects.create(**fields)
-    CMPTrace.objects.trim(settings.FAC_CMP_TRACE_LIMIT)
+    CMPTrace.objects.trim(settings.FAC_CMP_TRACE_LIMIT, settings.FAC_TRACE_BYTES)
     return trace

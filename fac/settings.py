@@ -218,6 +218,10 @@ FAC_CMP_CLOCK_SKEW = env.int("FAC_CMP_CLOCK_SKEW", default=600)
 # Seconds between two housekeeping runs (unconfirmed-certificate sweep, CRL
 # refresh) in one server process; cmp_sweep runs it on demand.
 FAC_HOUSEKEEPING_SECONDS = env.int("FAC_HOUSEKEEPING_SECONDS", default=30)
+# Debug traces: each message stored up to FAC_TRACE_BODY_BYTES, all of them
+# within FAC_TRACE_BYTES (oldest roll off).
+FAC_TRACE_BODY_BYTES = env.int("FAC_TRACE_BODY_BYTES", default=64 * 1024)
+FAC_TRACE_BYTES = env.int("FAC_TRACE_BYTES", default=32 * 1024 * 1024)
 # Debug traces kept (oldest roll off).
 FAC_CMP_TRACE_LIMIT = env.int("FAC_CMP_TRACE_LIMIT", default=500)
 

@@ -106,3 +106,19 @@ def test_due_crls_are_refreshed_by_the_sweep() -> None:
         ).count()
         == 2
     )
+
+
+def test_traces_are_bounded_in_bytes(settings) -> None:
+    settings.FAC_TRACE_BODY_BYTES = 1000
+    settings.FAC_TRACE_BYTES = 5000
+    big = services.record_trace(lines="big", request_der=b"\x30" * 5000, body_type="ir")
+    big.refresh_from_db()
+    assert len(bytes(big.request_der)) == 1000
+    assert "request of 5000 bytes stored as its first 1000" in big.lines
+    for i in range(6):
+        services.record_trace(lines=f"t{i}", request_der=b"\x30" * 900, body_type="ir")
+    kept = list(CMPTrace.objects.order_by("id").values_list("lines", flat=True))
+    # The newest traces within 5000 bytes; the oldest rolled off.
+    assert kept == ["t1", "t2", "t3", "t4", "t5"]
+    total = sum(len(bytes(t.request_der)) + len(t.lines) for t in CMPTrace.objects.all())
+    assert total <= 5000
