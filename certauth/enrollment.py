@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
 from django.utils import timezone
 
@@ -100,6 +101,7 @@ class Reason(enum.StrEnum):
     REJECTED_BY_ADMINISTRATOR = "rejected_by_administrator"
     CONFIRMATION_REFUSED = "confirmation_refused"
     NOT_WAITING = "not_waiting"
+    RENEWAL_PENDING = "renewal_pending"  # a replacement awaits its confirmation
 
 
 class Refused(services.ServiceError):
@@ -126,19 +128,39 @@ class Credential(enum.StrEnum):
     PASSWORD = "password"  # noqa: S105 - the enrollment password (CMP MAC, SCEP challenge)
     ISSUED_CERTIFICATE = "issued"  # a certificate this CA issued, of the enrollment
     DEVICE_CERTIFICATE = "device"  # a vendor certificate chaining to a trusted CA
+    MANAGEMENT_ENTITY = "management"  # the RA a CA trusts to revoke for others
 
 
-#: What each kind of certificate may authorize (RFC 9483, 4.1.1-4.3): a vendor
-#: certificate only its device's initial enrollment, a certificate we issued
-#: everything but a first enrollment.
+#: What each kind of certificate may authorize (RFC 9483, 4.1-4.3 and 5.3.2): a
+#: vendor certificate only its device's initial enrollment; a certificate we
+#: issued further certificates of its enrollment (an ir or cr, where the
+#: enrollment accepts requests signed by its certificates), its renewal and
+#: revocation; a trusted management entity revocations for others.
 SIGNER_OPERATIONS = {
     Credential.ISSUED_CERTIFICATE: frozenset(
-        {Operation.REQUEST, Operation.RENEW, Operation.REVOKE, Operation.QUERY, Operation.CONTINUE}
+        {
+            Operation.ENROLL,
+            Operation.REQUEST,
+            Operation.RENEW,
+            Operation.REVOKE,
+            Operation.QUERY,
+            Operation.CONTINUE,
+        }
     ),
     Credential.DEVICE_CERTIFICATE: frozenset(
         {Operation.ENROLL, Operation.QUERY, Operation.CONTINUE}
     ),
+    Credential.MANAGEMENT_ENTITY: frozenset(
+        {Operation.REVOKE, Operation.QUERY, Operation.CONTINUE}
+    ),
 }
+#: The operations that ask for a new certificate with an issued certificate's
+#: signature: each needs its enrollment's "accept requests signed by certificates
+#: it issued".
+_NEW_CERTIFICATE = frozenset({Operation.ENROLL, Operation.REQUEST})
+#: The operations a certificate may not sign while a certificate replacing it
+#: awaits its confirmation (RFC 9483, 4.1.3).
+_REPLACING = frozenset({Operation.ENROLL, Operation.REQUEST, Operation.RENEW, Operation.REVOKE})
 
 
 @dataclass(frozen=True)
@@ -148,7 +170,8 @@ class Signer:
     ``certificate``: our certificate that signed (issued credential).
     ``anchor``: the trusted CA a vendor certificate chains to, and ``enrollments``
     the device enrollments that trust it (device credential).
-    ``ca``: the CA that answers this signer.
+    ``ca``: the CA that answers this signer (for a management entity: the CA
+    that trusts it, whose certificates it may revoke).
     """
 
     credential: Credential
@@ -169,6 +192,9 @@ class Request:
     ``needs_confirmation``: the certificate stays pending until the client
     confirms it (CMP without implicit confirmation).
     ``revoke_replaced``: revoke what the new certificate replaces, once it is in force.
+    ``extensions``: the extensions the client asks for (subjectAltName aside,
+    which ``sans`` carries); what the enrollment's profile grants otherwise is
+    told in :attr:`Decision.modified`, what it cannot grant is refused.
     """
 
     protocol: str
@@ -186,15 +212,23 @@ class Request:
     needs_confirmation: bool = False
     revoke_replaced: bool = True
     source_ip: str | None = None
+    extensions: tuple[x509.Extension, ...] = ()
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What :func:`request_certificate` decided: exactly one of the two is set."""
+    """What :func:`request_certificate` decided: exactly one of the two is set.
+
+    ``modified`` says, in words, where the certificate differs from what the
+    request asked for (an extension replaced or dropped by the profile, a
+    shorter validity); empty when it is what was asked (RFC 9810, 5.2.3:
+    grantedWithMods for CMP).
+    """
 
     enrollment: Enrollment
     certificate: Certificate | None = None
     held: CertificateRequest | None = None
+    modified: tuple[str, ...] = ()
 
     @property
     def waiting(self) -> bool:
@@ -203,14 +237,20 @@ class Decision:
 
 @dataclass(frozen=True)
 class Template:
-    """What an enrollment puts in its certificates (CMP genm certReqTemplate, RFC 9483, 4.3.3)."""
+    """What an enrollment puts in its certificates (CMP genm certReqTemplate, RFC 9483, 4.3.3).
+
+    The key it suggests is one of: an RSA key of ``rsa_key_size`` bits, an EC
+    key on ``ec_curve``, an EdDSA key of type ``eddsa`` (RFC 9483, 4.3.3: one
+    key type, never several).
+    """
 
     subject: x509.Name | None
     key_usage: tuple[str, ...]
     ext_key_usage: tuple[str, ...]
-    rsa_key_size: int = profiles.MIN_RSA_BITS
-    ec_curve: str = "secp256r1"
+    rsa_key_size: int | None = profiles.MIN_RSA_BITS
+    ec_curve: str | None = None
     extensions: tuple[x509.Extension, ...] = field(default=())
+    eddsa: str | None = None
 
 
 def _actor(enrollment: Enrollment | None, source_ip: str | None) -> Actor:
@@ -348,23 +388,29 @@ def identify_signer(
     now = now or timezone.now()
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise Refused(Reason.SIGNER_NOT_VALID, "The protection certificate is not valid now.")
-    issued = issued_certificate(certificate)
-    if issued is not None:
-        if issued.status == Certificate.Status.REVOKED:
-            raise Refused(Reason.CERT_REVOKED, f"Certificate {issued.serial_colons} is revoked.")
-        if issued.status != Certificate.Status.ACTIVE:
-            raise Refused(
-                Reason.CERT_NOT_CONFIRMED, f"Certificate {issued.serial_colons} is not in force."
-            )
-        if operation not in SIGNER_OPERATIONS[Credential.ISSUED_CERTIFICATE]:
+    managing = management_entity_of(certificate)
+    if managing is not None:
+        # RFC 9483, 5.3.2: a PKI management entity revokes on behalf of others.
+        if operation not in SIGNER_OPERATIONS[Credential.MANAGEMENT_ENTITY]:
             raise Refused(
                 Reason.SIGNER_NOT_ALLOWED,
-                "A certificate we issued cannot request a first enrollment; "
-                "use the enrollment password.",
+                f"The management entity of CA {managing.name} may revoke certificates, "
+                "not request them.",
             )
+        return Signer(credential=Credential.MANAGEMENT_ENTITY, ca=managing)
+    issued = issued_certificate(certificate)
+    if issued is not None:
+        _check_issued_signer(issued, operation)
         if issued.enrollment is not None:
             _check_label(issued.enrollment, label)
         return Signer(credential=Credential.ISSUED_CERTIFICATE, ca=issued.ca, certificate=issued)
+    if operation not in SIGNER_OPERATIONS[Credential.DEVICE_CERTIFICATE]:
+        # RFC 9483, 4.1.2-4.2: a cr, kur or rr is signed by a certificate of this PKI.
+        raise Refused(
+            Reason.SIGNER_NOT_ALLOWED,
+            "The protection certificate was not issued by this CA: only an initial "
+            "enrollment (ir) may be signed by a certificate of another PKI.",
+        )
     anchor = trusted_anchor(certificate, extra_certs, now)
     if operation not in SIGNER_OPERATIONS[Credential.DEVICE_CERTIFICATE]:
         raise Refused(
@@ -388,6 +434,53 @@ def identify_signer(
         anchor=anchor,
         enrollments=enrollments,
     )
+
+
+def _check_issued_signer(issued: Certificate, operation: Operation) -> None:
+    """A certificate we issued may sign *operation* now, or a Refused says why not."""
+    if issued.status == Certificate.Status.REVOKED:
+        # RFC 9483, 4.1.3: also a certificate revoked as superseded after its update.
+        raise Refused(Reason.CERT_REVOKED, f"Certificate {issued.serial_colons} is revoked.")
+    if issued.status == Certificate.Status.SUPERSEDED:
+        raise Refused(
+            Reason.ALREADY_RENEWED,
+            f"Certificate {issued.serial_colons} was replaced by a newer certificate.",
+        )
+    if issued.status != Certificate.Status.ACTIVE:
+        raise Refused(
+            Reason.CERT_NOT_CONFIRMED, f"Certificate {issued.serial_colons} is not in force."
+        )
+    if operation not in SIGNER_OPERATIONS[Credential.ISSUED_CERTIFICATE]:  # pragma: no cover
+        raise Refused(Reason.SIGNER_NOT_ALLOWED, f"A certificate we issued cannot {operation}.")
+    enrollment = issued.enrollment
+    if operation in _NEW_CERTIFICATE and enrollment is not None:
+        if not enrollment.accept_issued_signer:
+            raise Refused(
+                Reason.SIGNER_NOT_ALLOWED,
+                f"Enrollment {enrollment.reference} does not accept requests signed by "
+                "certificates it issued; use the enrollment password.",
+            )
+    if (
+        operation in _REPLACING
+        and issued.replaced_by.filter(status=Certificate.Status.PENDING).exists()
+    ):
+        # RFC 9483, 4.1.3: while the update of a certificate awaits its certConf,
+        # the certificate signs nothing new (but that certConf).
+        raise Refused(
+            Reason.RENEWAL_PENDING,
+            f"A certificate replacing {issued.serial_colons} awaits its confirmation.",
+        )
+
+
+def management_entity_of(certificate: x509.Certificate) -> CertificateAuthority | None:
+    """The local CA that trusts *certificate* as its management entity (RFC 9483, 5.3.2)."""
+    for ca in CertificateAuthority.objects.usable().exclude(management_entity_pem=""):
+        try:
+            if ca.management_entity == certificate:
+                return ca
+        except ValueError:  # an unreadable stored certificate trusts nobody
+            log.warning("CA %s: the management entity certificate cannot be read", ca.name)
+    return None
 
 
 def trusted_anchor(
@@ -467,6 +560,7 @@ def request_certificate(request: Request) -> Decision:
                     f"{replaces.serial_colons}; re-enrollment is not allowed.",
                 )
         check_key(request.public_key)
+        check_extensions(request.extensions)
         not_before, not_after = _validity(request, enrollment, now)
         if enrollment.method == Enrollment.Method.MANUAL:
             # The request waits for an administrator (RFC 9483, 4.4 for CMP).
@@ -503,7 +597,91 @@ def request_certificate(request: Request) -> Decision:
             revoke_replaced=request.revoke_replaced,
             actor=_actor(enrollment, request.source_ip),
         )
-        return Decision(enrollment=enrollment, certificate=cert)
+        return Decision(
+            enrollment=enrollment,
+            certificate=cert,
+            modified=modifications(request, cert.certificate),
+        )
+
+
+#: The extensions of a request the profile can honour; a critical one of any
+#: other kind cannot be granted (RFC 5280, 4.2: a critical extension the
+#: relying party does not process makes the certificate unusable).
+_HONOURED_EXTENSIONS = frozenset(
+    {
+        x509.SubjectAlternativeName.oid,
+        x509.KeyUsage.oid,
+        x509.ExtendedKeyUsage.oid,
+        x509.BasicConstraints.oid,
+        x509.SubjectKeyIdentifier.oid,
+        x509.AuthorityKeyIdentifier.oid,
+    }
+)
+_EXTENSION_NAMES = {
+    x509.KeyUsage.oid: "keyUsage",
+    x509.ExtendedKeyUsage.oid: "extendedKeyUsage",
+    x509.BasicConstraints.oid: "basicConstraints",
+    x509.SubjectKeyIdentifier.oid: "subjectKeyIdentifier",
+    x509.AuthorityKeyIdentifier.oid: "authorityKeyIdentifier",
+}
+
+
+def _extension_name(extension: x509.Extension) -> str:
+    return _EXTENSION_NAMES.get(extension.oid, extension.oid.dotted_string)
+
+
+def check_extensions(extensions: Sequence[x509.Extension]) -> None:
+    """Refuse the extensions an end-entity enrollment cannot grant (RFC 9483, 5)."""
+    for extension in extensions:
+        value = extension.value
+        if isinstance(value, x509.BasicConstraints):
+            if value.ca:
+                raise Refused(
+                    Reason.INVALID_REQUEST,
+                    "basicConstraints cA=TRUE: this enrollment issues end-entity certificates.",
+                )
+        elif isinstance(value, x509.KeyUsage):
+            if value.key_cert_sign:
+                raise Refused(
+                    Reason.INVALID_REQUEST,
+                    "keyUsage keyCertSign: this enrollment issues end-entity certificates.",
+                )
+        elif extension.critical and extension.oid not in _HONOURED_EXTENSIONS:
+            raise Refused(
+                Reason.INVALID_REQUEST,
+                f"The critical extension {_extension_name(extension)} cannot be granted.",
+            )
+
+
+def modifications(request: Request, certificate: x509.Certificate) -> tuple[str, ...]:
+    """Where *certificate* differs from what *request* asked for, in words.
+
+    An extension asked for is replaced by the profile's or left out; the
+    validity is shorter, or starts later, than asked.  What the request left
+    open (an extension it did not ask for, no validity) is no modification.
+    """
+    issued = {extension.oid: extension for extension in certificate.extensions}
+    out: list[str] = []
+    for extension in request.extensions:
+        if extension.oid == x509.SubjectAlternativeName.oid:
+            continue  # granted as asked, or refused (allowed_sans)
+        granted = issued.get(extension.oid)
+        if granted is None:
+            out.append(f"{_extension_name(extension)} not granted")
+        elif granted.value != extension.value:
+            out.append(f"{_extension_name(extension)} as the enrollment's profile sets it")
+    margin = dt.timedelta(seconds=1)
+    if (
+        request.not_after is not None
+        and certificate.not_valid_after_utc < request.not_after - margin
+    ):
+        out.append(f"validity shortened to {certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC")
+    if (
+        request.not_before is not None
+        and certificate.not_valid_before_utc > request.not_before + margin
+    ):
+        out.append(f"validity starting {certificate.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC")
+    return tuple(out)
 
 
 def check_key(public_key: object) -> None:
@@ -685,11 +863,15 @@ def _check_renewal(
             Reason.CERT_EXPIRED,
             f"Certificate {old.serial_colons} has expired; enroll again.",
         )
+    if old.replaced_by.filter(status=Certificate.Status.PENDING).exists():
+        # RFC 9483, 4.1.3: one key update at a time; the first awaits its certConf.
+        raise Refused(
+            Reason.RENEWAL_PENDING,
+            f"A certificate replacing {old.serial_colons} awaits its confirmation.",
+        )
     if (
         old.status == Certificate.Status.SUPERSEDED
-        or old.replaced_by.filter(
-            status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING]
-        ).exists()
+        or old.replaced_by.filter(status=Certificate.Status.ACTIVE).exists()
     ):
         raise Refused(
             Reason.ALREADY_RENEWED, f"Certificate {old.serial_colons} was already renewed."
@@ -898,6 +1080,10 @@ def sweep_unconfirmed(*, wait_seconds: int, actor: Actor = events.SYSTEM) -> lis
 # --- Revocation requests ---------------------------------------------------------------
 
 
+#: The CRLReason that asks to take a certificate off hold (RFC 5280, 5.3.1).
+REMOVE_FROM_CRL = "removeFromCRL"
+
+
 def revoke_certificate(
     *,
     issuer: x509.Name,
@@ -907,12 +1093,19 @@ def revoke_certificate(
     enrollment: Enrollment | None = None,
     signer: Signer | None = None,
     source_ip: str | None = None,
+    subject: x509.Name | None = None,
+    public_key: object | None = None,
+    extensions: Sequence[x509.Extension] = (),
 ) -> Certificate:
-    """A client asks to revoke a certificate (CMP rr, RFC 9483, 4.2).
+    """A client asks to revoke a certificate (CMP rr, RFC 9483, 4.2), or, with *reason*
+    removeFromCRL, to take it off hold (RFC 9810, 5.3.9).
 
-    Signed by the certificate itself, or with the password of its enrollment
-    where the enrollment allows password-protected requests for issued
-    certificates.
+    Signed by the certificate itself (a revocation only: a certificate on hold
+    does not revive itself), by the management entity its CA trusts (RFC 9483,
+    5.3.2), or with the password of its enrollment where the enrollment allows
+    password-protected requests for issued certificates.  *subject*,
+    *public_key* and *extensions*, when the client names them, must be the
+    certificate's.
     """
     with transaction.atomic():
         found = find_certificate(issuer, serial_number)
@@ -921,6 +1114,7 @@ def revoke_certificate(
                 Reason.CERT_UNKNOWN, "No certificate of ours has this issuer and serial number."
             )
         cert = Certificate.objects.select_for_update().get(pk=found.pk)
+        revive = reason == REMOVE_FROM_CRL
         if credential == Credential.PASSWORD:
             if enrollment is None or cert.enrollment_id != enrollment.pk:
                 name = enrollment.reference if enrollment else "?"
@@ -934,24 +1128,97 @@ def revoke_certificate(
                     f"Enrollment {enrollment.reference} does not allow password-protected requests "
                     "for an issued certificate; sign the request with the certificate.",
                 )
+        elif credential == Credential.MANAGEMENT_ENTITY:
+            # RFC 9483, 5.3.2: the management entity of the certificate's CA.
+            if signer is None or signer.ca.pk != cert.ca_id:
+                raise Refused(
+                    Reason.NOT_CERTIFICATE_OWNER,
+                    f"The management entity is not trusted by the CA of {cert.serial_colons}.",
+                )
         elif signer is None or signer.certificate is None or signer.certificate.pk != cert.pk:
             # RFC 9483, 4.2: the request is signed by the certificate being revoked.
             raise Refused(
                 Reason.NOT_CERTIFICATE_OWNER,
                 "Only the certificate itself may request its revocation.",
             )
-        if cert.status == Certificate.Status.REVOKED:
+        elif revive:
+            # A certificate on hold does not take itself off hold.
+            raise Refused(
+                Reason.BAD_REVOCATION_REASON,
+                f"Certificate {cert.serial_colons} cannot take itself off hold.",
+            )
+        _check_named(cert, subject, public_key, extensions)
+        owner = cert.enrollment if cert.enrollment_id else None
+        if revive:
+            return _revive(cert, owner, source_ip)
+        on_hold = cert.revocation_reason == Certificate.Reason.CERTIFICATE_HOLD
+        reason = reason or Certificate.Reason.UNSPECIFIED
+        if cert.status == Certificate.Status.REVOKED and (
+            not on_hold or reason == Certificate.Reason.CERTIFICATE_HOLD
+        ):
+            # RFC 5280, 5.3.1: only a hold may still become a revocation for good.
             raise Refused(
                 Reason.ALREADY_REVOKED, f"Certificate {cert.serial_colons} is already revoked."
             )
-        reason = reason or Certificate.Reason.UNSPECIFIED
         if reason not in profiles.REQUESTABLE_REASONS:
             raise Refused(
                 Reason.BAD_REVOCATION_REASON, f"Revocation reason {reason} cannot be requested."
             )
-        owner = cert.enrollment if cert.enrollment_id else None
         services.revoke_locked(cert, reason, _actor(owner, source_ip))
     return cert
+
+
+def _check_named(
+    cert: Certificate,
+    subject: x509.Name | None,
+    public_key: object | None,
+    extensions: Sequence[x509.Extension],
+) -> None:
+    """What a revocation request says of the certificate must be true of it (RFC 9483, 4.2)."""
+    certificate = cert.certificate
+    if subject is not None and len(subject) and subject != certificate.subject:
+        raise Refused(
+            Reason.INVALID_REQUEST,
+            f"The subject named is not that of certificate {cert.serial_colons}.",
+        )
+    if public_key is not None:
+        named = getattr(public_key, "public_bytes", None)
+        fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if named is None or named(*fmt) != certificate.public_key().public_bytes(*fmt):
+            raise Refused(
+                Reason.INVALID_REQUEST,
+                f"The public key named is not that of certificate {cert.serial_colons}.",
+            )
+    own = {extension.oid: extension.value for extension in certificate.extensions}
+    for extension in extensions:
+        if own.get(extension.oid) != extension.value:
+            raise Refused(
+                Reason.INVALID_REQUEST,
+                f"Certificate {cert.serial_colons} has no extension "
+                f"{_extension_name(extension)} as named.",
+            )
+
+
+def _revive(cert: Certificate, owner: Enrollment | None, source_ip: str | None) -> Certificate:
+    """Take *cert* (locked) off hold: RFC 5280, 5.3.1, only certificateHold is reversible."""
+    if (
+        cert.status != Certificate.Status.REVOKED
+        or cert.revocation_reason != Certificate.Reason.CERTIFICATE_HOLD
+    ):
+        raise Refused(Reason.CERT_UNKNOWN, f"Certificate {cert.serial_colons} is not on hold.")
+    if (
+        cert.enrollment_id is not None
+        and Certificate.objects.filter(
+            enrollment_id=cert.enrollment_id, status=Certificate.Status.ACTIVE
+        )
+        .exclude(pk=cert.pk)
+        .exists()
+    ):
+        raise Refused(
+            Reason.ALREADY_RENEWED,
+            f"Certificate {cert.serial_colons} was replaced while on hold; it stays revoked.",
+        )
+    return services.unrevoke_certificate(cert, actor=_actor(owner, source_ip))
 
 
 # --- Manual approval -------------------------------------------------------------------
@@ -1040,11 +1307,25 @@ def reject_request(
 
 
 def certificate_template(enrollment: Enrollment) -> Template:
-    """RFC 9483, 4.3.3: what the enrollment will put in the certificate."""
+    """RFC 9483, 4.3.3: what the enrollment will put in the certificate.
+
+    Any accepted key type is certified; the key suggested is of the CA's own
+    type (an RSA key of the minimum size, an EC key on the CA's curve, an
+    EdDSA key of the CA's kind).
+    """
+    ca_key = enrollment.ca.key_type
+    key: dict = {"rsa_key_size": profiles.MIN_RSA_BITS}
+    if ca_key == CertificateAuthority.KeyType.EC:
+        curve = x509util.public_key_of(enrollment.ca.certificate)
+        name = curve.curve.name if isinstance(curve, ec.EllipticCurvePublicKey) else "secp256r1"
+        key = {"rsa_key_size": None, "ec_curve": name}
+    elif ca_key in (CertificateAuthority.KeyType.ED25519, CertificateAuthority.KeyType.ED448):
+        key = {"rsa_key_size": None, "eddsa": str(ca_key)}
     return Template(
         subject=x509util.parse_name(enrollment.subject) if enrollment.subject else None,
         key_usage=tuple(enrollment.key_usage),
         ext_key_usage=tuple(enrollment.ext_key_usage),
+        **key,
     )
 
 

@@ -99,6 +99,13 @@ class EnrollmentForm(forms.Form):
         required=False,
         help_text="Accept key update requests protected with the enrollment password.",
     )
+    accept_issued_signer = forms.BooleanField(
+        label="Accept requests signed by certificates it issued",
+        required=False,
+        initial=True,
+        help_text="A certificate of this enrollment may sign a request (CMP ir, cr) for a "
+        "further certificate of it.",
+    )
     trusted_ca = forms.ModelChoiceField(
         label="Trusted CA (device)",
         queryset=CertificateAuthority.objects.none(),
@@ -114,7 +121,7 @@ class EnrollmentForm(forms.Form):
             ["ca", "kind", "subject", "allowed_sans", "validity_days", "renewable_days"],
         ),
         ("Key usage", ["key_usage", "ext_key_usage"]),
-        ("Renewal", ["allow_reenrollment", "allow_mac_kur"]),
+        ("Renewal", ["allow_reenrollment", "allow_mac_kur", "accept_issued_signer"]),
         ("Device enrollment", ["trusted_ca"]),
     ]
 
@@ -162,6 +169,7 @@ class EnrollmentForm(forms.Form):
             "kind": enrollment.kind,
             "allow_reenrollment": enrollment.allow_reenrollment,
             "allow_mac_kur": enrollment.allow_mac_kur,
+            "accept_issued_signer": enrollment.accept_issued_signer,
             "trusted_ca": enrollment.trusted_ca_id,
             "enabled": enrollment.enabled,
         }
@@ -233,6 +241,7 @@ class EnrollmentForm(forms.Form):
             "kind": data["kind"],
             "allow_reenrollment": data["allow_reenrollment"],
             "allow_mac_kur": data["allow_mac_kur"],
+            "accept_issued_signer": data["accept_issued_signer"],
             "trusted_ca": data["trusted_ca"],
             "enabled": data["enabled"],
         }

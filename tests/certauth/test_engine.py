@@ -346,7 +346,12 @@ def test_renewal_rules(issued, ec_key, enroll):
     assert exc.reason == Reason.OUTSIDE_RENEWAL_WINDOW
     assert "can be renewed only within 30 days before it expires" in exc.message
     services.update_enrollment(enroll, renewable_days=0)
-    engine.request_certificate(renewal(issued, new_key))
+    first = engine.request_certificate(renewal(issued, new_key)).certificate
+    # RFC 9483, 4.1.3: one update at a time, while the first awaits its confirmation
+    assert refused(lambda: engine.request_certificate(renewal(issued, new_key))).reason == (
+        Reason.RENEWAL_PENDING
+    )
+    engine.confirm_certificate(first, revoke_replaced=False)
     assert refused(lambda: engine.request_certificate(renewal(issued, new_key))).reason == (
         Reason.ALREADY_RENEWED
     )
@@ -463,7 +468,11 @@ def test_revocation_rules(issued, enroll, ec_root):
         return engine.revoke_certificate(**fields)
 
     assert refused(lambda: revoke(serial_number=12345)).reason == Reason.CERT_UNKNOWN
+    # a certificate does not take itself off hold
     assert refused(lambda: revoke(reason="removeFromCRL")).reason == Reason.BAD_REVOCATION_REASON
+    assert refused(lambda: revoke(reason="privilegeWithdrawn")).reason == (
+        Reason.BAD_REVOCATION_REASON
+    )
     by_password = {"credential": Credential.PASSWORD, "signer": None, "enrollment": enroll}
     assert refused(lambda: revoke(**by_password)).reason == (Reason.PASSWORD_REVOCATION_NOT_ALLOWED)
     other = services.create_enrollment(reference="other", password=PASSWORD, ca=ec_root)
@@ -528,17 +537,14 @@ def test_identify_signers(issued, ec_root):
     from cryptography.hazmat.primitives import serialization
 
     now = timezone.now()
-    # Our own certificate: it speaks for its enrollment, but not for a first enrollment.
+    # Our own certificate: it speaks for its enrollment, an ir included (RFC 9483, 4.1.1).
     signer = engine.identify_signer(issued.certificate, (), Operation.RENEW)
     assert (signer.credential, signer.certificate, signer.ca) == (
         Credential.ISSUED_CERTIFICATE,
         issued,
         ec_root,
     )
-    assert (
-        refused(lambda: engine.identify_signer(issued.certificate, (), Operation.ENROLL)).reason
-        == Reason.SIGNER_NOT_ALLOWED
-    )
+    assert engine.identify_signer(issued.certificate, (), Operation.ENROLL).certificate == issued
     # A vendor certificate: only through a trusted CA that a device enrollment names.
     vendor_key, vendor_cert = _vendor(now)
     _key, device = _device_cert(vendor_key, vendor_cert, now)
@@ -562,6 +568,7 @@ def test_identify_signers(issued, ec_root):
         trusted,
         ["devices"],
     )
+    # RFC 9483, 4.1.2-4.2: a certificate of another PKI signs no cr, kur or rr
     assert refused(lambda: engine.identify_signer(device, (), Operation.REVOKE)).reason == (
         Reason.SIGNER_NOT_ALLOWED
     )
@@ -758,3 +765,229 @@ def test_sweep_revokes_in_bulk_and_signs_each_crl_once(
         and '"certauth_certificate"' in q["sql"].split(" WHERE ")[0]
     ]
     assert len(sweep_queries) == 2  # the locked read and the update
+
+
+# --- conformance rules (RFC 9483, RFC 9810) --------------------------------------------------
+
+
+def test_an_issued_certificate_signs_requests_where_its_enrollment_accepts_them(
+    issued, enroll, ec_key
+):
+    """RFC 9483, 4.1.1: an ir signed by a certificate we issued; the switch is per enrollment."""
+    enroll = services.update_enrollment(enroll, accept_issued_signer=False)
+    issued.refresh_from_db()
+    for operation in (Operation.ENROLL, Operation.REQUEST):
+        exc = refused(lambda op=operation: engine.identify_signer(issued.certificate, (), op))
+        assert exc.reason == Reason.SIGNER_NOT_ALLOWED
+        assert exc.message == (
+            "Enrollment fgt100f does not accept requests signed by certificates it issued; "
+            "use the enrollment password."
+        )
+    # renewal and revocation stay: they are the certificate's own
+    assert engine.identify_signer(issued.certificate, (), Operation.RENEW).certificate == issued
+    services.update_enrollment(enroll, accept_issued_signer=True)
+    issued.refresh_from_db()
+    signer = engine.identify_signer(issued.certificate, (), Operation.ENROLL)
+    decision = engine.request_certificate(
+        request(None, ec_key, credential=Credential.ISSUED_CERTIFICATE, signer=signer)
+    )
+    # the certificate's own enrollment governs the new certificate
+    assert decision.enrollment == enroll and decision.certificate.replaces == issued
+
+
+def test_a_certificate_whose_replacement_awaits_confirmation_signs_nothing_new(issued):
+    new_key = ec.generate_private_key(ec.SECP256R1())
+    kup = engine.request_certificate(renewal(issued, new_key)).certificate
+    for operation in (Operation.ENROLL, Operation.REQUEST, Operation.RENEW, Operation.REVOKE):
+        exc = refused(lambda op=operation: engine.identify_signer(issued.certificate, (), op))
+        assert exc.reason == Reason.RENEWAL_PENDING
+    # the certConf of the update, signed by the old certificate, goes on
+    engine.identify_signer(issued.certificate, (), Operation.CONTINUE)
+    engine.confirm_certificate(kup, revoke_replaced=True)
+    # RFC 9483, 4.1.3: an updated certificate revoked as superseded answers certRevoked
+    exc = refused(lambda: engine.identify_signer(issued.certificate, (), Operation.ENROLL))
+    assert exc.reason == Reason.CERT_REVOKED
+
+
+def test_a_superseded_certificate_signs_nothing(issued):
+    kup = engine.request_certificate(
+        renewal(issued, ec.generate_private_key(ec.SECP256R1()))
+    ).certificate
+    engine.confirm_certificate(kup, revoke_replaced=False)
+    exc = refused(lambda: engine.identify_signer(issued.certificate, (), Operation.REQUEST))
+    assert exc.reason == Reason.ALREADY_RENEWED
+
+
+def _extension(value, critical=False) -> x509.Extension:
+    return x509.Extension(value.oid, critical, value)
+
+
+def _key_usage(**set_bits) -> x509.KeyUsage:
+    bits = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    bits.update(set_bits)
+    return x509.KeyUsage(**bits)
+
+
+@pytest.mark.parametrize(
+    ("extension", "text"),
+    [
+        (
+            _extension(x509.BasicConstraints(ca=True, path_length=None), True),
+            "basicConstraints cA=TRUE: this enrollment issues end-entity certificates.",
+        ),
+        (
+            _extension(_key_usage(digital_signature=True, key_cert_sign=True), True),
+            "keyUsage keyCertSign: this enrollment issues end-entity certificates.",
+        ),
+        (
+            x509.Extension(
+                x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"),
+                True,
+                x509.UnrecognizedExtension(
+                    x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"
+                ),
+            ),
+            "The critical extension 1.3.6.1.4.1.99999.1 cannot be granted.",
+        ),
+    ],
+)
+def test_extensions_an_end_entity_enrollment_cannot_grant(enroll, ec_key, extension, text):
+    exc = refused(
+        lambda: engine.request_certificate(request(enroll, ec_key, extensions=(extension,)))
+    )
+    assert (exc.reason, exc.message) == (Reason.INVALID_REQUEST, text)
+    assert not Certificate.objects.exists()
+
+
+def test_what_the_profile_changes_is_told(enroll, rsa_key):
+    """RFC 9810, 5.2.3: the engine says what differs from the request (grantedWithMods)."""
+    as_granted = (
+        _extension(_key_usage(digital_signature=True, key_encipherment=True), True),
+        _extension(x509.BasicConstraints(ca=False, path_length=None), True),
+    )
+    decision = engine.request_certificate(request(enroll, rsa_key, extensions=as_granted))
+    assert decision.modified == ()
+    services.update_enrollment(enroll, allow_reenrollment=True)
+    now = timezone.now()
+    asked = (
+        _extension(_key_usage(digital_signature=True, content_commitment=True), True),
+        _extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING])),
+    )
+    decision = engine.request_certificate(
+        request(enroll, rsa_key, extensions=asked, not_after=now + dt.timedelta(days=1000))
+    )
+    cert = decision.certificate.certificate
+    assert decision.modified == (
+        "keyUsage as the enrollment's profile sets it",
+        "extendedKeyUsage not granted",
+        f"validity shortened to {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC",
+    )
+
+
+def test_revive_a_certificate_on_hold(issued, enroll, ec_root):
+    """RFC 9810, 5.3.9: removeFromCRL; with the password where the enrollment allows it."""
+    enroll = services.update_enrollment(enroll, allow_mac_kur=True)
+    by_password = {
+        "issuer": ec_root.certificate.subject,
+        "serial_number": issued.serial_number,
+        "credential": Credential.PASSWORD,
+        "enrollment": enroll,
+    }
+    exc = refused(lambda: engine.revoke_certificate(reason="removeFromCRL", **by_password))
+    assert exc.reason == Reason.CERT_UNKNOWN
+    cert = engine.revoke_certificate(reason="certificateHold", **by_password)
+    assert (cert.status, cert.revocation_reason) == ("revoked", "certificateHold")
+    cert = engine.revoke_certificate(reason="removeFromCRL", **by_password)
+    assert (cert.status, cert.revocation_reason) == ("active", "")
+    # a hold may still become a revocation for good, not the other way round
+    engine.revoke_certificate(reason="certificateHold", **by_password)
+    cert = engine.revoke_certificate(reason="keyCompromise", **by_password)
+    assert cert.revocation_reason == "keyCompromise"
+    exc = refused(lambda: engine.revoke_certificate(reason="removeFromCRL", **by_password))
+    assert exc.reason == Reason.CERT_UNKNOWN
+
+
+def test_revocation_names_the_certificate(issued, ec_root):
+    """RFC 9483, 4.2: a subject, key or extension named must be the certificate's."""
+    signer = engine.Signer(credential=Credential.ISSUED_CERTIFICATE, ca=ec_root, certificate=issued)
+    fields = {
+        "issuer": ec_root.certificate.subject,
+        "serial_number": issued.serial_number,
+        "reason": "keyCompromise",
+        "credential": Credential.ISSUED_CERTIFICATE,
+        "signer": signer,
+    }
+    other_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    for named in (
+        {"subject": name("someone")},
+        {"public_key": other_key},
+        {
+            "extensions": (
+                _extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING])),
+            )
+        },
+    ):
+        exc = refused(lambda named=named: engine.revoke_certificate(**fields, **named))
+        assert exc.reason == Reason.INVALID_REQUEST
+    cert = engine.revoke_certificate(
+        **fields, subject=issued.certificate.subject, public_key=issued.certificate.public_key()
+    )
+    assert cert.status == "revoked"
+
+
+def test_a_management_entity_revokes_for_others(issued, ec_root, ec_key):
+    """RFC 9483, 5.3.2: the RA certificate a CA names revokes (and revives) its certificates."""
+    ra_key = ec.generate_private_key(ec.SECP256R1())
+    ra = services.issue_certificate(ca=ec_root, subject=name("RA"), public_key=ra_key.public_key())
+    ec_root.management_entity_pem = ra.certificate_pem
+    ec_root.save(update_fields=["management_entity_pem"])
+    signer = engine.identify_signer(ra.certificate, (), Operation.REVOKE)
+    assert (signer.credential, signer.ca) == (Credential.MANAGEMENT_ENTITY, ec_root)
+    assert refused(lambda: engine.identify_signer(ra.certificate, (), Operation.ENROLL)).reason == (
+        Reason.SIGNER_NOT_ALLOWED
+    )
+    fields = {
+        "issuer": ec_root.certificate.subject,
+        "serial_number": issued.serial_number,
+        "credential": Credential.MANAGEMENT_ENTITY,
+        "signer": signer,
+    }
+    assert engine.revoke_certificate(reason="certificateHold", **fields).status == "revoked"
+    assert engine.revoke_certificate(reason="removeFromCRL", **fields).status == "active"
+    other = services.create_ca(name="other.root", subject="CN=other.root", key_type="ec")
+    stranger = engine.Signer(credential=Credential.MANAGEMENT_ENTITY, ca=other)
+    exc = refused(
+        lambda: engine.revoke_certificate(reason="keyCompromise", **{**fields, "signer": stranger})
+    )
+    assert exc.reason == Reason.NOT_CERTIFICATE_OWNER
+
+
+@pytest.mark.parametrize(
+    ("key_type", "expected"),
+    [
+        ("rsa", {"rsa_key_size": 2048, "ec_curve": None, "eddsa": None}),
+        ("ec", {"rsa_key_size": None, "ec_curve": "secp256r1", "eddsa": None}),
+        ("ed25519", {"rsa_key_size": None, "ec_curve": None, "eddsa": "ed25519"}),
+    ],
+)
+def test_certificate_template_suggests_one_key_type(db, key_type, expected):
+    """RFC 9483, 4.3.3: rsaKeyLen or algId, never both; the CA's own key type."""
+    ca = services.create_ca(
+        name=f"{key_type}.root", subject=f"CN={key_type} root", key_type=key_type
+    )
+    enrollment = services.create_enrollment(reference="t", password=PASSWORD, ca=ca)
+    template = engine.certificate_template(enrollment)
+    assert {k: getattr(template, k) for k in expected} == expected
