@@ -34,7 +34,7 @@ from .backend_api import (
 from .errors import CMPError, FailureInfo, MalformedMessage
 from .protection import SignatureProtector
 from .server import CMPServer, ServerResult
-from .structures import AlgorithmId, CertId, CRLStatus
+from .structures import AlgorithmId, CertId, CRLStatus, kid_text
 
 __all__ = [
     "INFO_KINDS",
@@ -64,4 +64,5 @@ __all__ = [
     "SignatureProtector",
     "Signer",
     "Waiting",
+    "kid_text",
 ]

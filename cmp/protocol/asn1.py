@@ -38,7 +38,7 @@ from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.codec.der import encoder as der_encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import univ
-from pyasn1_alt_modules import rfc4210, rfc4211, rfc5280, rfc8018, rfc9481, rfc9810
+from pyasn1_alt_modules import rfc4055, rfc4210, rfc4211, rfc5280, rfc8018, rfc9481, rfc9810
 
 from .errors import BadAlg, BadDataFormat
 
@@ -60,25 +60,48 @@ class OID:
     hmac_with_sha256 = str(rfc9481.id_hmacWithSHA256)
     hmac_with_sha384 = str(rfc9481.id_hmacWithSHA384)
     hmac_with_sha512 = str(rfc9481.id_hmacWithSHA512)
+    shake128 = str(rfc9481.id_shake128)  # 2.16.840.1.101.3.4.2.11
+    shake256 = str(rfc9481.id_shake256)  # 2.16.840.1.101.3.4.2.12
+    # RFC 9481, 3.1: RSA signatures
+    sha224_with_rsa = "1.2.840.113549.1.1.14"
     sha256_with_rsa = "1.2.840.113549.1.1.11"
     sha384_with_rsa = "1.2.840.113549.1.1.12"
     sha512_with_rsa = "1.2.840.113549.1.1.13"
+    rsassa_pss = str(rfc9481.id_RSASSA_PSS)  # 1.2.840.113549.1.1.10
+    mgf1 = "1.2.840.113549.1.1.8"  # RFC 4055, 2.2
+    rsassa_pss_shake128 = str(rfc9481.id_RSASSA_PSS_SHAKE128)  # 1.3.6.1.5.5.7.6.30
+    rsassa_pss_shake256 = str(rfc9481.id_RSASSA_PSS_SHAKE256)  # 1.3.6.1.5.5.7.6.31
+    # RFC 9481, 3.2: ECDSA
+    ecdsa_with_sha224 = "1.2.840.10045.4.3.1"
     ecdsa_with_sha256 = "1.2.840.10045.4.3.2"
     ecdsa_with_sha384 = "1.2.840.10045.4.3.3"
     ecdsa_with_sha512 = "1.2.840.10045.4.3.4"
+    ecdsa_with_shake128 = str(rfc9481.id_ecdsa_with_shake128)  # 1.3.6.1.5.5.7.6.32
+    ecdsa_with_shake256 = str(rfc9481.id_ecdsa_with_shake256)  # 1.3.6.1.5.5.7.6.33
+    # RFC 9481, 3.3: EdDSA (RFC 8410, 3: the OIDs name the key type too)
+    ed25519 = str(rfc9481.id_Ed25519)  # 1.3.101.112
+    ed448 = str(rfc9481.id_Ed448)  # 1.3.101.113
+    # RFC 9481, 5: AES-CBC (genm preferredSymmAlg)
+    aes256_cbc = str(rfc9481.id_aes256_CBC)  # 2.16.840.1.101.3.4.1.42
     implicit_confirm = str(rfc9810.id_it_implicitConfirm)  # 1.3.6.1.5.5.7.4.13
     confirm_wait_time = str(rfc9810.id_it_confirmWaitTime)
     extension_request = "1.2.840.113549.1.9.14"
     rsa_encryption = "1.2.840.113549.1.1.1"
     ec_public_key = "1.2.840.10045.2.1"
     reason_code = "2.5.29.21"  # RFC 5280, 5.3.1
+    invalidity_date = "2.5.29.24"  # RFC 5280, 5.3.2
     # RFC 4211, 6.5 / RFC 9483, 4.1.3: the certificate a kur replaces
     reg_ctrl_old_cert_id = str(rfc4211.id_regCtrl_oldCertID)  # 1.3.6.1.5.5.7.5.1.5
     # RFC 9483, 4.3.3: keySpec controls of a certReqTemplate
     reg_ctrl_alg_id = str(rfc9810.id_regCtrl_algId)  # 1.3.6.1.5.5.7.5.1.11
     reg_ctrl_rsa_key_len = str(rfc9810.id_regCtrl_rsaKeyLen)  # 1.3.6.1.5.5.7.5.1.12
     # RFC 9810, 5.3.19 / RFC 9483, 4.3: InfoTypeAndValue types of genm/genp
+    it_ca_prot_enc_cert = str(rfc9810.id_it_caProtEncCert)  # id-it 1
     it_sign_key_pair_types = str(rfc9810.id_it_signKeyPairTypes)  # id-it 2
+    it_enc_key_pair_types = str(rfc9810.id_it_encKeyPairTypes)  # id-it 3
+    it_preferred_symm_alg = str(rfc9810.id_it_preferredSymmAlg)  # id-it 4
+    it_current_crl = str(rfc9810.id_it_currentCRL)  # id-it 6
+    it_supp_lang_tags = str(rfc9810.id_it_suppLangTags)  # id-it 16
     it_ca_certs = str(rfc9810.id_it_caCerts)  # id-it 17
     it_root_ca_key_update = str(rfc9810.id_it_rootCaKeyUpdate)  # id-it 18
     it_cert_req_template = str(rfc9810.id_it_certReqTemplate)  # id-it 19
@@ -930,8 +953,26 @@ def decode_cert_id(der: bytes) -> tuple[bytes | None, int]:
     return general_name_directory_der(cert_id["issuer"]), int(cert_id["serialNumber"])
 
 
-def rev_details(content: Asn1Value) -> list[tuple[bytes | None, int | None, bytes | None]]:
-    """(issuer Name DER, serialNumber, DER of crlEntryDetails Extensions) per RevDetails.
+class RevDetailsFields(NamedTuple):
+    """The fields of one RevDetails (RFC 9810, 5.3.9) as plain values.
+
+    ``issuer`` and ``subject`` are the DER of a Name, ``public_key`` the DER of
+    a SubjectPublicKeyInfo and ``extensions`` of the template's Extensions;
+    ``entry_extensions`` are (extnID, critical, DER of extnValue) of every
+    crlEntryDetails extension, repeated ones included.
+    """
+
+    version: int | None
+    issuer: bytes | None
+    serial_number: int | None
+    subject: bytes | None
+    public_key: bytes | None
+    extensions: bytes | None
+    entry_extensions: tuple[tuple[str, bool, bytes], ...]
+
+
+def rev_details(content: Asn1Value) -> list[RevDetailsFields]:
+    """The fields of each RevDetails of an rr.
 
     RFC 9810, 5.3.9: RevDetails ::= SEQUENCE { certDetails CertTemplate,
     crlEntryDetails Extensions OPTIONAL }.
@@ -939,14 +980,25 @@ def rev_details(content: Asn1Value) -> list[tuple[bytes | None, int | None, byte
     out = []
     for details in content:
         template = details["certDetails"]
+        version = optional(template, "version")
         issuer = optional(template, "issuer")
         serial = optional(template, "serialNumber")
-        extensions = optional(details, "crlEntryDetails")
+        subject = optional(template, "subject")
+        spki = optional(template, "publicKey")
+        extensions = optional(template, "extensions")
+        entry = optional(details, "crlEntryDetails")
         out.append(
-            (
-                name_der(issuer) if issuer is not None else None,
-                int(serial) if serial is not None else None,
-                der_encoder.encode(extensions) if extensions is not None else None,
+            RevDetailsFields(
+                version=int(version) if version is not None else None,
+                issuer=name_der(issuer) if issuer is not None else None,
+                serial_number=int(serial) if serial is not None else None,
+                subject=name_der(subject) if subject is not None else None,
+                public_key=implicit_der(spki, 0x30) if spki is not None else None,
+                extensions=implicit_der(extensions, 0x30) if extensions is not None else None,
+                entry_extensions=tuple(
+                    (str(ext["extnID"]), bool(ext["critical"]), bytes(ext["extnValue"]))
+                    for ext in entry or ()
+                ),
             )
         )
     return out
@@ -960,6 +1012,73 @@ def extension_values(extensions_der: bytes) -> dict[str, bytes]:
 
 def decode_enumerated(der: bytes) -> int:
     return int(_decode(der, univ.Enumerated()))
+
+
+def is_null(der: bytes | None) -> bool:
+    """True for the DER of NULL (RFC 9810, 5.1.1.1: ImplicitConfirmValue ::= NULL)."""
+    return der == _NULL
+
+
+def generalized_time(der: bytes) -> datetime.datetime:
+    """A DER GeneralizedTime TLV (e.g. ConfirmWaitTimeValue, RFC 9810, 5.1.1.2); Asn1Error
+    if it is any other type (a UTCTime included)."""
+    tag, content, stop = _read_tlv(der, 0)
+    if tag != 0x18 or stop != len(der):
+        raise Asn1Error("not a GeneralizedTime")
+    return _generalized_time(der[content:stop])
+
+
+def utf8_strings(der: bytes) -> tuple[str, ...]:
+    """SEQUENCE OF UTF8String (SuppLangTagsValue, RFC 9810, 5.3.19.9); Asn1Error otherwise."""
+    tag, start, end = _read_tlv(der, 0)
+    if tag != 0x30 or end != len(der):
+        raise Asn1Error("not a SEQUENCE OF UTF8String")
+    items = _children(der, start, end, MAX_FREE_TEXT)
+    if any(item.tag != 0x0C for item in items):
+        raise Asn1Error("not a SEQUENCE OF UTF8String")
+    try:
+        return tuple(der[item.content : item.end].decode() for item in items)
+    except UnicodeDecodeError as exc:
+        raise Asn1Error("not UTF-8") from exc
+
+
+def decode_rsassa_pss_params(params_der: bytes) -> tuple[str, str, str | None, int, int]:
+    """(hash OID, maskGen OID, MGF hash OID, saltLength, trailerField) of RSASSA-PSS-params.
+
+    RFC 4055, 3.1: absent fields take their DEFAULT (SHA-1, MGF1 with SHA-1, 20, 1).
+    """
+    try:
+        params = _decode(params_der, rfc4055.RSASSA_PSS_params())
+        hash_alg = optional(params, "hashAlgorithm")
+        mgf = optional(params, "maskGenAlgorithm")
+        hash_oid = str(hash_alg["algorithm"]) if hash_alg is not None else OID.sha1
+        mgf_oid: str = OID.mgf1
+        mgf_hash: str | None = OID.sha1
+        if mgf is not None:
+            mgf_oid = str(mgf["algorithm"])
+            mgf_params = any_der(optional(mgf, "parameters"))
+            mgf_hash = (
+                str(_decode(mgf_params, rfc5280.AlgorithmIdentifier())["algorithm"])
+                if mgf_params is not None
+                else None
+            )
+        return hash_oid, mgf_oid, mgf_hash, int(params["saltLength"]), int(params["trailerField"])
+    except _PARSER_ERRORS as exc:
+        raise BadDataFormat("RSASSA-PSS-params cannot be decoded.") from exc
+
+
+def encode_rsassa_pss_params(hash_oid: str, salt_length: int) -> bytes:
+    """RSASSA-PSS-params with MGF1 of the same hash, RFC 4055, 3.1 (trailerField DEFAULT).
+
+    RFC 5754, 2: the SHA-2 AlgorithmIdentifiers are generated without parameters.
+    """
+    hash_alg = encode_algorithm_identifier(hash_oid, None)
+    return tlv(
+        0x30,
+        tlv(0xA0, hash_alg)
+        + tlv(0xA1, encode_algorithm_identifier(OID.mgf1, hash_alg))
+        + tlv(0xA2, encode_integer(salt_length)),
+    )
 
 
 def info_items(body_der: bytes) -> list[tuple[str, bytes | None]]:

@@ -100,9 +100,14 @@ class Issued:
 
     ``chain``: issuing CA first, up to the root (sent as extraCerts).
     ``ca_pubs``: root certificate(s), sent in caPubs of an ip only.
-    ``sender``: the issuing CA's subject, the response's header sender.
+    ``sender``: the issuing CA's subject, the response's header sender (and
+    the CA that signs the response to a signed request, RFC 9483, 3.2).
     ``implicit_confirm_granted``: the backend agreed to implicit confirmation
     (only looked at when the client asked for it) and then expects no certConf.
+    ``modifications``: what the certificate grants otherwise than the request
+    asked (an extension replaced or dropped, a shorter validity), in words;
+    when any, the status is grantedWithMods (RFC 9810, 5.2.3) with them as
+    statusString.
     """
 
     certificate: x509.Certificate
@@ -110,16 +115,29 @@ class Issued:
     ca_pubs: tuple[x509.Certificate, ...]
     sender: x509.Name
     implicit_confirm_granted: bool = False
+    modifications: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class PendingConfirmation:
-    """An issued certificate waiting for certConf (stored by ``certify``)."""
+    """An issued certificate waiting for certConf (stored by ``certify``).
+
+    ``cert_req_id`` is the request's certReqId (0, or -1 for a p10cr), which
+    the CertStatus must repeat; ``request_nonce`` the request's senderNonce,
+    which the certConf must not reuse; ``mac_protected`` how the request was
+    protected (None: not known), which the certConf must follow (RFC 9483,
+    4.1.1); ``confirmed`` is set when the certificate was confirmed already
+    (a repeated certConf is answered with certConfirmed).
+    """
 
     sender_kid: bytes | None
     recip_nonce: bytes  # the senderNonce we sent in the ip/cp
     certificate: x509.Certificate
     sender: x509.Name
+    cert_req_id: int = 0
+    request_nonce: bytes | None = None
+    mac_protected: bool | None = None
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,10 +202,13 @@ class RevocationRequest:
 
     The certificate to revoke is named by ``issuer`` and ``serial_number``
     (certDetails); ``reason`` is the crlEntryDetails reasonCode, None when
-    absent.  ``signer`` is set for a signature-protected rr (RFC 9483, 4.2: the
-    certificate being revoked, or an authorized RA); ``mac_protected`` with
-    ``sender_kid`` for a MAC-protected one, which only a backend that allows it
-    accepts.
+    absent; ``removeFromCRL`` asks to revive a certificate on hold (RFC 9810,
+    5.3.9).  ``subject``, ``public_key`` and ``extensions`` are the other
+    certDetails fields the client sent, which must match the certificate.
+    ``signer`` is set for a signature-protected rr (RFC 9483, 4.2: the
+    certificate being revoked, or an authorized RA, 5.3.2); ``mac_protected``
+    with ``sender_kid`` for a MAC-protected one, which only a backend that
+    allows it accepts.
     """
 
     pvno: int
@@ -200,6 +221,13 @@ class RevocationRequest:
     reason: x509.ReasonFlags | None
     mac_protected: bool
     signer: Signer | None = None
+    subject: x509.Name | None = None
+    public_key: PublicKeyTypes | None = None
+    extensions: x509.Extensions | None = None
+
+    @property
+    def revive(self) -> bool:
+        return self.reason == x509.ReasonFlags.remove_from_crl
 
 
 @dataclass(frozen=True)
@@ -236,16 +264,26 @@ class CertReqTemplate:
     """What an enrollment asks for (CertReqTemplateContent, RFC 9483, 4.3.3).
 
     ``subject`` and ``extensions`` go into the certTemplate (omitted when None
-    or empty).  The key the client must generate goes into keySpec: an RSA
-    key of ``rsa_key_size`` bits (id-regCtrl-rsaKeyLen) and/or an EC key on
+    or empty).  The key the client must generate goes into keySpec, one of:
+    an RSA key of ``rsa_key_size`` bits (id-regCtrl-rsaKeyLen), an EC key on
     ``ec_curve`` (a cryptography curve name such as "secp256r1", sent as
-    id-regCtrl-algId id-ecPublicKey with that namedCurve).
+    id-regCtrl-algId id-ecPublicKey with that namedCurve), or an EdDSA key
+    (``eddsa`` "ed25519" or "ed448", id-regCtrl-algId id-Ed25519/id-Ed448).
+    RFC 9483, 4.3.3: keySpec carries either rsaKeyLen or algId, never both.
     """
 
     subject: x509.Name | None = None
     extensions: tuple[x509.Extension, ...] = ()
     rsa_key_size: int | None = None
     ec_curve: str | None = None
+    eddsa: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [v for v in (self.rsa_key_size, self.ec_curve, self.eddsa) if v is not None]
+        if len(given) > 1:
+            raise ValueError("A certReqTemplate names one key type (RFC 9483, 4.3.3).")
+        if self.eddsa is not None and self.eddsa not in ("ed25519", "ed448"):
+            raise ValueError(f"Unknown EdDSA key type {self.eddsa!r}.")
 
 
 #: The infoTypes of genm the server answers (RFC 9483, 4.3), by the name passed
@@ -256,8 +294,25 @@ class CertReqTemplate:
 #: * "certReqTemplate" (id-it 19): ``CertReqTemplate | None`` (None: no template);
 #: * "crlStatusList" (id-it 22): ``tuple[x509.CertificateRevocationList, ...]``,
 #:   the CRLs newer than the client's (empty: all up to date);
-#: * "signKeyPairTypes" (id-it 2): ``tuple[AlgorithmId, ...]``.
-INFO_KINDS = ("caCerts", "rootCaCert", "certReqTemplate", "crlStatusList", "signKeyPairTypes")
+#: * "signKeyPairTypes" (id-it 2): ``tuple[AlgorithmId, ...]``;
+#: * "encKeyPairTypes" (id-it 3): ``tuple[AlgorithmId, ...]``, the key types the
+#:   CA certifies for encryption or key agreement;
+#: * "currentCRL" (id-it 6): ``x509.CertificateRevocationList | None``;
+#: * "caProtEncCert" (id-it 1): ``x509.Certificate | None``, a CA certificate
+#:   whose key can encrypt to the CA (None: the CA has none).
+#:
+#: preferredSymmAlg (id-it 4) and suppLangTags (id-it 16) are answered by the
+#: server itself: it encrypts nothing and writes its texts in English.
+INFO_KINDS = (
+    "caCerts",
+    "rootCaCert",
+    "certReqTemplate",
+    "crlStatusList",
+    "signKeyPairTypes",
+    "encKeyPairTypes",
+    "currentCRL",
+    "caProtEncCert",
+)
 
 GeneralInfo = (
     tuple[x509.Certificate, ...]
@@ -265,6 +320,8 @@ GeneralInfo = (
     | CertReqTemplate
     | tuple[x509.CertificateRevocationList, ...]
     | tuple[AlgorithmId, ...]
+    | x509.CertificateRevocationList
+    | x509.Certificate
     | None
 )
 
@@ -346,14 +403,22 @@ class Backend(Protocol):
     def mac_secret(self, sender_kid: bytes) -> SharedSecret:
         """The shared secret and CA name for a senderKID (the enrollment reference).
 
-        Raise ``errors.SignerNotTrusted("Enrollment not found.")`` (this exact
-        text) if unknown; ``errors.NotAuthorized(...)`` for a disabled, pending
-        or rejected enrollment.  Errors raised here are sent unprotected.
+        Raise ``errors.BadMessageCheck("Enrollment not found.")`` (this exact
+        text: FortiAuthenticator's) if unknown (RFC 9483, 3.5: the MAC cannot
+        be checked); ``errors.NotAuthorized(...)`` for a disabled, pending or
+        rejected enrollment.  Errors raised here cannot be MAC-protected.
         """
         ...
 
     def transaction_in_use(self, transaction_id: bytes) -> bool:
-        """True if an open transaction already uses this transactionID."""
+        """True if this transactionID is taken: by an open transaction, or by one that
+        ended recently (RFC 9810, 5.1.1: a new transaction's ID is unique).  How long
+        an ended transaction's ID is remembered is the backend's bound."""
+        ...
+
+    def remember_transaction(self, transaction_id: bytes, body_type: str) -> None:
+        """A one-message transaction (rr/rp, genm/genp) was answered: remember its
+        transactionID, so that :meth:`transaction_in_use` refuses it as well."""
         ...
 
     def check_public_key(self, public_key: PublicKeyTypes) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from . import asn1
 from .errors import (
@@ -29,7 +30,6 @@ from .errors import (
     BadRequest,
     CMPError,
     MalformedMessage,
-    shown,
 )
 from .structures import (
     AlgorithmId,
@@ -239,12 +239,7 @@ def _cert_request(cert_req_msg: asn1.Asn1Value, cert_req_der: bytes) -> CertRequ
         parsed_extensions = shell.extensions
     except CRYPTOGRAPHY_ERRORS as exc:
         raise _bad_template(str(exc)) from exc
-    public_key = None
-    if spki_der is not None:
-        try:
-            public_key = serialization.load_der_public_key(spki_der)
-        except CRYPTOGRAPHY_ERRORS as exc:
-            raise BadCertTemplate("The public key in the template cannot be parsed.") from exc
+    public_key = _template_key(spki_der) if spki_der is not None else None
     not_before = not_after = None
     validity = asn1.optional(template, "validity")
     if validity is not None:
@@ -262,6 +257,18 @@ def _cert_request(cert_req_msg: asn1.Asn1Value, cert_req_der: bytes) -> CertRequ
         pop=_pop(asn1.optional(cert_req_msg, "popo"), cert_req_der),
         old_cert_id=_old_cert_id(cert_req),
     )
+
+
+def _template_key(spki_der: bytes) -> PublicKeyTypes:
+    """The publicKey of a certTemplate: badAlg for an algorithm cryptography does not
+    know (RFC 9810, 5.2.3: unrecognized or unsupported algorithm), badCertTemplate
+    for a key that does not parse."""
+    try:
+        return serialization.load_der_public_key(spki_der)
+    except UnsupportedAlgorithm as exc:
+        raise BadAlg("The key algorithm in the template is not supported.") from exc
+    except CRYPTOGRAPHY_ERRORS as exc:
+        raise BadCertTemplate("The public key in the template cannot be parsed.") from exc
 
 
 def _old_cert_id(cert_req: asn1.Asn1Value) -> CertId | None:
@@ -369,28 +376,54 @@ REASONS = {
 
 
 def rev_details(request: Request) -> tuple[RevDetails, ...]:
-    """The RevDetails of an rr body, RFC 9810, 5.3.9."""
+    """The RevDetails of an rr, RFC 9810, 5.3.9.
+
+    The reasonCode values are returned as sent (``reason_codes``); the server
+    checks them, so that a wrong one is answered in the rp (RFC 9483, 4.2).
+    ``reason`` is the CRLReason of the one valid code, else None.
+    """
     with asn1.undecodable(_bad_body(request)):
         entries = asn1.rev_details(_body(request))
     out = []
-    for issuer_der, serial, extensions_der in entries:
+    for fields in entries:
         try:
-            issuer = name_from_der(issuer_der) if issuer_der is not None else None
+            issuer = name_from_der(fields.issuer) if fields.issuer is not None else None
         except ValueError as exc:
             raise BadDataFormat("The issuer in certDetails cannot be parsed.") from exc
-        reason = None
-        if extensions_der is not None:
+        try:
+            subject = name_from_der(fields.subject) if fields.subject is not None else None
+        except ValueError as exc:
+            raise BadDataFormat("The subject in certDetails cannot be parsed.") from exc
+        public_key = _template_key(fields.public_key) if fields.public_key is not None else None
+        extensions = None
+        if fields.extensions is not None:
             try:
-                value = asn1.extension_values(extensions_der).get(asn1.OID.reason_code)
-                code = asn1.decode_enumerated(value) if value is not None else None
+                extensions = x509.load_der_x509_csr(
+                    asn1.csr_shell(asn1.null_dn_der(), None, fields.extensions)
+                ).extensions
+            except CRYPTOGRAPHY_ERRORS as exc:
+                raise BadDataFormat("The extensions in certDetails cannot be parsed.") from exc
+        codes = []
+        for oid, _critical, value in fields.entry_extensions:
+            if oid != asn1.OID.reason_code:
+                continue
+            try:
+                codes.append(asn1.decode_enumerated(value))
             except ValueError as exc:  # asn1.Asn1Error included
                 raise BadDataFormat("crlEntryDetails cannot be decoded.") from exc
-            if code is not None:
-                # RFC 5280, 5.3.1: reasonCode is 0..10 without 7.
-                if code not in REASONS:
-                    raise BadDataFormat(f"CRL reason code {shown(code)} is not valid.")
-                reason = REASONS[code]
-        out.append(RevDetails(issuer=issuer, serial_number=serial, reason=reason))
+        out.append(
+            RevDetails(
+                issuer=issuer,
+                serial_number=fields.serial_number,
+                reason=REASONS.get(codes[0]) if len(codes) == 1 else None,
+                reason_codes=tuple(codes),
+                entry_extensions=tuple(oid for oid, _critical, _value in fields.entry_extensions),
+                version=fields.version,
+                subject=subject,
+                public_key=public_key,
+                extensions=extensions,
+            )
+        )
     return tuple(out)
 
 

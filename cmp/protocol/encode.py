@@ -158,15 +158,29 @@ CURVE_OIDS = {
 }
 
 
+#: EdDSA key types and their OIDs, for id-regCtrl-algId (RFC 9483, 4.3.3; RFC 8410, 3).
+EDDSA_OIDS = {"ed25519": asn1.OID.ed25519, "ed448": asn1.OID.ed448}
+
+
 def cert_req_template_value(
     subject: x509.Name | None,
     extensions: tuple[x509.Extension, ...],
     rsa_key_size: int | None,
     ec_curve: str | None,
+    eddsa: str | None = None,
 ) -> bytes:
-    """certReqTemplate infoValue, CertReqTemplateContent (RFC 9483, 4.3.3)."""
+    """certReqTemplate infoValue, CertReqTemplateContent (RFC 9483, 4.3.3).
+
+    keySpec holds one control: id-regCtrl-algId for an EC or EdDSA key, or
+    id-regCtrl-rsaKeyLen for an RSA key; RFC 9483, 4.3.3 never puts both.
+    """
     controls: list[tuple[str, bytes]] = []
-    if ec_curve is not None:
+    if eddsa is not None:
+        # id-regCtrl-algId: AlgorithmIdentifier id-Ed25519 / id-Ed448, parameters absent
+        controls.append(
+            (asn1.OID.reg_ctrl_alg_id, asn1.encode_algorithm_identifier(EDDSA_OIDS[eddsa], None))
+        )
+    elif ec_curve is not None:
         # id-regCtrl-algId: AlgorithmIdentifier id-ecPublicKey with the namedCurve
         controls.append(
             (
@@ -176,7 +190,7 @@ def cert_req_template_value(
                 ),
             )
         )
-    if rsa_key_size is not None:
+    elif rsa_key_size is not None:
         # id-regCtrl-rsaKeyLen: INTEGER (1..MAX)
         controls.append((asn1.OID.reg_ctrl_rsa_key_len, asn1.encode_integer(rsa_key_size)))
     return asn1.encode_cert_req_template(
@@ -196,8 +210,29 @@ def crls_value(crls: tuple[x509.CertificateRevocationList, ...]) -> bytes | None
     return asn1.sequence_of([c.public_bytes(serialization.Encoding.DER) for c in crls])
 
 
+def crl_value(crl: x509.CertificateRevocationList) -> bytes:
+    """currentCRL infoValue: CertificateList (RFC 9810, 5.3.19.6)."""
+    return crl.public_bytes(serialization.Encoding.DER)
+
+
+def certificate_value(certificate: x509.Certificate) -> bytes:
+    """caProtEncCert infoValue: CMPCertificate (RFC 9810, 5.3.19.1)."""
+    return _der(certificate)
+
+
+def algorithm_value(algorithm: AlgorithmId) -> bytes:
+    """preferredSymmAlg infoValue: AlgorithmIdentifier (RFC 9810, 5.3.19.4)."""
+    return asn1.encode_algorithm_identifier(algorithm.oid, algorithm.parameters)
+
+
+def language_tags_value(tags: tuple[str, ...]) -> bytes:
+    """suppLangTags infoValue: SEQUENCE OF UTF8String (RFC 9810, 5.3.19.9)."""
+    return asn1.sequence_of([asn1.tlv(0x0C, tag.encode()) for tag in tags])
+
+
 def algorithms_value(algorithms: tuple[AlgorithmId, ...]) -> bytes:
-    """signKeyPairTypes infoValue: SEQUENCE OF AlgorithmIdentifier (RFC 9810, 5.3.19.2)."""
+    """signKeyPairTypes / encKeyPairTypes infoValue: SEQUENCE OF AlgorithmIdentifier
+    (RFC 9810, 5.3.19.2 and 5.3.19.3)."""
     return asn1.sequence_of(
         [asn1.encode_algorithm_identifier(a.oid, a.parameters) for a in algorithms]
     )

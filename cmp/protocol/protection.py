@@ -6,16 +6,24 @@
   has been applied ``iterationCount`` times in total; the MAC is
   ``mac(key, DER(ProtectedPart))``.  owf: SHA-1/SHA-224/256/384/512; mac:
   HMAC-SHA1 or HMAC-SHA2.  iterationCount is accepted only in 100..100000, the
-  range OpenSSL's CRMF code accepts, so a client cannot make us spin.
-* PBMAC1 (RFC 9481, 4.1.2; RFC 8018, 7.1): PBKDF2 with an HMAC-SHA2 PRF, then
-  HMAC-SHA2 over DER(ProtectedPart).
-* Signatures (RFC 9481, 3): RSA PKCS#1 v1.5 and ECDSA with SHA-256/384/512, for
+  range OpenSSL's CRMF code accepts, so a client cannot make us spin.  SHA-1
+  (OpenSSL's and FortiGate's default MAC) is not an RFC 9481 algorithm: with
+  ``rfc9481_only`` it is refused.
+* PBMAC1 (RFC 9481, 6.1.2; RFC 8018, 7.1): PBKDF2 with an HMAC-SHA2 PRF, then
+  HMAC-SHA2 over DER(ProtectedPart); iterationCount 100..1,000,000, computed by
+  :func:`hashlib.pbkdf2_hmac` (common clients use 262,144 and more).
+* Signatures (RFC 9481, 3): RSASSA-PKCS1-v1_5 and ECDSA with SHA-224/256/384/512,
+  RSASSA-PSS with SHA-224/256/384/512 and MGF1 with the same hash (RFC 4056),
+  ECDSA with SHAKE128/256 (RFC 8702), Ed25519 and Ed448 (RFC 8419), for
   signature-protected messages and for signature proof-of-possession.
+  RSASSA-PSS with SHAKE (RFC 8702, 3.2.1) needs SHAKE as its mask generation
+  function, which ``cryptography`` does not offer: refused with ``badAlg``.
 
 Anything outside these allow-lists is ``badAlg``.  MACs are compared with
 :func:`hmac.compare_digest`.  A response is protected the same way as its
 request, with the same password and parameters but a fresh salt
-(:class:`MacProtector`).
+(:class:`MacProtector`), or signed by the CA, with RSASSA-PSS when the request
+was (:meth:`SignatureProtector.answering`).
 """
 
 from __future__ import annotations
@@ -25,28 +33,31 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
 
 from . import asn1
 from .asn1 import OID
 from .errors import BadAlg, BadMessageCheck, shown
 from .structures import AlgorithmId
 
-#: One-way functions and the hashes behind HMAC / signature algorithms.
-HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+#: One-way functions and the hashes behind HMAC / signature algorithms; the
+#: SHAKEs with the output lengths of RFC 9481, 2.2 (certConf hashAlg).
+HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     OID.sha1: hashes.SHA1,
     OID.sha224: hashes.SHA224,
     OID.sha256: hashes.SHA256,
     OID.sha384: hashes.SHA384,
     OID.sha512: hashes.SHA512,
+    OID.shake128: lambda: hashes.SHAKE128(32),
+    OID.shake256: lambda: hashes.SHAKE256(64),
 }
-#: PasswordBasedMac mac algorithms, RFC 9481, 6.1.
+#: PasswordBasedMac mac algorithms, RFC 9481, 6.1.1 (HMAC-SHA1 of RFC 4210 too).
 PBM_MACS: dict[str, str] = {
     OID.hmac_sha1: "sha1",
     OID.hmac_with_sha1: "sha1",
@@ -55,7 +66,7 @@ PBM_MACS: dict[str, str] = {
     OID.hmac_with_sha384: "sha384",
     OID.hmac_with_sha512: "sha512",
 }
-#: PBKDF2 PRFs and PBMAC1 MACs: HMAC-SHA2 only, RFC 9481, 4.1.2 and 6.1.
+#: PBKDF2 PRFs and PBMAC1 MACs: HMAC-SHA2 only, RFC 9481, 6.1.2 and 6.2.1.
 HMAC_SHA2: dict[str, str] = {
     OID.hmac_with_sha224: "sha224",
     OID.hmac_with_sha256: "sha256",
@@ -69,18 +80,91 @@ _OWF_NAMES = {
     OID.sha384: "sha384",
     OID.sha512: "sha512",
 }
-#: Signature algorithms: OID -> (key type, hash), RFC 9481, 3.1 / 3.2.
-SIGNATURES: dict[str, tuple[type, type[hashes.HashAlgorithm]]] = {
-    OID.sha256_with_rsa: (rsa.RSAPublicKey, hashes.SHA256),
-    OID.sha384_with_rsa: (rsa.RSAPublicKey, hashes.SHA384),
-    OID.sha512_with_rsa: (rsa.RSAPublicKey, hashes.SHA512),
-    OID.ecdsa_with_sha256: (ec.EllipticCurvePublicKey, hashes.SHA256),
-    OID.ecdsa_with_sha384: (ec.EllipticCurvePublicKey, hashes.SHA384),
-    OID.ecdsa_with_sha512: (ec.EllipticCurvePublicKey, hashes.SHA512),
+#: What RFC 9481 (2.1, 6.1.1, 6.2.1) leaves out of the PBM algorithms: SHA-1.
+_NOT_RFC9481 = frozenset({OID.sha1, OID.hmac_sha1, OID.hmac_with_sha1})
+
+#: The key type behind each name of :class:`SignatureScheme`.
+_KEY_TYPES: dict[str, type] = {
+    "rsa": rsa.RSAPublicKey,
+    "ec": ec.EllipticCurvePublicKey,
+    "ed25519": ed25519.Ed25519PublicKey,
+    "ed448": ed448.Ed448PublicKey,
+}
+_PRIVATE_KEY_TYPES: dict[str, type] = {
+    "rsa": rsa.RSAPrivateKey,
+    "ec": ec.EllipticCurvePrivateKey,
+    "ed25519": ed25519.Ed25519PrivateKey,
+    "ed448": ed448.Ed448PrivateKey,
+}
+#: The keys that can sign a CMP message or a POP (RFC 9481, 3).
+SigningPublicKey = (
+    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+)
+
+
+@dataclass(frozen=True)
+class SignatureScheme:
+    """How a signature algorithm signs and verifies.
+
+    ``key`` names the key type ("rsa", "ec", "ed25519", "ed448"); ``hash`` the
+    digest (None for EdDSA, which hashes itself); ``pss`` an RSASSA-PSS
+    signature with MGF1 of the same hash and a salt of ``salt_length`` bytes;
+    ``prehash`` an ECDSA signature over a SHAKE digest (RFC 8702, 3.2.2).
+    """
+
+    name: str
+    key: str
+    hash: Callable[[], hashes.HashAlgorithm] | None
+    pss: bool = False
+    salt_length: int = 0
+    prehash: bool = False
+
+
+#: Signature algorithms without parameters to read: OID -> scheme, RFC 9481, 3.
+SIGNATURES: dict[str, SignatureScheme] = {
+    OID.sha224_with_rsa: SignatureScheme("sha224WithRSAEncryption", "rsa", hashes.SHA224),
+    OID.sha256_with_rsa: SignatureScheme("sha256WithRSAEncryption", "rsa", hashes.SHA256),
+    OID.sha384_with_rsa: SignatureScheme("sha384WithRSAEncryption", "rsa", hashes.SHA384),
+    OID.sha512_with_rsa: SignatureScheme("sha512WithRSAEncryption", "rsa", hashes.SHA512),
+    OID.ecdsa_with_sha224: SignatureScheme("ecdsa-with-SHA224", "ec", hashes.SHA224),
+    OID.ecdsa_with_sha256: SignatureScheme("ecdsa-with-SHA256", "ec", hashes.SHA256),
+    OID.ecdsa_with_sha384: SignatureScheme("ecdsa-with-SHA384", "ec", hashes.SHA384),
+    OID.ecdsa_with_sha512: SignatureScheme("ecdsa-with-SHA512", "ec", hashes.SHA512),
+    # RFC 8702, 3.2.2: ECDSA over SHAKE128 (256 bits) and SHAKE256 (512 bits).
+    OID.ecdsa_with_shake128: SignatureScheme(
+        "id-ecdsa-with-shake128", "ec", lambda: hashes.SHAKE128(32), prehash=True
+    ),
+    OID.ecdsa_with_shake256: SignatureScheme(
+        "id-ecdsa-with-shake256", "ec", lambda: hashes.SHAKE256(64), prehash=True
+    ),
+    # RFC 9481, 3.3 / RFC 8410, 3: EdDSA, no parameters, no separate hash.
+    OID.ed25519: SignatureScheme("Ed25519", "ed25519", None),
+    OID.ed448: SignatureScheme("Ed448", "ed448", None),
+}
+#: RSASSA-PSS hash algorithms, RFC 9481, 3.1 (RFC 4056).
+PSS_HASHES: dict[str, tuple[str, Callable[[], hashes.HashAlgorithm]]] = {
+    OID.sha224: ("sha224", hashes.SHA224),
+    OID.sha256: ("sha256", hashes.SHA256),
+    OID.sha384: ("sha384", hashes.SHA384),
+    OID.sha512: ("sha512", hashes.SHA512),
+}
+_PSS_HASH_OIDS = {name: oid for oid, (name, _hash) in PSS_HASHES.items()}
+#: Recognised as signatures, refused as badAlg (cryptography has no SHAKE MGF).
+_UNSUPPORTED_SIGNATURES = {
+    OID.rsassa_pss_shake128: "RSASSA-PSS with SHAKE128",
+    OID.rsassa_pss_shake256: "RSASSA-PSS with SHAKE256",
 }
 
-MIN_ITERATIONS = 100
-MAX_ITERATIONS = 100_000
+PBM_MIN_ITERATIONS = 100
+PBM_MAX_ITERATIONS = 100_000
+PBMAC1_MIN_ITERATIONS = 100
+#: RFC 9481, 6.1.2 refers to RFC 8018, which sets no maximum; NIST SP 800-132
+#: asks for counts as large as feasible.  Bounded all the same: the count is
+#: read before the sender is authenticated (about 0.4 s of CPU at this count).
+PBMAC1_MAX_ITERATIONS = 1_000_000
+#: The PBM range kept under its old names.
+MIN_ITERATIONS = PBM_MIN_ITERATIONS
+MAX_ITERATIONS = PBM_MAX_ITERATIONS
 MIN_SALT = 8  # RFC 8018, 4.1: at least eight octets
 MAX_SALT = 128
 MIN_KEY_LENGTH = 16
@@ -99,25 +183,51 @@ def is_mac(algorithm: AlgorithmId | None) -> bool:
 
 
 def is_signature(algorithm: AlgorithmId | None) -> bool:
-    return algorithm is not None and algorithm.oid in SIGNATURES
+    return algorithm is not None and (
+        algorithm.oid in SIGNATURES
+        or algorithm.oid == OID.rsassa_pss
+        or algorithm.oid in _UNSUPPORTED_SIGNATURES
+    )
 
 
-def hash_for_oid(oid: str) -> hashes.HashAlgorithm:
+def is_pss(algorithm: AlgorithmId | None) -> bool:
+    return algorithm is not None and algorithm.oid == OID.rsassa_pss
+
+
+def hash_for_oid(oid: str, *, rfc9481_only: bool = False) -> hashes.HashAlgorithm:
     """The hash for a digest OID (certConf hashAlg); badAlg if not allowed."""
+    if rfc9481_only and oid in _NOT_RFC9481:
+        raise BadAlg(f"Hash algorithm {oid} (SHA-1) is not an RFC 9481 algorithm.")
     try:
         return HASHES[oid]()
     except KeyError:
         raise BadAlg(f"Hash algorithm {oid} is not supported.") from None
 
 
+def certificate_hash(certificate: x509.Certificate) -> hashes.HashAlgorithm:
+    """The hash of a certConf certHash without hashAlg (RFC 9810, 5.3.18).
+
+    The hash of the certificate's signature algorithm; for an EdDSA signature,
+    which has none, SHA-512 (Ed25519) or SHAKE256 of 512 bits (Ed448), as RFC
+    9481, 3.3 prescribes.
+    """
+    algorithm = certificate.signature_hash_algorithm
+    if algorithm is not None:
+        return algorithm
+    oid = certificate.signature_algorithm_oid.dotted_string
+    if oid == OID.ed25519:
+        return hashes.SHA512()
+    if oid == OID.ed448:
+        return hashes.SHAKE256(64)
+    raise BadAlg("The certificate's signature has no hash; send hashAlg.")
+
+
 # --------------------------------------------------------------------------- MAC
 
 
-def _check_iterations(count: int) -> None:
-    if not MIN_ITERATIONS <= count <= MAX_ITERATIONS:
-        raise BadAlg(
-            f"Iteration count {shown(count)} is outside {MIN_ITERATIONS}..{MAX_ITERATIONS}."
-        )
+def _check_iterations(count: int, low: int = PBM_MIN_ITERATIONS, high: int = PBM_MAX_ITERATIONS):
+    if not low <= count <= high:
+        raise BadAlg(f"Iteration count {shown(count)} is outside {low}..{high}.")
 
 
 def _check_salt(salt: bytes) -> None:
@@ -135,7 +245,7 @@ class PBMParameters:
     mac: str
 
     @classmethod
-    def from_algorithm(cls, algorithm: AlgorithmId) -> PBMParameters:
+    def from_algorithm(cls, algorithm: AlgorithmId, *, rfc9481_only: bool = False) -> PBMParameters:
         if algorithm.parameters is None:
             raise BadAlg("PasswordBasedMac without parameters.")
         params = cls(*asn1.decode_pbm_parameter(algorithm.parameters))
@@ -143,6 +253,15 @@ class PBMParameters:
             raise BadAlg(f"PBM one-way function {params.owf} is not supported.")
         if params.mac not in PBM_MACS:
             raise BadAlg(f"PBM MAC algorithm {params.mac} is not supported.")
+        if rfc9481_only:
+            # RFC 9481, 6.1.1: owf from Section 2 (SHA-2), mac from 6.2 (HMAC-SHA2).
+            for oid, what in ((params.owf, "one-way function"), (params.mac, "MAC algorithm")):
+                if oid in _NOT_RFC9481:
+                    raise BadAlg(
+                        f"PBM {what} {oid} (SHA-1) is not an RFC 9481 algorithm; "
+                        "this server accepts only RFC 9481 algorithms."
+                    )
+        # RFC 9810, 5.1.3.1 sets no bounds; these are OpenSSL's.
         _check_iterations(params.iteration_count)
         _check_salt(params.salt)
         return params
@@ -181,11 +300,11 @@ class PBMAC1Parameters:
         if mac not in HMAC_SHA2:
             raise BadAlg(f"PBMAC1 MAC algorithm {mac} is not supported.")
         if key_length is None:
-            # RFC 9481, 4.1.2 asks for keyLength; default to the MAC's output size.
+            # RFC 9481, 6.1.2 asks for keyLength; default to the MAC's output size.
             key_length = hashlib.new(HMAC_SHA2[mac]).digest_size
         if not MIN_KEY_LENGTH <= key_length <= MAX_KEY_LENGTH:
             raise BadAlg(f"PBKDF2 key length {shown(key_length)} is not supported.")
-        _check_iterations(count)
+        _check_iterations(count, PBMAC1_MIN_ITERATIONS, PBMAC1_MAX_ITERATIONS)
         _check_salt(salt)
         return cls(salt, count, key_length, prf, mac)
 
@@ -205,14 +324,16 @@ class PBMAC1Parameters:
 
 
 @functools.lru_cache(maxsize=64)
-def mac_parameters(algorithm: AlgorithmId) -> PBMParameters | PBMAC1Parameters:
+def mac_parameters(
+    algorithm: AlgorithmId, *, rfc9481_only: bool = False
+) -> PBMParameters | PBMAC1Parameters:
     """Parse and allow-list the parameters of a MAC protection algorithm.
 
     Cached: a request's AlgorithmIdentifier is read three times (for the
     protector, the verification and the trace), before its MAC is checked.
     """
     if algorithm.oid == OID.password_based_mac:
-        return PBMParameters.from_algorithm(algorithm)
+        return PBMParameters.from_algorithm(algorithm, rfc9481_only=rfc9481_only)
     if algorithm.oid == OID.pbmac1:
         return PBMAC1Parameters.from_algorithm(algorithm)
     raise BadAlg(f"Protection algorithm {algorithm.oid} is not supported.")
@@ -246,6 +367,36 @@ def verify_mac(algorithm: AlgorithmId, secret: bytes, data: bytes, protection: b
 # --------------------------------------------------------------------------- signatures
 
 
+@functools.lru_cache(maxsize=64)
+def signature_scheme(algorithm: AlgorithmId) -> SignatureScheme:
+    """The allow-listed scheme of a signature AlgorithmIdentifier; badAlg otherwise.
+
+    RFC 9481, 3.1 / RFC 4056, 3: id-RSASSA-PSS carries RSASSA-PSS-params; the
+    hash is SHA-224..512, MGF1 uses the same hash, trailerField is 1.
+    """
+    scheme = SIGNATURES.get(algorithm.oid)
+    if scheme is not None:
+        return scheme
+    if algorithm.oid in _UNSUPPORTED_SIGNATURES:
+        raise BadAlg(f"{_UNSUPPORTED_SIGNATURES[algorithm.oid]} is not supported.")
+    if algorithm.oid != OID.rsassa_pss:
+        raise BadAlg(f"Signature algorithm {algorithm.oid} is not supported.")
+    if algorithm.parameters is None:
+        raise BadAlg("RSASSA-PSS without parameters.")
+    hash_oid, mgf, mgf_hash, salt_length, trailer = asn1.decode_rsassa_pss_params(
+        algorithm.parameters
+    )
+    if hash_oid not in PSS_HASHES:
+        raise BadAlg(f"RSASSA-PSS hash {hash_oid} is not supported.")
+    if mgf != OID.mgf1 or mgf_hash != hash_oid:
+        # RFC 4056, 3: MGF1 with the same hash as the signature's.
+        raise BadAlg("RSASSA-PSS must use MGF1 with its own hash algorithm.")
+    if trailer != 1 or not 0 <= salt_length <= 512:
+        raise BadAlg("RSASSA-PSS parameters are not supported.")
+    name, hash_type = PSS_HASHES[hash_oid]
+    return SignatureScheme(f"RSASSA-PSS with {name}", "rsa", hash_type, True, salt_length)
+
+
 def verify_signature(
     public_key: object, algorithm: AlgorithmId, signature: bytes, data: bytes
 ) -> bool:
@@ -253,22 +404,39 @@ def verify_signature(
 
     Raises BadAlg for algorithms outside the allow-list or not matching the key.
     """
-    try:
-        key_type, hash_type = SIGNATURES[algorithm.oid]
-    except KeyError:
-        raise BadAlg(f"Signature algorithm {algorithm.oid} is not supported.") from None
-    if not isinstance(public_key, key_type):
+    scheme = signature_scheme(algorithm)
+    if not isinstance(public_key, _KEY_TYPES[scheme.key]):
         raise BadAlg(f"Signature algorithm {algorithm.oid} does not match the key type.")
     if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size > MAX_RSA_BITS:
         raise BadAlg(f"RSA keys longer than {MAX_RSA_BITS} bits are not verified.")
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, data, padding.PKCS1v15(), hash_type())
+            assert scheme.hash is not None  # noqa: S101 - every RSA scheme has a hash
+            public_key.verify(signature, data, _rsa_padding(scheme), scheme.hash())
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, data, ec.ECDSA(hash_type()))
+            public_key.verify(signature, *_ecdsa(scheme, data))
+        elif isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            public_key.verify(signature, data)
     except InvalidSignature:
         return False
     return True
+
+
+def _rsa_padding(scheme: SignatureScheme) -> padding.AsymmetricPadding:
+    if scheme.pss:
+        assert scheme.hash is not None  # noqa: S101
+        return padding.PSS(padding.MGF1(scheme.hash()), scheme.salt_length)
+    return padding.PKCS1v15()
+
+
+def _ecdsa(scheme: SignatureScheme, data: bytes) -> tuple[bytes, ec.ECDSA]:
+    """(what is signed, the ECDSA algorithm) for an ECDSA scheme."""
+    assert scheme.hash is not None  # noqa: S101 - every ECDSA scheme has a hash
+    if scheme.prehash:
+        digest = hashes.Hash(scheme.hash())
+        digest.update(data)
+        return digest.finalize(), ec.ECDSA(utils.Prehashed(scheme.hash()))
+    return data, ec.ECDSA(scheme.hash())
 
 
 def verify_signature_protection(
@@ -279,27 +447,53 @@ def verify_signature_protection(
         raise BadMessageCheck("Message protection (signature) does not verify.")
 
 
-def _signature_oid(private_key: object, hash_name: str) -> str:
-    if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise BadAlg("Only RSA and ECDSA keys can sign CMP messages.")
-    return _signature_oid_for(private_key.public_key(), hash_name)
+def describe_signature(algorithm: AlgorithmId) -> str:
+    """A signature algorithm for the trace."""
+    return signature_scheme(algorithm).name
 
 
-def _signature_oid_for(public_key: object, hash_name: str) -> str:
-    table = {
-        (True, "sha256"): OID.sha256_with_rsa,
-        (True, "sha384"): OID.sha384_with_rsa,
-        (True, "sha512"): OID.sha512_with_rsa,
-        (False, "sha256"): OID.ecdsa_with_sha256,
-        (False, "sha384"): OID.ecdsa_with_sha384,
-        (False, "sha512"): OID.ecdsa_with_sha512,
-    }
-    if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise BadAlg("Only RSA and ECDSA keys can sign CMP messages.")
+def _key_name(key: object) -> str:
+    for name, key_type in (*_KEY_TYPES.items(), *_PRIVATE_KEY_TYPES.items()):
+        if isinstance(key, key_type):
+            return name
+    raise BadAlg("Only RSA, ECDSA, Ed25519 and Ed448 keys can sign CMP messages.")
+
+
+#: The signature OID for each (key type, hash) a response is signed with.
+_PKCS1_OR_ECDSA = {
+    ("rsa", "sha224"): OID.sha224_with_rsa,
+    ("rsa", "sha256"): OID.sha256_with_rsa,
+    ("rsa", "sha384"): OID.sha384_with_rsa,
+    ("rsa", "sha512"): OID.sha512_with_rsa,
+    ("ec", "sha224"): OID.ecdsa_with_sha224,
+    ("ec", "sha256"): OID.ecdsa_with_sha256,
+    ("ec", "sha384"): OID.ecdsa_with_sha384,
+    ("ec", "sha512"): OID.ecdsa_with_sha512,
+}
+
+
+def signature_algorithm(public_key: object, hash_name: str, *, pss: bool = False) -> AlgorithmId:
+    """The AlgorithmIdentifier a key of this type signs with (RFC 9481, 3).
+
+    RFC 4055, 5: sha*WithRSAEncryption parameters are NULL; RFC 5758, 3.2:
+    ecdsa-with-SHA* parameters are absent; RFC 8410, 3: EdDSA parameters are
+    absent; RFC 4055, 3.1: RSASSA-PSS-params with MGF1 and a salt as long as
+    the hash (RFC 9481, 3.1).
+    """
+    key = _key_name(public_key)
+    if key in ("ed25519", "ed448"):
+        return AlgorithmId(OID.ed25519 if key == "ed25519" else OID.ed448)
+    if pss and key == "rsa":
+        if hash_name not in _PSS_HASH_OIDS:
+            raise BadAlg(f"Hash {hash_name} is not supported for RSASSA-PSS.")
+        hash_oid = _PSS_HASH_OIDS[hash_name]
+        salt_length = PSS_HASHES[hash_oid][1]().digest_size
+        return AlgorithmId(OID.rsassa_pss, asn1.encode_rsassa_pss_params(hash_oid, salt_length))
     try:
-        return table[(isinstance(public_key, rsa.RSAPublicKey), hash_name)]
+        oid = _PKCS1_OR_ECDSA[(key, hash_name)]
     except KeyError:
         raise BadAlg(f"Hash {hash_name} is not supported for signatures.") from None
+    return AlgorithmId(oid, b"\x05\x00" if key == "rsa" else None)
 
 
 # --------------------------------------------------------------------------- protectors
@@ -335,9 +529,18 @@ class MacProtector:
 
     @classmethod
     def like(
-        cls, algorithm: AlgorithmId, secret: bytes, sender_kid: bytes | None = None
+        cls,
+        algorithm: AlgorithmId,
+        secret: bytes,
+        sender_kid: bytes | None = None,
+        *,
+        rfc9481_only: bool = False,
     ) -> MacProtector:
-        return cls(secret=secret, parameters=mac_parameters(algorithm), sender_kid=sender_kid)
+        return cls(
+            secret=secret,
+            parameters=mac_parameters(algorithm, rfc9481_only=rfc9481_only),
+            sender_kid=sender_kid,
+        )
 
     def new_algorithm(self) -> AlgorithmId:
         salt = os.urandom(max(16, len(self.parameters.salt)))
@@ -360,16 +563,24 @@ class SignatureProtector:
 
     RFC 9483, 3.1: for signature protection senderKID is the
     SubjectKeyIdentifier of the protecting certificate, if it has one.
-    ``sign_with(data, hash)`` makes the signature, so the private key can stay
-    in a keystore or an HSM; :meth:`with_key` wraps a key object held here.
+    ``sign_with(data, hash)`` makes an RSASSA-PKCS1-v1_5, ECDSA or (hash None)
+    EdDSA signature, so the private key can stay in a keystore or an HSM;
+    ``sign_pss_with(data, hash)``, when given, makes an RSASSA-PSS signature
+    (MGF1 with the same hash, a salt as long as the hash).  :meth:`with_key`
+    wraps a key object held here.
     """
 
     certificate: x509.Certificate
-    sign_with: Callable[[bytes, hashes.HashAlgorithm], bytes] = field(repr=False)
+    sign_with: Callable[[bytes, hashes.HashAlgorithm | None], bytes] = field(repr=False)
     hash_name: str = "sha256"
     #: extraCerts of the signed message: the protecting certificate first, then
     #: its issuers (RFC 9483, 3.3).  Empty: the certificate alone is sent.
     chain: tuple[x509.Certificate, ...] = ()
+    sign_pss_with: Callable[[bytes, hashes.HashAlgorithm], bytes] | None = field(
+        default=None, repr=False
+    )
+    #: Sign with RSASSA-PSS (set by :meth:`answering`).
+    pss: bool = False
 
     @property
     def extra_certs(self) -> tuple[x509.Certificate, ...]:
@@ -383,15 +594,40 @@ class SignatureProtector:
         hash_name: str = "sha256",
         chain: tuple[x509.Certificate, ...] = (),
     ) -> SignatureProtector:
-        def sign_with(data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
+        def sign_with(data: bytes, algorithm: hashes.HashAlgorithm | None) -> bytes:
+            if isinstance(private_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+                return private_key.sign(data)
+            if algorithm is None:
+                raise BadAlg("RSA and ECDSA signatures need a hash.")
             if isinstance(private_key, rsa.RSAPrivateKey):
                 return private_key.sign(data, padding.PKCS1v15(), algorithm)
             if isinstance(private_key, ec.EllipticCurvePrivateKey):
                 return private_key.sign(data, ec.ECDSA(algorithm))
-            raise BadAlg("Only RSA and ECDSA keys can sign CMP messages.")
+            raise BadAlg("Only RSA, ECDSA, Ed25519 and Ed448 keys can sign CMP messages.")
 
-        _signature_oid(private_key, hash_name)  # refuse unsupported keys and hashes now
-        return cls(certificate, sign_with, hash_name, chain)
+        def sign_pss_with(data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
+            if not isinstance(private_key, rsa.RSAPrivateKey):
+                raise BadAlg("Only an RSA key signs with RSASSA-PSS.")
+            return private_key.sign(
+                data, padding.PSS(padding.MGF1(algorithm), algorithm.digest_size), algorithm
+            )
+
+        # refuse unsupported keys and hashes now
+        signature_algorithm(_public(private_key), hash_name)
+        return cls(certificate, sign_with, hash_name, chain, sign_pss_with)
+
+    def answering(self, request_algorithm: AlgorithmId | None) -> SignatureProtector:
+        """This protector for the response to a request signed with ``request_algorithm``.
+
+        A request signed with RSASSA-PSS is answered with RSASSA-PSS when the
+        CA's key is RSA and can sign so (RFC 9481, 3.1); otherwise as usual.
+        """
+        pss = (
+            is_pss(request_algorithm)
+            and self.sign_pss_with is not None
+            and isinstance(self.certificate.public_key(), rsa.RSAPublicKey)
+        )
+        return self if pss == self.pss else replace(self, pss=pss)
 
     @property
     def sender_kid(self) -> bytes | None:
@@ -402,14 +638,20 @@ class SignatureProtector:
         return ext.value.digest
 
     def new_algorithm(self) -> AlgorithmId:
-        oid = _signature_oid_for(self.certificate.public_key(), self.hash_name)
-        # RFC 4055, 5: sha*WithRSAEncryption parameters are NULL; RFC 5758, 3.2:
-        # ecdsa-with-SHA* parameters are absent.
-        return AlgorithmId(oid, b"\x05\x00" if oid in _RSA_SIGNATURES else None)
+        return signature_algorithm(self.certificate.public_key(), self.hash_name, pss=self.pss)
 
     def protect(self, algorithm: AlgorithmId, data: bytes) -> bytes:
-        _key_type, hash_type = SIGNATURES[algorithm.oid]
-        return self.sign_with(data, hash_type())
+        scheme = signature_scheme(algorithm)
+        if scheme.pss:
+            if self.sign_pss_with is None:  # pragma: no cover - answering() checks it
+                raise BadAlg("This signer cannot sign with RSASSA-PSS.")
+            assert scheme.hash is not None  # noqa: S101
+            return self.sign_pss_with(data, scheme.hash())
+        return self.sign_with(data, scheme.hash() if scheme.hash is not None else None)
 
 
-_RSA_SIGNATURES = frozenset({OID.sha256_with_rsa, OID.sha384_with_rsa, OID.sha512_with_rsa})
+def _public(private_key: object) -> object:
+    public_key = getattr(private_key, "public_key", None)
+    if public_key is None:
+        raise BadAlg("Only RSA, ECDSA, Ed25519 and Ed448 keys can sign CMP messages.")
+    return public_key()

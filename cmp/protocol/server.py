@@ -21,11 +21,18 @@ pollReq/pollRep, and implicit confirmation.  :data:`HANDLERS` maps each
 request body type to the method that answers it; any other body is answered
 with ``badRequest`` "<body> is not supported.".
 
+A failure of the message itself (its protection, header or encoding) is
+answered with an ``error`` message; a refusal of what a certificate or
+revocation request asks for is answered in the response body of that
+request, an ip/cp/kup or rp with status rejection (RFC 9483, 4.1.1, 4.1.3
+and 4.2).
+
 Work before the sender is authenticated is bounded: :func:`.decode.decode`
 reads only the frame and the header, within the limits of :mod:`.asn1` (a
 message over them is answered with badDataFormat before anything else); the
-protection is verified next, and only then is the body decoded and are the
-extraCerts past the protection certificate parsed.
+protection is verified next, then the header is checked (so that an error
+about it is protected like a response, RFC 9483, 3.6.4), and only then is the
+body decoded and are the extraCerts past the protection certificate parsed.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import datetime
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -44,7 +52,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PublicKeyTypes,
 )
 
-from . import decode, encode, errors, protection
+from . import asn1, decode, encode, errors, protection
 from .asn1 import OID
 from .backend_api import (
     Backend,
@@ -62,6 +70,7 @@ from .backend_api import (
     Signer,
     Waiting,
 )
+from .decode import REASONS
 from .errors import (
     AddInfoNotAvailable,
     BadCertId,
@@ -73,10 +82,13 @@ from .errors import (
     BadRequest,
     BadSenderNonce,
     BadTime,
+    CertConfirmed,
     CMPError,
+    FailureInfo,
     NotAuthorized,
     TransactionIdInUse,
     UnsupportedVersion,
+    WrongIntegrity,
 )
 from .structures import (
     RESPONSE_BODY,
@@ -93,10 +105,14 @@ from .structures import (
     Request,
     RequestHeader,
     ResponseBody,
+    RevDetails,
     RevRepBody,
+    kid_text,
 )
 
 __all__ = ["HANDLERS", "CMPServer", "ServerResult"]
+
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- result
@@ -106,9 +122,11 @@ __all__ = ["HANDLERS", "CMPServer", "ServerResult"]
 class ServerResult:
     """The outcome of :meth:`CMPServer.handle`.
 
-    ``body`` is the DER response to send with Content-Type application/pkixcmp
-    (an error message when ``error`` is set).  ``trace`` holds human-readable
-    lines for a debug log; it never contains a secret or a key.
+    ``body`` is the DER response to send with Content-Type application/pkixcmp.
+    ``error`` is set when the request failed: answered with an error message,
+    or refused in its response body (``rejected``: an ip/cp/kup or rp with
+    status rejection).  ``trace`` holds human-readable lines for a debug log;
+    it never contains a secret or a key.
     """
 
     body: bytes
@@ -117,6 +135,7 @@ class ServerResult:
     sender_kid: bytes | None
     error: CMPError | None
     trace: tuple[str, ...]
+    rejected: bool = False
 
 
 @dataclass
@@ -133,6 +152,8 @@ class _Exchange:
     signer: Signer | None = None
     #: The response body type, when it is not implied by the request's.
     response_type: str | None = None
+    #: The refusal sent in the response body (ip/cp/kup/rp with status rejection).
+    rejection: CMPError | None = None
 
 
 def _utcnow() -> datetime.datetime:
@@ -140,18 +161,31 @@ def _utcnow() -> datetime.datetime:
 
 
 def _kid(sender_kid: bytes | None) -> str:
-    if sender_kid is None:
-        return "(none)"
-    if sender_kid.isascii() and sender_kid.decode().isprintable():
-        return sender_kid.decode()
-    return sender_kid.hex()
+    return kid_text(sender_kid) or "(none)"
 
 
-def _transaction_id(header: RequestHeader) -> bytes:
-    # RFC 9810, 5.1.1: every message of a transaction carries its transactionID.
-    if not header.transaction_id:
-        raise BadDataFormat("transactionID is missing.")
-    return header.transaction_id
+#: The body types that continue a transaction rather than start one.
+_CONTINUING = frozenset({"certConf", "pollReq", "error"})
+
+#: Failures of the message itself (RFC 9483, 3.5 and 3.6.4): answered with an
+#: error message even when found while the body is read.  Any other refusal of
+#: a certificate or revocation request goes into its ip/cp/kup or rp.
+_MESSAGE_FAILURES = frozenset(
+    {
+        FailureInfo.badAlg,
+        FailureInfo.badMessageCheck,
+        FailureInfo.badTime,
+        FailureInfo.badDataFormat,
+        FailureInfo.wrongIntegrity,
+        FailureInfo.badRecipientNonce,
+        FailureInfo.badSenderNonce,
+        FailureInfo.signerNotTrusted,
+        FailureInfo.transactionIdInUse,
+        FailureInfo.unsupportedVersion,
+        FailureInfo.systemUnavail,
+        FailureInfo.systemFailure,
+    }
+)
 
 
 def _name(name: x509.Name | None) -> str:
@@ -180,7 +214,7 @@ def _ski(certificate: x509.Certificate) -> bytes | None:
 
 def _same_key(a: object, b: object) -> bool:
     def spki(key: object) -> bytes | None:
-        if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        if not isinstance(key, protection.SigningPublicKey):
             return None
         return key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -192,17 +226,33 @@ def _same_key(a: object, b: object) -> bool:
 #: Unknown infoTypes of a genm named one by one in the trace; the rest are counted.
 _TRACED_UNKNOWN_INFO_TYPES = 8
 
-#: genm infoTypes served (RFC 9483, 4.3): request OID -> (kind, response OID).
+#: genm infoTypes served (RFC 9483, 4.3; RFC 9810, 5.3.19): request OID -> (kind,
+#: response OID).  The kinds of :data:`.backend_api.INFO_KINDS` are asked of the
+#: backend; preferredSymmAlg and suppLangTags the server answers itself.
 _INFO_TYPES = {
     OID.it_ca_certs: ("caCerts", OID.it_ca_certs),
     OID.it_root_ca_cert: ("rootCaCert", OID.it_root_ca_key_update),
     OID.it_cert_req_template: ("certReqTemplate", OID.it_cert_req_template),
     OID.it_crl_status_list: ("crlStatusList", OID.it_crls),
     OID.it_sign_key_pair_types: ("signKeyPairTypes", OID.it_sign_key_pair_types),
+    OID.it_enc_key_pair_types: ("encKeyPairTypes", OID.it_enc_key_pair_types),
+    OID.it_current_crl: ("currentCRL", OID.it_current_crl),
+    OID.it_ca_prot_enc_cert: ("caProtEncCert", OID.it_ca_prot_enc_cert),
+    OID.it_preferred_symm_alg: ("preferredSymmAlg", OID.it_preferred_symm_alg),
+    OID.it_supp_lang_tags: ("suppLangTags", OID.it_supp_lang_tags),
     # Leniency: clients predating RFC 9480 (OpenSSL 3.0, "-infotype rootCaKeyUpdate")
     # can only ask with the response's infoType; served as rootCaCert without an old root.
     OID.it_root_ca_key_update: ("rootCaCert", OID.it_root_ca_key_update),
 }
+#: RFC 9810, 5.3.19 / RFC 9483, 4.3: the infoTypes whose request carries a value
+#: (rootCaCert: the old root, optional; crlStatusList and suppLangTags: required).
+#: Every other served infoType is asked for without one.
+_INFO_VALUE_TAKEN = {"rootCaCert": False, "crlStatusList": True, "suppLangTags": True}
+#: RFC 9481, 5: the content-encryption algorithm preferred, were anything
+#: encrypted for this CA (nothing is: it generates no keys for clients).
+PREFERRED_SYMMETRIC_ALGORITHM = AlgorithmId(OID.aes256_cbc)
+#: The language of every statusString and text this server writes (RFC 5646 tag).
+LANGUAGE = "en"
 
 
 class CMPServer:
@@ -215,6 +265,13 @@ class CMPServer:
     None means the NULL-DN (RFC 9810, 5.1.1).  A client that pins the CA
     certificate (OpenSSL ``-srvcert``) only shows the text of an error whose
     sender is that CA's subject.
+
+    ``strict_header_checks`` applies the header rules of RFC 9483, 3.1 that
+    lenient clients might break (messageTime required, senderKID for signature
+    protection, a MAC sender as directoryName, well-formed implicitConfirm and
+    confirmWaitTime); OpenSSL's client and FortiGates meet them all.
+    ``rfc9481_only`` refuses PasswordBasedMac with SHA-1 (OpenSSL's default),
+    which RFC 9481 does not list.
     """
 
     def __init__(
@@ -226,6 +283,8 @@ class CMPServer:
         nonce: Callable[[], bytes] = encode.new_nonce,
         default_sender: x509.Name | None = None,
         error_signer: Callable[[x509.Name], protection.Protector | None] | None = None,
+        strict_header_checks: bool = True,
+        rfc9481_only: bool = False,
     ) -> None:
         self.backend = backend
         self.default_sender = default_sender
@@ -233,6 +292,8 @@ class CMPServer:
         self.clock = clock
         self.max_clock_skew = max_clock_skew
         self.nonce = nonce
+        self.strict_header_checks = strict_header_checks
+        self.rfc9481_only = rfc9481_only
 
     # ------------------------------------------------------------------ entry point
 
@@ -268,23 +329,24 @@ class CMPServer:
                 clock_now=self.clock(),
                 nonce=self.nonce(),
             )
-        trace.append(
-            "CMP response sent: "
-            + (
-                "error"
-                if error is not None
-                else exchange.response_type or self._response_type(request)
-            )
-            + f", {len(response)} bytes"
-            + ("" if error is None or protector is not None else ", unprotected")
-        )
+        if error is not None:
+            sent = "error"
+        else:
+            sent = exchange.response_type or self._response_type(request)
+            if exchange.rejection is not None:
+                sent += " (rejection)"
+        line = f"CMP response sent: {sent}, {len(response)} bytes"
+        if error is not None and protector is None:
+            line += ", unprotected"
+        trace.append(line)
         return ServerResult(
             body=response,
             body_type=request.body_type,
             transaction_id=header.transaction_id,
             sender_kid=header.sender_kid,
-            error=error,
+            error=error or exchange.rejection,
             trace=tuple(trace),
+            rejected=error is None and exchange.rejection is not None,
         )
 
     def _error_protector(self, exchange: _Exchange) -> protection.Protector | None:
@@ -299,7 +361,8 @@ class CMPServer:
         """
         if exchange.protector is not None and (exchange.mac_verified or exchange.signer):
             return exchange.protector
-        if protection.is_signature(exchange.request.header.protection_alg):
+        algorithm = exchange.request.header.protection_alg
+        if protection.is_signature(algorithm):
             # RFC 9483, 3.2: a client that signs expects signed responses; errors
             # before its signer is trusted are signed by the CA named as sender.
             if exchange.sender is not None:
@@ -309,7 +372,7 @@ class CMPServer:
                     signer = None
                 if signer is not None:
                     exchange.trace.append("error signed by the CA")
-                    return signer
+                    return signer.answering(algorithm)
             return None
         if self.error_signer is not None and exchange.sender is not None:
             try:
@@ -331,8 +394,11 @@ class CMPServer:
             # A limit exceeded or a header field unreadable: refused before any lookup.
             raise exchange.request.defect
         self._lookup_secret(exchange)
-        self._check_header(exchange.request.header)
         handler = HANDLERS.get(exchange.request.body_type)
+        # The protection first, then the header: an error about the header then
+        # carries the protection of a response (RFC 9483, 3.6.4).
+        self._check_protection(exchange, trust_signer=handler is not None)
+        self._check_header(exchange)
         if handler is None:
             # RFC 9483, 3.5 / RFC 9810, 5.1: the transaction type is not supported.
             raise BadRequest(f"{exchange.request.body_type} is not supported.")
@@ -368,6 +434,22 @@ class CMPServer:
             extra_certs=_extra_certs(exchange.protector, chain),
         )
 
+    def _answer_as(self, exchange: _Exchange, sender: x509.Name) -> None:
+        """The response comes from the CA ``sender`` (the one that issued, or holds the
+        transaction).  A signed response is then signed by that CA (RFC 9483, 3.2),
+        which may differ from the one chosen when the signer was trusted (two
+        device enrollments on different CAs trusting one vendor CA)."""
+        if sender == exchange.sender:
+            return
+        exchange.sender = sender
+        if exchange.signer is not None and isinstance(
+            exchange.protector, protection.SignatureProtector
+        ):
+            exchange.protector = self.backend.response_signer(sender).answering(
+                exchange.request.header.protection_alg
+            )
+            exchange.trace.append(f"Response signed by {_name(sender)}")
+
     # ------------------------------------------------------------------ common checks
 
     def _lookup_secret(self, exchange: _Exchange) -> None:
@@ -385,15 +467,22 @@ class CMPServer:
         exchange.trace.append(f"Enrollment found for senderKID {_kid(header.sender_kid)}")
         # Raises BadAlg for parameters we do not accept; the error then goes unprotected.
         exchange.protector = protection.MacProtector.like(
-            algorithm, exchange.secret.secret, header.sender_kid
+            algorithm, exchange.secret.secret, header.sender_kid, rfc9481_only=self.rfc9481_only
         )
 
-    def _check_header(self, header: RequestHeader) -> None:
+    def _check_header(self, exchange: _Exchange) -> None:
+        header = exchange.request.header
         # RFC 9810, 5.1.1 and 7: pvno is cmp2000 (2) or cmp2021 (3).
         if header.pvno not in (2, 3):
             raise UnsupportedVersion(f"pvno {errors.shown(header.pvno)} is not supported.")
         # RFC 9810, 5.1.1: transactionID identifies the transaction; RFC 9483, 3.1: MUST be present.
         if not header.transaction_id:
+            if exchange.request.body_type in _CONTINUING:
+                # RFC 9483, 3.5: a later message names the transaction it continues.
+                raise BadRequest(
+                    f"A {exchange.request.body_type} must carry the transactionID of its "
+                    "transaction."
+                )
             raise BadDataFormat("transactionID is missing.")
         # RFC 9483, 3.1: senderNonce MUST be present and at least 128 bits.
         if header.sender_nonce is None or len(header.sender_nonce) < 16:
@@ -405,8 +494,41 @@ class CMPServer:
                 raise BadTime(
                     f"messageTime differs from the server time by {int(skew.total_seconds())} s."
                 )
+        if self.strict_header_checks:
+            self._check_header_strictly(exchange)
 
-    def _check_protection(self, exchange: _Exchange) -> None:
+    def _check_header_strictly(self, exchange: _Exchange) -> None:
+        """The header rules of RFC 9483, 3.1 behind ``strict_header_checks``."""
+        header = exchange.request.header
+        # RFC 9483, 3.1: messageTime is present in the messages of this profile, so
+        # that the receiver can check it (3.5: badTime).
+        if header.message_time is None:
+            raise BadTime("messageTime is missing.")
+        # RFC 9483, 3.1: with MAC-based protection the sender is a directoryName
+        # (with the name the shared secret was agreed for, or the NULL-DN).
+        if protection.is_mac(header.protection_alg) and header.sender is None:
+            raise BadMessageCheck("With MAC-based protection the sender must be a directoryName.")
+        values: dict[str, list[bytes | None]] = {}
+        for oid, value in header.general_info:
+            values.setdefault(oid, []).append(value)
+        implicit = values.get(OID.implicit_confirm, [])
+        # RFC 9810, 5.1.1.1: ImplicitConfirmValue ::= NULL.
+        if any(value is not None and not asn1.is_null(value) for value in implicit):
+            raise BadRequest("The implicitConfirm value must be NULL.")
+        wait = values.get(OID.confirm_wait_time, [])
+        for value in wait:
+            # RFC 9810, 5.1.1.2: ConfirmWaitTimeValue ::= GeneralizedTime.
+            try:
+                asn1.generalized_time(value or b"")
+            except asn1.Asn1Error:
+                raise BadDataFormat(
+                    "The confirmWaitTime value must be a GeneralizedTime."
+                ) from None
+        # RFC 9483, 3.1: confirmWaitTime only where implicitConfirm is not asked for.
+        if implicit and wait:
+            raise BadRequest("implicitConfirm and confirmWaitTime exclude each other.")
+
+    def _check_protection(self, exchange: _Exchange, *, trust_signer: bool = True) -> None:
         request = exchange.request
         algorithm = request.header.protection_alg
         # RFC 9810, 5.1.3 and RFC 9483, 3.2: requests MUST be protected.
@@ -423,12 +545,12 @@ class CMPServer:
             exchange.trace.append(f"Protection checked: {protection.describe(algorithm)}: OK")
             return
         if protection.is_signature(algorithm):
-            self._check_signature(exchange, algorithm, request.protection)
+            self._check_signature(exchange, algorithm, request.protection, trust=trust_signer)
             return
         raise errors.BadAlg(f"Protection algorithm {algorithm.oid} is not supported.")
 
     def _check_signature(
-        self, exchange: _Exchange, algorithm: AlgorithmId, signature: bytes
+        self, exchange: _Exchange, algorithm: AlgorithmId, signature: bytes, *, trust: bool
     ) -> None:
         """Verify a signature-protected request and ask the backend to trust its signer."""
         request = exchange.request
@@ -442,6 +564,11 @@ class CMPServer:
             raise BadMessageCheck(
                 "senderKID does not match the protection certificate's subjectKeyIdentifier."
             )
+        if self.strict_header_checks and ski is not None and header.sender_kid is None:
+            # RFC 9483, 3.1: senderKID MUST identify the protection certificate's key.
+            raise BadMessageCheck(
+                "senderKID is required: the subjectKeyIdentifier of the protection certificate."
+            )
         # RFC 9483, 3.1: sender is the subject of the protection certificate.
         if (
             header.sender is not None
@@ -454,9 +581,18 @@ class CMPServer:
             algorithm, certificate, request.protected_part, signature
         )
         exchange.trace.append(
-            f"Protection checked: signature by {certificate.subject.rfc4514_string()}, "
-            f"serial {certificate.serial_number:x}: OK"
+            f"Protection checked: {protection.describe_signature(algorithm)} by "
+            f"{certificate.subject.rfc4514_string()}, serial {certificate.serial_number:x}: OK"
         )
+        if request.body_type == "certConf" and header.transaction_id:
+            pending = self.backend.pending_confirmation(header.transaction_id)
+            if pending is not None and pending.certificate == certificate:
+                exchange.sender = pending.sender
+                # RFC 9483, 4.1.1: the certConf is protected as the request was, not
+                # with the certificate it confirms (which is not in force yet).
+                raise BadRequest("A certConf is not signed with the certificate it confirms.")
+        if not trust:
+            return
         signer = self.backend.signer(certificate, request.extra_certs, request.body_type)
         exchange.signer = signer
         exchange.sender = signer.sender
@@ -464,40 +600,87 @@ class CMPServer:
             "Signer trusted" + (f": {signer.reference}" if signer.reference else "")
         )
         # RFC 9483, 3.2: the response to a signed request is signed by the CA.
-        exchange.protector = self.backend.response_signer(signer.sender)
+        exchange.protector = self.backend.response_signer(signer.sender).answering(algorithm)
 
     def _check_new_transaction(self, exchange: _Exchange) -> None:
-        transaction_id = _transaction_id(exchange.request.header)
-        # RFC 9810, 5.1.1: a new transaction must not reuse an open transactionID.
-        if self.backend.transaction_in_use(transaction_id):
+        header = exchange.request.header
+        # RFC 9483, 3.1: recipNonce is absent in the first message of a transaction
+        # (there is no message of the server to answer yet).
+        if header.recip_nonce is not None:
+            raise BadRecipientNonce(
+                "recipNonce must be absent in the first message of a transaction."
+            )
+        # RFC 9810, 5.1.1: a new transaction must not reuse a transactionID.
+        if self.backend.transaction_in_use(header.transaction_id or b""):
             raise TransactionIdInUse("transactionID is already in use.")
 
-    def _check_public_key(
-        self, public_key: PublicKeyTypes
-    ) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    def _check_public_key(self, public_key: PublicKeyTypes) -> protection.SigningPublicKey:
         """The key of a CertReqMsg: the backend's key policy, then what a POP needs.
 
         The backend decides which keys are strong enough; the protocol refuses only
         the key types whose POPOSigningKey it cannot verify (RFC 4211, 4.1, with the
-        RFC 9481, 3 signature algorithms: RSA and ECDSA).
+        RFC 9481, 3 signature algorithms: RSA, ECDSA, EdDSA).
         """
         self.backend.check_public_key(public_key)
-        if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        if not isinstance(public_key, protection.SigningPublicKey):
             raise BadCertTemplate(
-                "Only RSA and EC keys can prove possession by signature to this server."
+                "Only RSA, EC, Ed25519 and Ed448 keys can prove possession by signature "
+                "to this server."
             )
         return public_key
+
+    def _answer_content(
+        self,
+        exchange: _Exchange,
+        response_type: str,
+        cert_req_id: int,
+        work: Callable[[], bytes],
+        *,
+        message_failures: frozenset[FailureInfo] = _MESSAGE_FAILURES,
+    ) -> bytes:
+        """Run ``work``; a refusal of the request's content becomes the response body
+        with status rejection (RFC 9483, 4.1.1, 4.1.3 and 4.2; RFC 9810, 5.3.4),
+        a failure of the message itself stays an error message."""
+        try:
+            return work()
+        except CMPError as exc:
+            if exc.failure in message_failures:
+                raise
+            exchange.rejection = exc
+            exchange.response_type = response_type
+            exchange.trace.append(f"Request rejected: {exc.failure.name}: {exc.text}")
+            body: ResponseBody
+            if response_type == "rp":
+                body = RevRepBody(PKIStatus.rejection, exc.text, int(exc.failure))
+            else:
+                body = CertRepBody(
+                    body_type=response_type,
+                    cert_req_id=cert_req_id,
+                    status=PKIStatus.rejection,
+                    status_text=exc.text,
+                    failure=int(exc.failure),
+                )
+            return self._respond(exchange, body)
 
     # ------------------------------------------------------------------ ir / cr / p10cr
 
     def _certification(self, exchange: _Exchange) -> bytes:
         """ir (RFC 9483, 4.1.1) and cr (4.1.2): one CertReqMsg with a signature POP."""
-        self._check_protection(exchange)
         self._check_new_transaction(exchange)
+        return self._answer_content(
+            exchange,
+            RESPONSE_BODY[exchange.request.body_type],
+            0,
+            lambda: self._certification_content(exchange),
+        )
+
+    def _certification_content(self, exchange: _Exchange) -> bytes:
         cert_req = self._single_cert_request(exchange)
-        # RFC 9483, 4.1.1: the template carries subject and publicKey.
-        if cert_req.subject is None or len(cert_req.subject) == 0:
-            raise BadCertTemplate("The certificate template has no subject.")
+        # RFC 9483, 4.1.1: the template carries subject and publicKey; the subject
+        # may be the NULL-DN when a subjectAltName names the subject (RFC 5280, 4.2.1.6).
+        subject = cert_req.subject if cert_req.subject is not None else x509.Name([])
+        if len(subject) == 0 and not cert_req.subject_alt_names:
+            raise BadCertTemplate("The certificate template has no subject and no subjectAltName.")
         if cert_req.public_key is None:
             raise BadCertTemplate("The certificate template has no public key.")
         public_key = self._check_public_key(cert_req.public_key)
@@ -505,7 +688,7 @@ class CMPServer:
         return self._issue(
             exchange,
             cert_req_id=0,
-            subject=cert_req.subject,
+            subject=subject,
             public_key=public_key,
             extensions=cert_req.extensions,
             not_before=cert_req.not_before,
@@ -528,7 +711,7 @@ class CMPServer:
     def _check_pop(
         exchange: _Exchange,
         cert_req: CertRequest,
-        public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
+        public_key: protection.SigningPublicKey,
     ) -> None:
         pop = cert_req.pop
         if pop.kind == "raVerified":
@@ -544,21 +727,32 @@ class CMPServer:
             raise BadPOP("POPOSigningKeyInput is not supported.")
         if pop.algorithm is None or pop.signature is None or pop.signed_data is None:
             raise BadPOP("Proof-of-possession is incomplete.")
+        # RFC 9481, 3: an algorithm we do not know is badAlg; one that does not fit
+        # the template's key cannot prove possession of it.
+        scheme = protection.signature_scheme(pop.algorithm)
+        if not _fits(scheme, public_key):
+            raise BadPOP(
+                f"The proof-of-possession algorithm {scheme.name} does not fit the template's key."
+            )
         # RFC 4211, 4.1: the signature is over DER(certReq) with the requested key.
         if not protection.verify_signature(
             public_key, pop.algorithm, pop.signature, pop.signed_data
         ):
             raise BadPOP("Proof-of-possession signature does not verify.")
-        exchange.trace.append("POP checked: signature over certReq: OK")
+        exchange.trace.append(f"POP checked: {scheme.name} signature over certReq: OK")
 
     def _p10cr(self, exchange: _Exchange) -> bytes:
         """p10cr, RFC 9483, 4.1.4: a PKCS#10 request, its signature the POP."""
-        self._check_protection(exchange)
         self._check_new_transaction(exchange)
+        return self._answer_content(exchange, "cp", -1, lambda: self._p10cr_content(exchange))
+
+    def _p10cr_content(self, exchange: _Exchange) -> bytes:
         csr = decode.p10cr(exchange.request)
         try:
             public_key = csr.public_key()
-        except (ValueError, UnsupportedAlgorithm) as exc:
+        except UnsupportedAlgorithm as exc:
+            raise errors.BadAlg("The key algorithm of the CSR is not supported.") from exc
+        except ValueError as exc:
             raise BadCertTemplate("The public key in the CSR cannot be parsed.") from exc
         self.backend.check_public_key(public_key)
         # RFC 2986, 3 / RFC 9483, 4.1.4: the CSR is signed with its own key, so only a
@@ -580,15 +774,16 @@ class CMPServer:
         if not valid:
             raise BadPOP("The PKCS#10 signature does not verify.")
         exchange.trace.append("POP checked: PKCS#10 signature: OK")
-        if len(csr.subject) == 0:
-            raise BadCertTemplate("The CSR has no subject.")
+        extensions = csr.extensions
+        if len(csr.subject) == 0 and not _subject_alt_names(extensions):
+            raise BadCertTemplate("The CSR has no subject and no subjectAltName.")
         return self._issue(
             exchange,
             # RFC 9483, 4.1.4: the CertResponse for a p10cr carries certReqId -1.
             cert_req_id=-1,
             subject=csr.subject,
             public_key=public_key,
-            extensions=csr.extensions,
+            extensions=extensions,
             not_before=None,
             not_after=None,
             csr=csr,
@@ -613,7 +808,7 @@ class CMPServer:
             CertificationRequest(
                 body_type=request.body_type,
                 pvno=header.pvno,
-                transaction_id=_transaction_id(header),
+                transaction_id=header.transaction_id or b"",
                 sender_kid=header.sender_kid,
                 sender=header.sender,
                 sender_nonce=header.sender_nonce or b"",
@@ -653,7 +848,7 @@ class CMPServer:
         implicit = False
         chain: tuple[x509.Certificate, ...] = ()
         if isinstance(outcome, Issued):
-            exchange.sender = outcome.sender
+            self._answer_as(exchange, outcome.sender)
             certificate = outcome.certificate
             exchange.trace.append(
                 f"Certificate signed: serial {certificate.serial_number:x}, "
@@ -664,13 +859,22 @@ class CMPServer:
             implicit = header.implicit_confirm and outcome.implicit_confirm_granted
             if implicit:
                 exchange.trace.append("implicitConfirm granted")
+            status = PKIStatus.accepted
+            text = None
+            if outcome.modifications:
+                # RFC 9810, 5.2.3: grantedWithMods, "you got something like what you
+                # asked for"; the statusString says what differs.
+                status = PKIStatus.grantedWithMods
+                text = "; ".join(outcome.modifications)
+                exchange.trace.append(f"Granted with modifications: {text}")
             body = CertRepBody(
                 body_type=body_type,
                 cert_req_id=cert_req_id,
-                status=PKIStatus.accepted,
+                status=status,
                 certificate=certificate,
                 # RFC 9483, 4.1.1: caPubs only in an ip (trust anchors for a new EE).
                 ca_pubs=outcome.ca_pubs if body_type == "ip" else (),
+                status_text=text,
             )
             # RFC 9483, 4.1.1: extraCerts carry the chain of the new certificate.
             chain = outcome.chain
@@ -701,31 +905,50 @@ class CMPServer:
     # ------------------------------------------------------------------ certConf / error
 
     def _cert_conf(self, exchange: _Exchange) -> bytes:
-        """certConf, RFC 9483, 4.1.1: the client accepts or rejects the new certificate."""
-        self._check_protection(exchange)
+        """certConf, RFC 9483, 4.1.1 / RFC 9810, 5.3.18: the client accepts or rejects
+        the new certificate."""
         header = exchange.request.header
-        transaction_id = _transaction_id(header)
+        transaction_id = header.transaction_id or b""
         pending = self.backend.pending_confirmation(transaction_id)
         if pending is None:
             raise BadRequest("No certificate awaits confirmation in this transaction.")
-        exchange.sender = pending.sender
+        self._answer_as(exchange, pending.sender)
+        # RFC 9483, 4.1.1: the certConf is protected as the request was.
+        if pending.mac_protected is not None and pending.mac_protected != exchange.mac_verified:
+            raise WrongIntegrity(
+                "The certConf must be protected as its request was ("
+                + ("MAC" if pending.mac_protected else "signature")
+                + ")."
+            )
         if pending.sender_kid != header.sender_kid:
             raise NotAuthorized("certConf does not come from the sender of the request.")
+        if pending.confirmed:
+            # RFC 9810, 5.2.3: certConfirmed, the certificate was confirmed already.
+            raise CertConfirmed("The certificate of this transaction was already confirmed.")
         # RFC 9810, 5.1.1: recipNonce is the senderNonce of our previous message.
         if header.recip_nonce is None or not hmac.compare_digest(
             header.recip_nonce, pending.recip_nonce
         ):
             raise BadRecipientNonce("recipNonce does not match the nonce sent in the response.")
+        # RFC 9810, 5.1.1: senderNonce is fresh in every message of the transaction.
+        if pending.request_nonce is not None and hmac.compare_digest(
+            header.sender_nonce or b"", pending.request_nonce
+        ):
+            raise BadSenderNonce("The certConf reuses the senderNonce of its request.")
         statuses = decode.cert_conf(exchange.request)
         # RFC 9483, 4.1.1: certConf carries exactly one CertStatus.
         if len(statuses) != 1:
             raise BadRequest("certConf must carry exactly one CertStatus.")
         status = statuses[0]
-        # RFC 9483, 4.1.1: certReqId 0 (ir/cr/kur) or -1 (p10cr).
-        if status.cert_req_id not in (0, -1):
-            raise BadCertId(
-                f"certReqId {errors.shown(status.cert_req_id)} does not match the request."
+        # RFC 9483, 4.1.1: certReqId is the request's: 0 (ir/cr/kur) or -1 (p10cr).
+        if status.cert_req_id != pending.cert_req_id:
+            raise BadRequest(
+                f"certReqId {errors.shown(status.cert_req_id)} does not match the request "
+                f"({pending.cert_req_id})."
             )
+        # RFC 9810, 5.3.18: failInfo only goes with a rejection.
+        if status.accepted and status.failure_bits:
+            raise BadRequest("A CertStatus that accepts the certificate carries no failInfo.")
         self._check_cert_hash(header, status, pending.certificate)
         exchange.trace.append("certHash checked: OK")
         self.backend.confirm(transaction_id, accepted=status.accepted, reason=status.status_text)
@@ -735,21 +958,18 @@ class CMPServer:
             exchange.trace.append(f"Certificate rejected by the client: {status.status_text}")
         return self._respond(exchange, PKIConfBody())
 
-    @staticmethod
     def _check_cert_hash(
-        header: RequestHeader, status: CertStatus, certificate: x509.Certificate
+        self, header: RequestHeader, status: CertStatus, certificate: x509.Certificate
     ) -> None:
         # RFC 9810, 5.3.18: certHash is computed with hashAlg if present (pvno 3),
         # otherwise with the hash of the certificate's signature algorithm.
-        algorithm: hashes.HashAlgorithm | None
+        algorithm: hashes.HashAlgorithm
         if status.hash_alg is not None:
             if header.pvno != 3:
                 raise BadRequest("hashAlg requires pvno 3.")
-            algorithm = protection.hash_for_oid(status.hash_alg)
+            algorithm = protection.hash_for_oid(status.hash_alg, rfc9481_only=self.rfc9481_only)
         else:
-            algorithm = certificate.signature_hash_algorithm
-            if algorithm is None:
-                raise errors.BadAlg("The certificate's signature has no hash; send hashAlg.")
+            algorithm = protection.certificate_hash(certificate)
         digest = hashes.Hash(algorithm)
         digest.update(certificate.public_bytes(serialization.Encoding.DER))
         if not hmac.compare_digest(digest.finalize(), status.cert_hash):
@@ -757,29 +977,30 @@ class CMPServer:
 
     def _client_error(self, exchange: _Exchange) -> bytes:
         """An error from the client ends the transaction, RFC 9483, 3.6.4: answer pkiConf."""
-        self._check_protection(exchange)
-        transaction_id = _transaction_id(exchange.request.header)
+        transaction_id = exchange.request.header.transaction_id or b""
         content = decode.error_content(exchange.request)
         exchange.trace.append(
             f"Error received from the client: status {errors.shown(content.status)}, "
             f"{content.status_text}"
         )
         pending = self.backend.pending_confirmation(transaction_id)
-        if pending is not None:
+        if pending is not None and not pending.confirmed:
+            self._answer_as(exchange, pending.sender)
             self.backend.confirm(
                 transaction_id,
                 accepted=False,
                 reason=content.status_text or "error message from the client",
             )
-            exchange.sender = pending.sender
         return self._respond(exchange, PKIConfBody())
 
     # ------------------------------------------------------------------ kur
 
     def _key_update(self, exchange: _Exchange) -> bytes:
         """Key update, RFC 9483, 4.1.3: a new certificate for a new key of a certificate."""
-        self._check_protection(exchange)
         self._check_new_transaction(exchange)
+        return self._answer_content(exchange, "kup", 0, lambda: self._key_update_content(exchange))
+
+    def _key_update_content(self, exchange: _Exchange) -> bytes:
         header = exchange.request.header
         cert_req = self._single_cert_request(exchange)
         # RFC 9483, 4.1.3: the template carries the new publicKey.
@@ -812,7 +1033,7 @@ class CMPServer:
         outcome = self.backend.update_key(
             KeyUpdateRequest(
                 pvno=header.pvno,
-                transaction_id=_transaction_id(header),
+                transaction_id=header.transaction_id or b"",
                 sender_kid=header.sender_kid,
                 sender=header.sender,
                 sender_nonce=header.sender_nonce or b"",
@@ -841,11 +1062,22 @@ class CMPServer:
     # ------------------------------------------------------------------ rr
 
     def _revocation(self, exchange: _Exchange) -> bytes:
-        """Revocation, RFC 9483, 4.2: one RevDetails naming the certificate by issuer and serial."""
-        self._check_protection(exchange)
+        """Revocation, RFC 9483, 4.2: one RevDetails naming the certificate by issuer and
+        serial; a removeFromCRL reason revives a certificate on hold (RFC 9810, 5.3.9)."""
         self._check_new_transaction(exchange)
-        header = exchange.request.header
         details = decode.rev_details(exchange.request)
+        # RFC 9483, 4.2: a refused rr is answered in the rp, a wrong reason code
+        # (badDataFormat) included.
+        return self._answer_content(
+            exchange,
+            "rp",
+            0,
+            lambda: self._revocation_content(exchange, details),
+            message_failures=_MESSAGE_FAILURES - {FailureInfo.badDataFormat},
+        )
+
+    def _revocation_content(self, exchange: _Exchange, details: tuple[RevDetails, ...]) -> bytes:
+        header = exchange.request.header
         # RFC 9483, 4.2: exactly one RevDetails.
         if len(details) != 1:
             raise BadRequest("Exactly one RevDetails is supported.")
@@ -855,10 +1087,30 @@ class CMPServer:
             raise AddInfoNotAvailable(
                 "certDetails must carry the issuer and serialNumber of the certificate to revoke."
             )
+        # RFC 9483, 4.2: version, if present, MUST be 2 (the value 1).
+        if revocation.version is not None and revocation.version != 1:
+            raise BadRequest(
+                f"certDetails version must be 2 (1), not {errors.shown(revocation.version)}."
+            )
+        # RFC 9483, 4.2: crlEntryDetails carries exactly one reasonCode.
+        if len(revocation.reason_codes) > 1:
+            raise BadRequest("crlEntryDetails must carry exactly one reasonCode.")
+        for code in revocation.reason_codes:
+            # RFC 5280, 5.3.1: reasonCode is 0..10 without 7.
+            if code not in REASONS:
+                raise BadDataFormat(f"CRL reason code {errors.shown(code)} is not valid.")
+        unknown = [
+            oid
+            for oid in revocation.entry_extensions
+            if oid not in (OID.reason_code, OID.invalidity_date)
+        ]
+        if unknown:
+            # RFC 9483, 4.2: crlEntryDetails holds the reasonCode (RFC 5280, 5.3).
+            raise BadRequest(f"crlEntryDetails extension {unknown[0]} is not supported.")
         self.backend.revoke(
             RevocationRequest(
                 pvno=header.pvno,
-                transaction_id=_transaction_id(header),
+                transaction_id=header.transaction_id or b"",
                 sender_kid=header.sender_kid,
                 sender=header.sender,
                 sender_nonce=header.sender_nonce or b"",
@@ -867,14 +1119,20 @@ class CMPServer:
                 reason=revocation.reason,
                 mac_protected=exchange.mac_verified,
                 signer=exchange.signer,
+                subject=revocation.subject,
+                public_key=revocation.public_key,
+                extensions=revocation.extensions,
             )
         )
+        revived = revocation.reason == x509.ReasonFlags.remove_from_crl
         exchange.trace.append(
-            f"Certificate revoked: serial {revocation.serial_number:x}, "
+            f"Certificate {'revived' if revived else 'revoked'}: "
+            f"serial {revocation.serial_number:x}, "
             f"issuer {revocation.issuer.rfc4514_string()}, "
             f"reason {revocation.reason.name if revocation.reason else '(none)'}"
         )
         exchange.response_type = "rp"
+        self.backend.remember_transaction(header.transaction_id or b"", "rr")
         # RFC 9483, 4.2: rp with exactly one PKIStatusInfo, accepted.
         return self._respond(exchange, RevRepBody())
 
@@ -882,7 +1140,6 @@ class CMPServer:
 
     def _general_message(self, exchange: _Exchange) -> bytes:
         """General message, RFC 9483, 4.3 / RFC 9810, 5.3.19."""
-        self._check_protection(exchange)
         self._check_new_transaction(exchange)
         header = exchange.request.header
         items = decode.general_messages(exchange.request)
@@ -894,6 +1151,7 @@ class CMPServer:
             items = ((OID.it_ca_certs, None),)
         old_root = None
         crl_statuses: tuple[CRLStatus, ...] = ()
+        languages: tuple[str, ...] = ()
         kinds: list[tuple[str, str]] = []
         asked: list[str] = []
         unknown = 0
@@ -913,14 +1171,15 @@ class CMPServer:
                 continue  # rootCaCert asked for with both of its OIDs
             kind, _response_oid = known
             exchange.trace.append(f"infoType {kind} requested")
+            self._check_info_value(kind, oid, value)
             if oid == OID.it_root_ca_cert and value is not None:
                 # RFC 9483, 4.3.2: the root CA certificate the client holds.
-                old_root = decode.certificate_from_der(value)
-            if kind == "crlStatusList":
-                # RFC 9483, 4.3.4: crlStatusList MUST carry the CRLs the client holds.
-                if value is None:
-                    raise BadDataFormat("crlStatusList requires a CRLStatus list.")
-                crl_statuses = decode.crl_status_list(value)
+                old_root = _info(decode.certificate_from_der, value, kind)
+            if kind == "crlStatusList" and value is not None:
+                # RFC 9483, 4.3.4: the CRLs the client holds.
+                crl_statuses = _info(decode.crl_status_list, value, kind)
+            if kind == "suppLangTags" and value is not None:
+                languages = _info(_language_tags, value, kind)
             kinds.append(known)
         if unknown > _TRACED_UNKNOWN_INFO_TYPES:
             exchange.trace.append(
@@ -930,7 +1189,7 @@ class CMPServer:
             exchange.trace.append(f"{len(items) - len(asked)} repeated infoTypes answered once")
         request = GeneralRequest(
             pvno=header.pvno,
-            transaction_id=_transaction_id(header),
+            transaction_id=header.transaction_id or b"",
             sender_kid=header.sender_kid,
             sender=header.sender,
             info_types=tuple(asked),
@@ -941,10 +1200,27 @@ class CMPServer:
         )
         answers: list[tuple[str, bytes | None]] = []
         for kind, response_oid in kinds:
-            answer = self.backend.general_info(kind, request)
-            answers.append((response_oid, self._info_value(kind, answer)))
+            if kind == "preferredSymmAlg":
+                value = encode.algorithm_value(PREFERRED_SYMMETRIC_ALGORITHM)
+            elif kind == "suppLangTags":
+                value = encode.language_tags_value((_choose_language(languages),))
+            else:
+                value = self._info_value(kind, self.backend.general_info(kind, request))
+            answers.append((response_oid, value))
         exchange.response_type = "genp"
+        self.backend.remember_transaction(header.transaction_id or b"", "genm")
         return self._respond(exchange, GenRepBody(tuple(answers)))
+
+    @staticmethod
+    def _check_info_value(kind: str, oid: str, value: bytes | None) -> None:
+        """RFC 9483, 4.3 / RFC 9810, 5.3.19: an infoValue only where the infoType has one."""
+        required = _INFO_VALUE_TAKEN.get(kind)
+        if oid == OID.it_root_ca_key_update:
+            required = None  # the legacy way of asking carries no value
+        if required is None and value is not None:
+            raise BadRequest(f"infoType {kind} is asked for without an infoValue.")
+        if required and value is None:
+            raise BadRequest(f"infoType {kind} requires an infoValue.")
 
     @staticmethod
     def _info_value(kind: str, value: GeneralInfo) -> bytes | None:
@@ -959,25 +1235,36 @@ class CMPServer:
         if isinstance(value, CertReqTemplate):
             # RFC 9483, 4.3.3: absent when no template applies
             return encode.cert_req_template_value(
-                value.subject, value.extensions, value.rsa_key_size, value.ec_curve
+                value.subject, value.extensions, value.rsa_key_size, value.ec_curve, value.eddsa
             )
-        if kind == "caCerts":
-            # RFC 9483, 4.3.1: caCerts, absent when there is none
-            return encode.ca_certs_value(tuple(v for v in value if isinstance(v, x509.Certificate)))
-        if kind == "crlStatusList":
-            # RFC 9483, 4.3.4: crls, absent when the client's CRLs are current
-            return encode.crls_value(
-                tuple(v for v in value if isinstance(v, x509.CertificateRevocationList))
-            )
-        if kind == "signKeyPairTypes":
-            return encode.algorithms_value(tuple(v for v in value if isinstance(v, AlgorithmId)))
+        if kind == "currentCRL" and isinstance(value, x509.CertificateRevocationList):
+            # RFC 9810, 5.3.19.6: the CA's current CRL
+            return encode.crl_value(value)
+        if kind == "caProtEncCert" and isinstance(value, x509.Certificate):
+            # RFC 9810, 5.3.19.1: a certificate to encrypt to the CA with
+            return encode.certificate_value(value)
+        if isinstance(value, tuple):
+            if kind == "caCerts":
+                # RFC 9483, 4.3.1: caCerts, absent when there is none
+                return encode.ca_certs_value(
+                    tuple(v for v in value if isinstance(v, x509.Certificate))
+                )
+            if kind == "crlStatusList":
+                # RFC 9483, 4.3.4: crls, absent when the client's CRLs are current
+                return encode.crls_value(
+                    tuple(v for v in value if isinstance(v, x509.CertificateRevocationList))
+                )
+            if kind in ("signKeyPairTypes", "encKeyPairTypes"):
+                # RFC 9810, 5.3.19.2 and 5.3.19.3
+                return encode.algorithms_value(
+                    tuple(v for v in value if isinstance(v, AlgorithmId))
+                )
         raise errors.SystemFailure(f"The backend answered {kind} with {type(value).__name__}.")
 
     # ------------------------------------------------------------------ pollReq
 
     def _poll(self, exchange: _Exchange) -> bytes:
         """Polling for a request answered with status waiting, RFC 9483, 4.4."""
-        self._check_protection(exchange)
         header = exchange.request.header
         cert_req_ids = decode.poll_requests(exchange.request)
         # RFC 9483, 4.4: one entry, for the one request of the transaction.
@@ -987,7 +1274,7 @@ class CMPServer:
         outcome = self.backend.poll(
             PollRequest(
                 pvno=header.pvno,
-                transaction_id=_transaction_id(header),
+                transaction_id=header.transaction_id or b"",
                 sender_kid=header.sender_kid,
                 sender=header.sender,
                 cert_req_id=cert_req_ids[0],
@@ -997,7 +1284,7 @@ class CMPServer:
                 signer=exchange.signer,
             )
         )
-        exchange.sender = outcome.sender
+        self._answer_as(exchange, outcome.sender)
         if outcome.sender_kid != header.sender_kid:
             raise NotAuthorized("pollReq does not come from the sender of the request.")
         # RFC 9810, 5.3.22: certReqId names the request polled for.
@@ -1023,6 +1310,49 @@ class CMPServer:
             outcome=result,
             response_nonce=response_nonce,
         )
+
+
+def _fits(scheme: protection.SignatureScheme, public_key: object) -> bool:
+    return {
+        "rsa": isinstance(public_key, rsa.RSAPublicKey),
+        "ec": isinstance(public_key, ec.EllipticCurvePublicKey),
+        "ed25519": isinstance(public_key, ed25519.Ed25519PublicKey),
+        "ed448": isinstance(public_key, ed448.Ed448PublicKey),
+    }[scheme.key]
+
+
+def _subject_alt_names(extensions: x509.Extensions) -> tuple[x509.GeneralName, ...]:
+    try:
+        return tuple(extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    except x509.ExtensionNotFound:
+        return ()
+
+
+def _info(read: Callable[[bytes], _T], value: bytes, kind: str) -> _T:
+    """An infoValue read; RFC 9483, 4.3: a malformed one is badRequest."""
+    try:
+        return read(value)
+    except CMPError as exc:
+        raise BadRequest(f"The {kind} infoValue is malformed: {exc.text}") from None
+
+
+def _language_tags(value: bytes) -> tuple[str, ...]:
+    try:
+        return asn1.utf8_strings(value)
+    except asn1.Asn1Error as exc:
+        raise BadDataFormat(str(exc)) from None
+
+
+def _choose_language(offered: tuple[str, ...]) -> str:
+    """RFC 9810, 5.3.19.9: the receiver answers with the one tag it will use.
+
+    Every text this server writes is English: "en" is the answer when the
+    client offers it (or a regional variant); otherwise none can be used.
+    """
+    for tag in offered:
+        if tag.lower() == LANGUAGE or tag.lower().startswith(f"{LANGUAGE}-"):
+            return LANGUAGE
+    raise BadRequest(f"None of the languages offered is supported; this server writes {LANGUAGE}.")
 
 
 #: The request body types served (RFC 9810, 5.1.2; RFC 9483, 4) and the method that

@@ -171,12 +171,24 @@ class CertStatus:
 
 @dataclass(frozen=True)
 class RevDetails:
-    """One RevDetails of an rr, RFC 9810, 5.3.9: certDetails and crlEntryDetails."""
+    """One RevDetails of an rr, RFC 9810, 5.3.9: certDetails and crlEntryDetails.
+
+    ``reason_codes`` are the reasonCode values of crlEntryDetails as sent (RFC
+    9483, 4.2 wants exactly one), ``entry_extensions`` the extnIDs there;
+    ``version``, ``subject``, ``public_key`` and ``extensions`` the other
+    fields of certDetails when present.
+    """
 
     issuer: x509.Name | None
     serial_number: int | None
     #: reasonCode (RFC 5280, 5.3.1) from crlEntryDetails, None when absent.
     reason: x509.ReasonFlags | None
+    reason_codes: tuple[int, ...] = ()
+    entry_extensions: tuple[str, ...] = ()
+    version: int | None = None
+    subject: x509.Name | None = None
+    public_key: PublicKeyTypes | None = None
+    extensions: x509.Extensions | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +215,22 @@ class ErrorContent:
     failure_bits: tuple[int, ...]
     error_code: int | None
     error_details: tuple[str, ...]
+
+
+def kid_text(key_id: bytes | None) -> str:
+    """A senderKID as text: the reference it names (printable UTF-8), else its hex.
+
+    Empty for a missing or empty senderKID.  Enrollment references are
+    printable, so a hex text never names one by accident.  Used by the trace
+    and by adapters that look the reference up or log it.
+    """
+    if not key_id:
+        return ""
+    try:
+        text = key_id.decode("utf-8")
+    except UnicodeDecodeError:
+        return key_id.hex()
+    return text if text.isprintable() else key_id.hex()
 
 
 def subject_alt_names(extensions: x509.Extensions) -> tuple[x509.GeneralName, ...]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -62,17 +62,26 @@ class LocalCA:
         intermediate: bool = False,
         now: datetime.datetime | None = None,
         hash_algorithm: hashes.HashAlgorithm | None = None,
+        key_type: str = "ec",
+        name: str = "Test",
     ) -> LocalCA:
+        """``key_type`` "ec" (P-256), "rsa" (2048) or "ed25519" for the CA keys."""
         now = now or datetime.datetime.now(datetime.UTC)
-        root_key = ec.generate_private_key(ec.SECP256R1())
-        root = cls._ca_cert(_name("Test Root CA"), root_key, _name("Test Root CA"), root_key, now)
+        root_key = _new_key(key_type)
+        root_name = _name(f"{name} Root CA")
+        root = cls._ca_cert(root_name, root_key, root_name, root_key, now)
         issuing_key, issuing = root_key, root
         if intermediate:
-            issuing_key = ec.generate_private_key(ec.SECP256R1())
+            issuing_key = _new_key(key_type)
             issuing = cls._ca_cert(
-                _name("Test Issuing CA"), issuing_key, root.subject, root_key, now
+                _name(f"{name} Issuing CA"), issuing_key, root.subject, root_key, now
             )
         return cls(root_key, root, issuing_key, issuing, hash_algorithm or hashes.SHA256())
+
+    def _hash(self, key=None) -> hashes.HashAlgorithm | None:
+        """EdDSA keys sign without a separate hash (RFC 8410)."""
+        key = key if key is not None else self.issuing_key
+        return None if isinstance(key, ed25519.Ed25519PrivateKey) else self.hash_algorithm
 
     @staticmethod
     def _ca_cert(subject, key, issuer, issuer_key, now) -> x509.Certificate:
@@ -102,7 +111,10 @@ class LocalCA:
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
             )
-            .sign(issuer_key, hashes.SHA256())
+            .sign(
+                issuer_key,
+                None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256(),
+            )
         )
 
     @property
@@ -132,12 +144,15 @@ class LocalCA:
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.issuing_key.public_key()),
                 critical=False,
             )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(request.public_key), critical=False
+            )
         )
         if request.subject_alt_names:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(list(request.subject_alt_names)), critical=False
             )
-        return builder.sign(self.issuing_key, self.hash_algorithm)
+        return builder.sign(self.issuing_key, self._hash())
 
     def crl(self, revoked: dict[int, x509.ReasonFlags | None], this_update=None):
         now = this_update or datetime.datetime.now(datetime.UTC)
@@ -152,7 +167,15 @@ class LocalCA:
             if reason is not None:
                 entry = entry.add_extension(x509.CRLReason(reason), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
-        return builder.sign(self.issuing_key, hashes.SHA256())
+        return builder.sign(self.issuing_key, self._hash() and hashes.SHA256())
+
+
+def _new_key(key_type: str):
+    if key_type == "rsa":
+        return rsa.generate_private_key(65537, 2048)
+    if key_type == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    return ec.generate_private_key(ec.SECP256R1())
 
 
 def chains_to(
@@ -196,6 +219,8 @@ class IssuedCert:
     revoked: x509.ReasonFlags | None = None
     is_revoked: bool = False
     updated: bool = False
+    #: A kur of it was answered and awaits its certConf.
+    update_pending: bool = False
 
 
 @dataclass
@@ -211,11 +236,14 @@ class Transaction:
     request: CertificationRequest | KeyUpdateRequest | None = None
     polls_left: int = 0
     replaces: int | None = None  # serial of the certificate a kur updates
+    request_nonce: bytes | None = None  # the request's senderNonce
+    mac_protected: bool | None = None
 
 
 #: The key-strength policy of this CA (RFC 9481, 3.2: ECDSA on P-256, P-384, P-521).
 ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192
 
 #: RFC 9481, 3: the key pair types this CA certifies (signKeyPairTypes).
 SIGN_KEY_PAIR_TYPES = (
@@ -251,6 +279,21 @@ class MemoryBackend:
         self.root_update: RootCaKeyUpdate | None = None
         self.template: CertReqTemplate | None = None
         self.calls: list[tuple[str, object]] = []
+        #: A certificate of ours may sign an ir (RFC 9483, 4.1.1).
+        self.issued_may_sign_ir = True
+        #: What each issued certificate is said to grant otherwise than asked.
+        self.modifications: tuple[str, ...] = ()
+        #: RA certificates trusted to revoke any certificate of this CA (RFC 9483, 5.3.2).
+        self.ra_certificates: tuple[x509.Certificate, ...] = ()
+        #: Further CAs by subject, and the one a device subject is issued by (the
+        #: signer is answered by self.ca, as the first of several device enrollments).
+        self.cas: dict[x509.Name, LocalCA] = {ca.issuing.subject: ca}
+        self.device_ca_for_subject: dict[x509.Name, LocalCA] = {}
+        #: transactionIDs of answered rr/genm (bounded: the oldest are forgotten).
+        self.remembered: dict[bytes, str] = {}
+        self.remember_limit = 1000
+        self.crl_now: x509.CertificateRevocationList | None = None
+        self.encryption_certificate: x509.Certificate | None = None
         self._lock = threading.Lock()
 
     def add_enrollment(self, reference: str, secret: str, **kwargs) -> Enrollment:
@@ -268,15 +311,20 @@ class MemoryBackend:
     def mac_secret(self, sender_kid: bytes) -> SharedSecret:
         enrollment = self.enrollments.get(sender_kid)
         if enrollment is None:
-            raise errors.SignerNotTrusted("Enrollment not found.")
+            raise errors.BadMessageCheck("Enrollment not found.")
         if enrollment.status != "active":
             raise errors.NotAuthorized(f"Enrollment is {enrollment.status}.")
         return SharedSecret(secret=enrollment.secret, sender=self.ca.issuing.subject)
 
     def transaction_in_use(self, transaction_id: bytes) -> bool:
         with self._lock:
-            transaction = self.transactions.get(transaction_id)
-            return transaction is not None and transaction.state in ("waiting", "approval")
+            return transaction_id in self.transactions or transaction_id in self.remembered
+
+    def remember_transaction(self, transaction_id: bytes, body_type: str) -> None:
+        with self._lock:
+            self.remembered[transaction_id] = body_type
+            while len(self.remembered) > self.remember_limit:
+                del self.remembered[next(iter(self.remembered))]
 
     def check_public_key(self, public_key: PublicKeyTypes) -> None:
         self.calls.append(("check_public_key", public_key))
@@ -285,12 +333,20 @@ class MemoryBackend:
                 raise errors.BadCertTemplate(
                     f"RSA key of {public_key.key_size} bits is too short (minimum {MIN_RSA_BITS})."
                 )
+            if public_key.key_size > MAX_RSA_BITS:
+                raise errors.BadCertTemplate(
+                    f"RSA key of {public_key.key_size} bits is too long (maximum {MAX_RSA_BITS})."
+                )
             return
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             if public_key.curve.name not in ACCEPTED_CURVES:
                 raise errors.BadCertTemplate(f"EC curve {public_key.curve.name} is not accepted.")
             return
-        raise errors.BadCertTemplate("Only RSA and EC (P-256, P-384, P-521) keys are accepted.")
+        if isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            return  # RFC 9481, 3.3
+        raise errors.BadCertTemplate(
+            "Only RSA, EC (P-256, P-384, P-521), Ed25519 and Ed448 keys are accepted."
+        )
 
     def _reference(self, request) -> bytes:
         if request.signer is not None:
@@ -307,14 +363,22 @@ class MemoryBackend:
                 )
             if request.transaction_id in self.transactions:
                 raise errors.TransactionIdInUse("transactionID is already in use.")
-            return self._issue_or_hold(request, enrollment.reference)
+            ca = self.ca
+            if (
+                request.signer is not None
+                and request.signer.reference == self.device_enrollment.decode()
+            ):
+                ca = self.device_ca_for_subject.get(request.subject, self.ca)
+            return self._issue_or_hold(request, enrollment.reference, ca=ca)
 
     def _issue_or_hold(
         self,
         request: CertificationRequest | KeyUpdateRequest,
         reference: bytes,
         replaces: int | None = None,
+        ca: LocalCA | None = None,
     ) -> Issued | Waiting:
+        ca = ca or self.ca
         body_type = getattr(request, "body_type", "kur")
         if self.approval_polls is not None:
             self.transactions[request.transaction_id] = Transaction(
@@ -328,44 +392,57 @@ class MemoryBackend:
                 request=request,
                 polls_left=self.approval_polls,
                 replaces=replaces,
+                request_nonce=request.sender_nonce,
+                mac_protected=request.signer is None,
             )
             return Waiting(self.check_after, "Waiting for the administrator's approval.")
         transaction = Transaction(
             sender_kid=request.sender_kid,
             nonce=request.response_nonce,
             certificate=None,
-            sender=self.ca.issuing.subject,
+            sender=ca.issuing.subject,
             body_type=body_type,
             cert_req_id=request.cert_req_id,
             request=request,
             replaces=replaces,
+            request_nonce=request.sender_nonce,
+            mac_protected=request.signer is None,
         )
         self.transactions[request.transaction_id] = transaction
-        return self._issue(transaction, request.implicit_confirm_requested, reference)
+        return self._issue(transaction, request.implicit_confirm_requested, reference, ca)
 
     def _issue(
-        self, transaction: Transaction, implicit_requested: bool, reference: bytes
+        self,
+        transaction: Transaction,
+        implicit_requested: bool,
+        reference: bytes,
+        ca: LocalCA | None = None,
     ) -> Issued:
         assert transaction.request is not None
-        certificate = self.ca.issue(transaction.request)
+        ca = ca or self.ca
+        certificate = ca.issue(transaction.request)
         self.issued[certificate.serial_number] = IssuedCert(certificate, reference)
         implicit = implicit_requested and self.allow_implicit_confirm
         transaction.certificate = certificate
         transaction.state = "implicit" if implicit else "waiting"
-        if implicit and transaction.replaces is not None:
-            self.issued[transaction.replaces].updated = True
+        if transaction.replaces is not None:
+            if implicit:
+                self.issued[transaction.replaces].updated = True
+            else:
+                self.issued[transaction.replaces].update_pending = True
         return Issued(
             certificate=certificate,
-            chain=self.ca.chain,
-            ca_pubs=(self.ca.root,),
-            sender=self.ca.issuing.subject,
+            chain=ca.chain,
+            ca_pubs=(ca.root,),
+            sender=ca.issuing.subject,
             implicit_confirm_granted=implicit,
+            modifications=self.modifications,
         )
 
     def pending_confirmation(self, transaction_id: bytes) -> PendingConfirmation | None:
         with self._lock:
             transaction = self.transactions.get(transaction_id)
-            if transaction is None or transaction.state != "waiting":
+            if transaction is None or transaction.state not in ("waiting", "confirmed"):
                 return None
             assert transaction.certificate is not None and transaction.nonce is not None
             return PendingConfirmation(
@@ -373,6 +450,10 @@ class MemoryBackend:
                 recip_nonce=transaction.nonce,
                 certificate=transaction.certificate,
                 sender=transaction.sender,
+                cert_req_id=transaction.cert_req_id,
+                request_nonce=transaction.request_nonce,
+                mac_protected=transaction.mac_protected,
+                confirmed=transaction.state == "confirmed",
             )
 
     def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
@@ -380,8 +461,10 @@ class MemoryBackend:
             transaction = self.transactions[transaction_id]
             transaction.state = "confirmed" if accepted else "rejected"
             transaction.reason = reason
-            if accepted and transaction.replaces is not None:
-                self.issued[transaction.replaces].updated = True
+            if transaction.replaces is not None:
+                self.issued[transaction.replaces].update_pending = False
+                if accepted:
+                    self.issued[transaction.replaces].updated = True
 
     # signature-protected requests ------------------------------------------------
 
@@ -395,12 +478,24 @@ class MemoryBackend:
         now = datetime.datetime.now(datetime.UTC)
         if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
             raise errors.SignerNotTrusted("The signer's certificate is not valid now.")
+        if certificate in self.ra_certificates:
+            # RFC 9483, 5.3.2: a PKI management entity revokes on behalf of others.
+            if body_type not in ("rr", "genm"):
+                raise errors.NotAuthorized(f"The RA certificate may not sign {body_type}.")
+            return Signer(certificate, self.ca.issuing.subject, "ra")
         record = self.issued.get(certificate.serial_number)
         if record is not None and record.certificate == certificate:
             if record.is_revoked:
                 raise errors.CertRevoked("The signer's certificate is revoked.")
-            if body_type not in ("cr", "kur", "rr", "genm", "certConf", "pollReq", "error"):
+            allowed = {"cr", "kur", "rr", "genm", "certConf", "pollReq", "error"}
+            if self.issued_may_sign_ir:
+                allowed.add("ir")
+            if body_type not in allowed:
                 raise errors.NotAuthorized(f"A certificate of ours may not sign {body_type}.")
+            if record.update_pending and body_type in ("ir", "cr", "kur", "rr"):
+                raise errors.BadRequest(
+                    "A key update of the signer's certificate awaits its certConf."
+                )
             return Signer(certificate, self.ca.issuing.subject, record.reference.decode())
         if self.vendor_roots and chains_to(certificate, extra_certs[1:], self.vendor_roots):
             # 3GPP-style: a device certificate of a trusted vendor may enroll (ir) only.
@@ -410,11 +505,10 @@ class MemoryBackend:
         raise errors.SignerNotTrusted("The signer's certificate is not trusted.")
 
     def response_signer(self, sender: x509.Name) -> SignatureProtector:
-        if sender != self.ca.issuing.subject:
+        ca = self.cas.get(sender)
+        if ca is None:
             raise errors.SystemUnavail(f"No CA key for {sender.rfc4514_string()}.")
-        return SignatureProtector.with_key(
-            self.ca.issuing_key, self.ca.issuing, "sha256", chain=self.ca.chain
-        )
+        return SignatureProtector.with_key(ca.issuing_key, ca.issuing, "sha256", chain=ca.chain)
 
     # kur, rr, genm, pollReq -------------------------------------------------------
 
@@ -431,13 +525,16 @@ class MemoryBackend:
             record = self._find(request.old_cert_id)
             if request.mac_protected:
                 if not self.allow_mac_kur:
-                    raise errors.NotAuthorized("Key update needs the old certificate's signature.")
+                    # RFC 9483, 4.1.3: a kur is signed with the certificate it updates
+                    raise errors.WrongIntegrity("Key update needs the old certificate's signature.")
                 if record.reference != request.sender_kid:
                     raise errors.NotAuthorized("The certificate belongs to another enrollment.")
             if record.is_revoked:
                 raise errors.CertRevoked("The certificate to update is revoked.")
             if record.updated:
                 raise errors.NotAuthorized("The certificate was already updated.")
+            if record.update_pending:
+                raise errors.BadRequest("A key update of the certificate awaits its certConf.")
             if request.transaction_id in self.transactions:
                 raise errors.TransactionIdInUse("transactionID is already in use.")
             if request.subject is None:
@@ -453,13 +550,32 @@ class MemoryBackend:
             self.calls.append(("revoke", request))
             record = self._find(CertId(request.issuer, request.serial_number))
             if request.signer is not None:
-                if request.signer.certificate != record.certificate:
+                if request.signer.reference == "ra":
+                    pass  # RFC 9483, 5.3.2: the RA revokes any certificate of this CA
+                elif request.revive:
+                    raise errors.NotAuthorized("A certificate on hold does not revive itself.")
+                elif request.signer.certificate != record.certificate:
                     raise errors.NotAuthorized(
                         "Only the certificate itself may ask its revocation."
                     )
             elif not self.allow_mac_rr or record.reference != request.sender_kid:
                 raise errors.NotAuthorized("This enrollment may not revoke the certificate.")
-            if record.is_revoked:
+            if request.subject is not None and request.subject != record.certificate.subject:
+                raise errors.BadCertTemplate("The subject in certDetails is not the certificate's.")
+            if (
+                request.public_key is not None
+                and request.public_key != record.certificate.public_key()
+            ):
+                raise errors.BadCertTemplate(
+                    "The public key in certDetails is not the certificate's."
+                )
+            if request.revive:
+                if not record.is_revoked or record.revoked != x509.ReasonFlags.certificate_hold:
+                    raise errors.BadCertId("The certificate is not on hold.")
+                record.is_revoked = False
+                record.revoked = None
+                return
+            if record.is_revoked and record.revoked != x509.ReasonFlags.certificate_hold:
                 raise errors.CertRevoked("The certificate is already revoked.")
             record.is_revoked = True
             record.revoked = request.reason
@@ -481,6 +597,13 @@ class MemoryBackend:
             return (crl,)
         if kind == "signKeyPairTypes":
             return SIGN_KEY_PAIR_TYPES
+        if kind == "encKeyPairTypes":
+            return SIGN_KEY_PAIR_TYPES
+        if kind == "currentCRL":
+            revoked = {s: r.revoked for s, r in self.issued.items() if r.is_revoked}
+            return self.crl_now or self.ca.crl(revoked)
+        if kind == "caProtEncCert":
+            return self.encryption_certificate
         raise errors.AddInfoNotAvailable(f"{kind} is not available.")
 
     def poll(self, request: PollRequest) -> PollOutcome:

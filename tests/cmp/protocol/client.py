@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
 from pyasn1.codec.der import decoder, encoder
 from pyasn1.type import univ
 from pyasn1_alt_modules import rfc4211, rfc5280, rfc9810
@@ -34,14 +34,47 @@ def pbmac1(iterations: int = 1000, prf: str = OID.hmac_with_sha256) -> Algorithm
 
 
 def _sig_oid(key) -> str:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return OID.ed25519
+    if isinstance(key, ed448.Ed448PrivateKey):
+        return OID.ed448
     return OID.sha256_with_rsa if isinstance(key, rsa.RSAPrivateKey) else OID.ecdsa_with_sha256
 
 
-def _sign(key, data: bytes) -> bytes:
-    """Deterministic signatures (ECDSA per RFC 6979): the same request, the same bytes."""
+def pss(hash_name: str = "sha256", salt_length: int | None = None) -> AlgorithmId:
+    """id-RSASSA-PSS with MGF1 of the same hash (RFC 4056)."""
+    hash_oid = {"sha224": OID.sha224, "sha256": OID.sha256, "sha384": OID.sha384}.get(
+        hash_name, OID.sha512
+    )
+    size = {"sha224": 28, "sha256": 32, "sha384": 48}.get(hash_name, 64)
+    return AlgorithmId(
+        OID.rsassa_pss,
+        asn1.encode_rsassa_pss_params(hash_oid, size if salt_length is None else salt_length),
+    )
+
+
+def _sign(key, data: bytes, algorithm: AlgorithmId | None = None) -> bytes:
+    """Deterministic signatures where the scheme allows (ECDSA per RFC 6979, EdDSA)."""
+    if algorithm is None:
+        algorithm = AlgorithmId(_sig_oid(key))
+    try:
+        scheme = protection.signature_scheme(algorithm)
+    except errors.BadAlg:
+        return b"\x00" * 64  # an algorithm the server refuses: any bytes
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return key.sign(data)
+    assert scheme.hash is not None
     if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    return key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        if scheme.pss:
+            return key.sign(
+                data, padding.PSS(padding.MGF1(scheme.hash()), scheme.salt_length), scheme.hash()
+            )
+        return key.sign(data, padding.PKCS1v15(), scheme.hash())
+    if scheme.prehash:
+        digest = hashes.Hash(scheme.hash())
+        digest.update(data)
+        return key.sign(digest.finalize(), ec.ECDSA(utils.Prehashed(scheme.hash())))
+    return key.sign(data, ec.ECDSA(scheme.hash(), deterministic_signing=True))
 
 
 @dataclass
@@ -61,6 +94,10 @@ class Client:
         default_factory=lambda: datetime.datetime.now(datetime.UTC)
     )
     implicit_confirm: bool = False
+    #: A sender GeneralName other than a directoryName: its DER replaces the sender's.
+    raw_sender: bytes | None = None
+    #: Further generalInfo items: (infoType OID, DER of infoValue or None).
+    general_info: tuple[tuple[str, bytes | None], ...] = ()
     #: None: unprotected; "wrong": a MAC with a wrong password.
     algorithm: AlgorithmId | None = field(default_factory=pbm)
     wrong_mac: bool = False
@@ -69,7 +106,13 @@ class Client:
     extra_certs: tuple[x509.Certificate, ...] = ()
     bad_signature: bool = False
 
-    def signed(self, key, certificate: x509.Certificate, *chain: x509.Certificate) -> Client:
+    def signed(
+        self,
+        key,
+        certificate: x509.Certificate,
+        *chain: x509.Certificate,
+        algorithm: AlgorithmId | None = None,
+    ) -> Client:
         """Signature protection with ``key``; sender and senderKID from the certificate."""
         try:
             kid = certificate.extensions.get_extension_for_class(
@@ -81,12 +124,17 @@ class Client:
             self,
             sign_key=key,
             extra_certs=(certificate, *chain),
-            algorithm=AlgorithmId(_sig_oid(key)),
+            algorithm=algorithm or AlgorithmId(_sig_oid(key)),
             sender=certificate.subject,
             sender_kid=kid,
         )
 
     def but(self, **changes) -> Client:
+        """This client with some fields changed.  A later message of a transaction
+        (``recip_nonce`` given) gets a fresh senderNonce, as real clients send
+        (RFC 9810, 5.1.1), unless one is given."""
+        if "recip_nonce" in changes and "sender_nonce" not in changes:
+            changes["sender_nonce"] = os.urandom(16)
         return replace(self, **changes)
 
     # ------------------------------------------------------------------ messages
@@ -107,12 +155,20 @@ class Client:
             transaction_id=self.transaction_id,
             sender_nonce=self.sender_nonce,
             recip_nonce=self.recip_nonce,
-            general_info=((OID.implicit_confirm, b"\x05\x00"),) if self.implicit_confirm else (),
+            general_info=(((OID.implicit_confirm, b"\x05\x00"),) if self.implicit_confirm else ())
+            + self.general_info,
         )
+        if self.raw_sender is not None:
+            sender = asn1.tlv(0xA4, self.sender.public_bytes())
+            _tag, start, end = asn1._read_tlv(header, 0)
+            content = header[start:end].replace(sender, self.raw_sender, 1)
+            header = asn1.tlv(0x30, content)
         mac = None
         if self.sign_key is not None:
             data = asn1.protected_part(header, body_der)
-            signature = _sign(self.sign_key, data + (b"x" if self.bad_signature else b""))
+            signature = _sign(
+                self.sign_key, data + (b"x" if self.bad_signature else b""), algorithm
+            )
             extra = tuple(c.public_bytes(serialization.Encoding.DER) for c in self.extra_certs)
             return asn1.encode_message(header, body_der, signature, extra)
         if algorithm is not None:
@@ -144,19 +200,48 @@ class Client:
         *,
         reason: int | None = None,
         count: int = 1,
+        reasons: tuple[int, ...] = (),
+        version: int | None = None,
+        subject: x509.Name | None = None,
+        public_key=None,
+        entry_extensions: tuple[tuple[str, bytes], ...] = (),
     ) -> bytes:
+        """An rr; ``reasons`` adds further reasonCode extensions, ``entry_extensions``
+        other crlEntryDetails (OID, DER value); ``version``, ``subject`` and
+        ``public_key`` fill those certDetails fields."""
         details = rfc9810.RevDetails()
         template = details["certDetails"]
+        if version is not None:
+            template["version"] = version
         if issuer is not None:
             template["issuer"]["rdnSequence"] = decoder.decode(
                 issuer.public_bytes(), asn1Spec=rfc5280.Name()
             )[0]["rdnSequence"]
         if serial is not None:
             template["serialNumber"] = serial
-        if reason is not None:
+        if subject is not None:
+            template["subject"]["rdnSequence"] = decoder.decode(
+                subject.public_bytes(), asn1Spec=rfc5280.Name()
+            )[0]["rdnSequence"]
+        if public_key is not None:
+            spki = decoder.decode(
+                public_key.public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                ),
+                asn1Spec=rfc5280.SubjectPublicKeyInfo(),
+            )[0]
+            template["publicKey"]["algorithm"] = spki["algorithm"]
+            template["publicKey"]["subjectPublicKey"] = spki["subjectPublicKey"]
+        codes = ((reason,) if reason is not None else ()) + reasons
+        for code in codes:
             extension = rfc5280.Extension()
             extension["extnID"] = univ.ObjectIdentifier(OID.reason_code)
-            extension["extnValue"] = encoder.encode(univ.Enumerated(reason))
+            extension["extnValue"] = encoder.encode(univ.Enumerated(code))
+            details["crlEntryDetails"].append(extension)
+        for oid, value in entry_extensions:
+            extension = rfc5280.Extension()
+            extension["extnID"] = univ.ObjectIdentifier(oid)
+            extension["extnValue"] = value
             details["crlEntryDetails"].append(extension)
         body = rfc9810.PKIBody()
         for _ in range(count):
@@ -184,6 +269,10 @@ class Client:
         sans: tuple[x509.GeneralName, ...] = (),
         count: int = 1,
         include_key: bool = True,
+        extensions: tuple[x509.Extension, ...] = (),
+        validity: tuple[datetime.datetime | None, datetime.datetime | None] | None = None,
+        pop_algorithm: AlgorithmId | None = None,
+        pop_key=None,
     ) -> bytes:
         body = rfc9810.PKIBody()
         messages = body[body_type]
@@ -196,6 +285,10 @@ class Client:
                     pop=pop,
                     sans=sans,
                     include_key=include_key,
+                    extensions=extensions,
+                    validity=validity,
+                    pop_algorithm=pop_algorithm,
+                    pop_key=pop_key,
                 )
             )
         return self.finish(encoder.encode(body))
@@ -213,12 +306,14 @@ class Client:
         cert_hash: bytes | None = None,
         hash_alg: str | None = None,
         cert_req_id: int = 0,
+        failure: int | None = None,
+        count: int = 1,
     ) -> bytes:
         if cert_hash is None:
             algorithm = (
                 protection.hash_for_oid(hash_alg)
                 if hash_alg
-                else certificate.signature_hash_algorithm
+                else protection.certificate_hash(certificate)
             )
             digest = hashes.Hash(algorithm)
             digest.update(certificate.public_bytes(serialization.Encoding.DER))
@@ -226,14 +321,17 @@ class Client:
         status = rfc9810.CertStatus()
         status["certHash"] = cert_hash
         status["certReqId"] = cert_req_id
-        if not accepted or text:
+        if not accepted or text or failure is not None:
             status["statusInfo"]["status"] = 0 if accepted else 2
             if text:
                 status["statusInfo"]["statusString"].append(text)
+            if failure is not None:
+                status["statusInfo"]["failInfo"] = tuple([0] * failure + [1])
         if hash_alg:
             status["hashAlg"]["algorithm"] = univ.ObjectIdentifier(hash_alg)
         body = rfc9810.PKIBody()
-        body["certConf"].append(status)
+        for _ in range(count):
+            body["certConf"].append(status)
         return self.finish(encoder.encode(body))
 
     def error(self, text: str = "client gave up") -> bytes:
@@ -265,7 +363,13 @@ def cert_req_msg(
     sans: tuple[x509.GeneralName, ...] = (),
     include_key: bool = True,
     old_cert_id: tuple[x509.Name, int] | None = None,
+    extensions: tuple[x509.Extension, ...] = (),
+    validity: tuple[datetime.datetime | None, datetime.datetime | None] | None = None,
+    pop_algorithm: AlgorithmId | None = None,
+    pop_key=None,
 ):
+    """One CertReqMsg; ``pop_key`` / ``pop_algorithm`` sign the POP with another key or
+    algorithm than the template's."""
     msg = rfc4211.CertReqMsg()
     msg["certReq"]["certReqId"] = cert_req_id
     template = msg["certReq"]["certTemplate"]
@@ -281,11 +385,24 @@ def cert_req_msg(
         spki = decoder.decode(spki_der, asn1Spec=rfc5280.SubjectPublicKeyInfo())[0]
         template["publicKey"]["algorithm"] = spki["algorithm"]
         template["publicKey"]["subjectPublicKey"] = spki["subjectPublicKey"]
+    if validity is not None:
+        for name, moment in zip(("notBefore", "notAfter"), validity, strict=True):
+            if moment is not None:
+                template["validity"][name]["generalTime"] = moment.strftime("%Y%m%d%H%M%SZ")
+    requested = list(extensions)
     if sans:
-        ext = x509.SubjectAlternativeName(list(sans))
+        requested.insert(
+            0,
+            x509.Extension(
+                x509.SubjectAlternativeName.oid, False, x509.SubjectAlternativeName(list(sans))
+            ),
+        )
+    for ext in requested:
         extension = rfc5280.Extension()
-        extension["extnID"] = univ.ObjectIdentifier("2.5.29.17")
-        extension["extnValue"] = ext.public_bytes()
+        extension["extnID"] = univ.ObjectIdentifier(ext.oid.dotted_string)
+        if ext.critical:
+            extension["critical"] = True
+        extension["extnValue"] = ext.value.public_bytes()
         template["extensions"].append(extension)
     if old_cert_id is not None:
         cert_id = rfc4211.CertId()
@@ -301,11 +418,15 @@ def cert_req_msg(
         msg["popo"]["raVerified"] = msg["popo"]["raVerified"].clone(b"")
     elif pop in ("signature", "bad"):
         data = encoder.encode(msg["certReq"])
-        signature = _sign(key, data)
+        signer = pop_key or key
+        algorithm = pop_algorithm or AlgorithmId(_sig_oid(signer))
+        signature = _sign(signer, data, algorithm)
         if pop == "bad":
-            signature = _sign(key, data + b"tampered")
+            signature = _sign(signer, data + b"tampered", algorithm)
         signing_key = msg["popo"]["signature"]
-        signing_key["algorithmIdentifier"]["algorithm"] = univ.ObjectIdentifier(_sig_oid(key))
+        signing_key["algorithmIdentifier"]["algorithm"] = univ.ObjectIdentifier(algorithm.oid)
+        if algorithm.parameters is not None:
+            signing_key["algorithmIdentifier"]["parameters"] = algorithm.parameters
         signing_key["signature"] = univ.BitString.fromOctetString(signature)
     return msg
 
@@ -380,6 +501,8 @@ def read_response(der: bytes) -> Response:
 
     if name == "error":
         extra = status_info(body["error"]["pKIStatusInfo"])
+    elif name == "rp":
+        extra = status_info(body["rp"]["status"][0])
     elif name in ("ip", "cp", "kup"):
         rep = body[name]
         response = rep["response"][0]

@@ -63,7 +63,14 @@ def test_messages_keeps_the_readers_and_writers():
 
 def test_signature_protector_constructor():
     parameters = list(inspect.signature(protection.SignatureProtector).parameters)
-    assert parameters == ["certificate", "sign_with", "hash_name", "chain"]
+    assert parameters == [
+        "certificate",
+        "sign_with",
+        "hash_name",
+        "chain",
+        "sign_pss_with",
+        "pss",
+    ]
 
 
 def test_error_response_and_classes():
@@ -79,11 +86,27 @@ def test_error_response_and_classes():
         (cmp.protocol.Signer, ["certificate", "sender", "reference"]),
         (
             cmp.protocol.Issued,
-            ["certificate", "chain", "ca_pubs", "sender", "implicit_confirm_granted"],
+            [
+                "certificate",
+                "chain",
+                "ca_pubs",
+                "sender",
+                "implicit_confirm_granted",
+                "modifications",
+            ],
         ),
         (
             cmp.protocol.PendingConfirmation,
-            ["sender_kid", "recip_nonce", "certificate", "sender"],
+            [
+                "sender_kid",
+                "recip_nonce",
+                "certificate",
+                "sender",
+                "cert_req_id",
+                "request_nonce",
+                "mac_protected",
+                "confirmed",
+            ],
         ),
         (cmp.protocol.Waiting, ["check_after_seconds", "reason"]),
         (cmp.protocol.Rejected, ["reason", "failure"]),
@@ -106,6 +129,7 @@ def test_backend_protocol_methods():
     assert methods == {
         "mac_secret",
         "transaction_in_use",
+        "remember_transaction",
         "check_public_key",
         "certify",
         "pending_confirmation",

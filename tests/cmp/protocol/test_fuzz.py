@@ -26,9 +26,11 @@ FOUND = {
         "The sender is not a valid Name: oid must be X500_UNIQUE_IDENTIFIER for BitString type.",
     ),
     # PyAsn1Error re-encoding an empty RDN of a crlStatusList issuer (MAC verified)
+    # (RFC 9483, 4.3: a malformed infoValue is badRequest)
     "genm-crl-status-with-an-empty-rdn.der": (
-        FailureInfo.badDataFormat,
-        "The crlStatusList cannot be decoded: ASN.1 object RelativeDistinguishedName is inconsistent.",
+        FailureInfo.badRequest,
+        "The crlStatusList infoValue is malformed: The crlStatusList cannot be decoded: "
+        "ASN.1 object RelativeDistinguishedName is inconsistent.",
     ),
 }
 

@@ -38,9 +38,14 @@ def error_of(result):
     return response
 
 
-def assert_refused(result, failure: FailureInfo, text_start: str):
-    """Exact failInfo bit; a status text that starts as given (parser details follow)."""
-    response = error_of(result)
+def assert_refused(result, failure: FailureInfo, text_start: str, *, body_type: str = "error"):
+    """Exact failInfo bit; a status text that starts as given (parser details follow).
+
+    ``body_type`` "ip" (...) for a refusal of the request's content, answered in
+    its response body with status rejection (RFC 9483, 4.1.1).
+    """
+    response = error_of(result) if body_type == "error" else read_response(result.body)
+    assert response.body_type == body_type and response.status == 2
     assert response.failure_bits == (int(failure),)
     assert result.error.failure == failure
     assert response.status_text.startswith(text_start), response.status_text
@@ -120,7 +125,7 @@ def test_a_valid_ir_decodes_its_header_without_pyasn1(server, client, ec_key, sp
     spy.clear()
     result = server.handle(der)
     work = dict(spy)  # before the test's own response reader decodes anything
-    assert result.error is not None and result.error.failure == FailureInfo.signerNotTrusted
+    assert result.error is not None and result.error.failure == FailureInfo.badMessageCheck
     assert work.get("pyasn1", 0) == 0  # refused at the lookup: the body was never decoded
 
 
@@ -281,10 +286,11 @@ def test_pvno_of_4300_digits(server, client, ec_key):
 
 def test_huge_cert_req_id(server, client, ec_key):
     cert_req_id = 10**5000
-    assert_error(
+    assert_refused(
         server.handle(client.ir(ec_key, cert_req_id=cert_req_id)),
         FailureInfo.badRequest,
         f"certReqId must be 0, not ({cert_req_id.bit_length()}-bit integer).",
+        body_type="ip",
     )
 
 
@@ -422,7 +428,10 @@ def test_template_subject_with_a_key_error(server, backend, client, ec_key):
     subject.children = [Node(0x30, children=[Node(0x31, children=[atv])])]
     result = server.handle(client.finish(body.der()))
     assert_refused(
-        result, FailureInfo.badCertTemplate, "The certificate template cannot be parsed: "
+        result,
+        FailureInfo.badCertTemplate,
+        "The certificate template cannot be parsed: ",
+        body_type="ip",
     )
     assert backend.certify_calls == []
 
@@ -440,9 +449,12 @@ def test_template_subject_that_pyasn1_cannot_encode(server, client, ec_key):
     subject = next(n for n in template.children if n.tag == 0xA5)
     subject.children[0].children = [Node(0x31)]  # RelativeDistinguishedName SIZE (1..MAX)
     result = server.handle(client.finish(body.der()))
-    response = error_of(result)
-    assert response.failure_bits == (int(FailureInfo.badCertTemplate),)
-    assert response.status_text.startswith("The certificate template cannot be parsed: ")
+    assert_refused(
+        result,
+        FailureInfo.badCertTemplate,
+        "The certificate template cannot be parsed: ",
+        body_type="ip",
+    )
 
 
 def test_rr_issuer_that_pyasn1_cannot_encode(server, client, ca):

@@ -134,10 +134,15 @@ def assert_clean(run: Run) -> None:
     assert all(r.error is None for r in run.results), [r.error for r in run.results]
 
 
-def assert_server_error(run: Run, failure: FailureInfo, text: str) -> None:
+def assert_server_error(
+    run: Run, failure: FailureInfo, text: str, *, body_type: str = "error"
+) -> None:
+    """The refusal openssl received: an error message, or (``body_type`` ip, cp, kup,
+    rp) the response body with status rejection (RFC 9483, 4.1.1 and 4.2)."""
     assert run.returncode != 0, run.output
     response = run.response()
-    assert response.body_type == "error"
+    assert response.body_type == body_type
+    assert response.status == 2
     assert response.failure_bits == (int(failure),)
     assert response.status_text == text
     assert not run.certout.exists()
@@ -215,6 +220,28 @@ def test_intermediate_issuing_ca(tmp_path, ec_key):
     assert client.verify(run.certout).returncode == 0
 
 
+def test_granted_with_modifications(openssl):
+    """RFC 9810, 5.2.3: openssl takes a certificate granted with modifications."""
+    openssl.backend.modifications = ("validity shortened to the CA's",)
+    run = openssl.ir()
+    assert_clean(run)
+    ip = run.response(0)
+    assert (ip.status, ip.status_text) == (1, "validity shortened to the CA's")
+    assert run.body_types == ["ir", "certConf"] and openssl.verify(run.certout).returncode == 0
+
+
+def test_empty_subject_with_a_subject_alt_name(openssl):
+    """RFC 9483, 4.1.1: the NULL-DN with the subject in the subjectAltName."""
+    run = openssl.run(
+        "-cmd", "ir", "-ref", "fgt100f", "-newkey", str(openssl.key),
+        "-sans", "fgt100f.local",
+    )  # fmt: skip
+    assert_clean(run)
+    issued = x509.load_pem_x509_certificate(run.certout.read_bytes())
+    assert issued.subject == x509.Name([])
+    assert issued.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+
+
 def test_implicit_confirm(openssl):
     run = openssl.ir("-implicit_confirm")
     assert_clean(run)
@@ -279,21 +306,23 @@ def test_wrong_password(openssl):
 def test_unknown_reference(openssl):
     openssl.server_options = {"default_sender": openssl.ca.issuing.subject}
     run = openssl.ir("-unprotected_errors", ref="fgt999")
-    assert_server_error(run, FailureInfo.signerNotTrusted, "Enrollment not found.")
+    # RFC 9483, 3.5: the MAC cannot be checked, badMessageCheck; the text stays
+    # FortiAuthenticator's, and openssl shows it with this bit as with any other
+    assert_server_error(run, FailureInfo.badMessageCheck, "Enrollment not found.")
     assert 'StatusString: "Enrollment not found."' in run.output
-    assert "PKIFailureInfo: signerNotTrusted" in run.output
+    assert "PKIFailureInfo: badMessageCheck" in run.output
 
 
 def test_unknown_reference_null_dn_needs_no_pinned_sender(openssl):
     run = openssl.ir("-unprotected_errors", ref="fgt999", srvcert=False)
-    assert_server_error(run, FailureInfo.signerNotTrusted, "Enrollment not found.")
+    assert_server_error(run, FailureInfo.badMessageCheck, "Enrollment not found.")
     assert 'StatusString: "Enrollment not found."' in run.output
 
 
 def test_unknown_reference_with_pinned_ca_and_null_dn(openssl):
     """Without default_sender the NULL-DN sender is refused by a client pinning the CA."""
     run = openssl.ir("-unprotected_errors", ref="fgt999")
-    assert_server_error(run, FailureInfo.signerNotTrusted, "Enrollment not found.")
+    assert_server_error(run, FailureInfo.badMessageCheck, "Enrollment not found.")
     assert "does not match expected sender" in run.output
 
 
@@ -308,7 +337,10 @@ def test_sha1_pop_is_refused_with_readable_error(openssl):
 def test_ra_verified_pop(openssl):
     run = openssl.ir("-popo", "0")
     assert_server_error(
-        run, FailureInfo.notAuthorized, "raVerified proof-of-possession is not accepted."
+        run,
+        FailureInfo.notAuthorized,
+        "raVerified proof-of-possession is not accepted.",
+        body_type="ip",
     )
     assert 'StatusString: "raVerified proof-of-possession is not accepted."' in run.output
 

@@ -108,16 +108,22 @@ def test_kur_old_cert_id_of_another_certificate(openssl, enrolled):
     other_cert.write_bytes(other.certout.read_bytes())
     run = kur(openssl, old_cert, old_key, "-oldcert", str(other_cert))
     assert_server_error(
-        run, FailureInfo.badCertId, "oldCertId does not match the certificate that signed the kur."
+        run,
+        FailureInfo.badCertId,
+        "oldCertId does not match the certificate that signed the kur.",
+        body_type="kup",
     )
-    assert "PKIFailureInfo: badCertId" in run.output  # the signed error is shown
+    assert "PKIFailureInfo: badCertId" in run.output  # the signed rejection is shown
 
 
 def test_kur_twice(openssl, enrolled):
     old_cert, old_key = enrolled
     assert_clean(kur(openssl, old_cert, old_key))
     run = kur(openssl, old_cert, old_key)
-    assert_server_error(run, FailureInfo.notAuthorized, "The certificate was already updated.")
+    assert_server_error(
+        run, FailureInfo.notAuthorized, "The certificate was already updated.", body_type="kup"
+    )
+    assert 'StatusString: "The certificate was already updated."' in run.output
 
 
 def test_kur_with_revoked_certificate(openssl, enrolled):
@@ -151,8 +157,9 @@ def test_kur_with_pbm_refused(openssl, enrolled):
         "-cmd", "kur", "-ref", "fgt100f", "-oldcert", str(old_cert),
         "-newkey", str(new_key(openssl)),
     )  # fmt: skip
+    # RFC 9483, 4.1.3: the protection is not of the kind expected
     assert_server_error(
-        run, FailureInfo.notAuthorized, "Key update needs the old certificate's signature."
+        run, FailureInfo.wrongIntegrity, "Key update needs the old certificate's signature."
     )
 
 
@@ -191,7 +198,11 @@ def test_rr_with_pbm(openssl, enrolled):
     assert read_response(run.results[0].body).mac_ok()
     assert openssl.backend.issued[old.serial_number].revoked == x509.ReasonFlags.superseded
     run = openssl.run("-cmd", "rr", "-ref", "fgt100f", "-oldcert", str(cert))
-    assert_server_error(run, FailureInfo.certRevoked, "The certificate is already revoked.")
+    # RFC 9483, 4.2: the refusal is the rp, status rejection
+    assert_server_error(
+        run, FailureInfo.certRevoked, "The certificate is already revoked.", body_type="rp"
+    )
+    assert "PKIFailureInfo: certRevoked" in run.output
 
 
 def test_rr_unknown_certificate(openssl, tmp_path):
@@ -199,7 +210,10 @@ def test_rr_unknown_certificate(openssl, tmp_path):
     path = _pem(tmp_path / "stranger.pem", stranger.root)
     run = openssl.run("-cmd", "rr", "-ref", "fgt100f", "-oldcert", str(path))
     assert_server_error(
-        run, FailureInfo.badCertId, "No certificate of ours has this issuer and serial number."
+        run,
+        FailureInfo.badCertId,
+        "No certificate of ours has this issuer and serial number.",
+        body_type="rp",
     )
 
 
@@ -234,10 +248,34 @@ def test_genm(openssl, infotype, oid):
 
 
 def test_genm_unknown_infotype_is_omitted(openssl):
-    run = genm(openssl, "preferredSymmAlg")
+    run = genm(openssl, "unsupportedOIDs")
     assert_clean(run)
     assert messages.general_messages(messages.decode(run.results[0].body)) == ()
-    assert "infoType 1.3.6.1.5.5.7.4.4 is not supported: omitted" in run.results[0].trace
+    assert "infoType 1.3.6.1.5.5.7.4.7 is not supported: omitted" in run.results[0].trace
+
+
+@pytest.mark.parametrize(
+    ("infotype", "oid", "value"),
+    [
+        # RFC 9481, 5: AES-256-CBC, were anything encrypted for this CA
+        (
+            "preferredSymmAlg",
+            OID.it_preferred_symm_alg,
+            bytes.fromhex("300b060960864801650304012a"),
+        ),
+        ("encKeyPairTypes", OID.it_enc_key_pair_types, None),
+        ("currentCRL", OID.it_current_crl, None),
+    ],
+)
+def test_genm_more_infotypes(openssl, infotype, oid, value):
+    run = genm(openssl, infotype)
+    assert_clean(run)
+    items = dict(messages.general_messages(messages.decode(run.results[0].body)))
+    assert list(items) == [oid]
+    if value is not None:
+        assert items[oid] == value
+    else:
+        assert items[oid]
 
 
 def test_genm_signed(openssl, enrolled):

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from cmp.protocol import CMPServer, MalformedMessage, errors
 from cmp.protocol.asn1 import OID
@@ -38,6 +38,24 @@ def assert_error(result, failure: FailureInfo, text: str, *, protected: bool = T
     assert response.status_text == text
     assert result.error is not None and result.error.failure == failure
     assert response.mac_ok() is protected
+
+
+def assert_rejected(result, body_type: str, failure: FailureInfo, text: str, **kwargs) -> None:
+    """A refusal of the request's content: its response body with status rejection
+    (RFC 9483, 4.1.1 and 4.2), protected like any response."""
+    response = read_response(result.body)
+    assert response.body_type == body_type, response
+    assert response.status == 2  # rejection
+    assert response.failure_bits == (int(failure),)
+    assert response.status_text == text
+    assert response.certificate is None
+    assert result.error is not None and result.error.failure == failure and result.rejected
+    assert result.trace[-1].startswith(f"CMP response sent: {body_type} (rejection), ")
+    if kwargs.get("protected", True):
+        assert response.mac_ok() or response.algorithm.oid not in (
+            OID.password_based_mac,
+            OID.pbmac1,
+        )
 
 
 # ---------------------------------------------------------------------- happy paths
@@ -94,7 +112,7 @@ def test_trace_has_no_secret(server, client, ec_key):
         "senderKID: fgt100f",
         "Enrollment found for senderKID fgt100f",
         "Protection checked: PasswordBasedMac (owf sha256, 500 iterations, mac hmac-sha1): OK",
-        "POP checked: signature over certReq: OK",
+        "POP checked: ecdsa-with-SHA256 signature over certReq: OK",
     ):
         assert line in result.trace
     assert any(line.startswith("Certificate signed: serial ") for line in result.trace)
@@ -228,14 +246,22 @@ def test_clock_skew_within_tolerance(backend, client, ec_key):
     assert ip.body_type == "ip"
 
 
-def test_no_message_time_is_accepted(server, client, ec_key):
+def test_no_message_time_is_refused_by_strict_header_checks(server, client, ec_key):
+    # RFC 9483, 3.1 and 3.5: messageTime is present; badTime otherwise
+    result, _ = enroll(server, client.but(message_time=None), ec_key)
+    assert_error(result, FailureInfo.badTime, "messageTime is missing.")
+
+
+def test_no_message_time_is_accepted_without_strict_header_checks(backend, client, ec_key):
+    server = CMPServer(backend, strict_header_checks=False)
     _, ip = enroll(server, client.but(message_time=None), ec_key)
     assert ip.body_type == "ip"
 
 
 def test_unknown_sender_kid(server, client, ec_key):
+    # RFC 9483, 3.5: the MAC cannot be checked, badMessageCheck; FortiAuthenticator's text
     result, response = enroll(server, client.but(sender_kid=b"nobody"), ec_key)
-    assert_error(result, FailureInfo.signerNotTrusted, "Enrollment not found.", protected=False)
+    assert_error(result, FailureInfo.badMessageCheck, "Enrollment not found.", protected=False)
     assert response.algorithm is None
     assert response.sender == x509.Name([])  # NULL-DN: no CA known yet
 
@@ -344,7 +370,12 @@ def test_unsupported_bodies(server, client, ec_key, body_type):
         (
             {"subject": None},
             FailureInfo.badCertTemplate,
-            "The certificate template has no subject.",
+            "The certificate template has no subject and no subjectAltName.",
+        ),
+        (
+            {"subject": ""},
+            FailureInfo.badCertTemplate,
+            "The certificate template has no subject and no subjectAltName.",
         ),
         (
             {"include_key": False, "pop": "none"},
@@ -361,9 +392,41 @@ def test_unsupported_bodies(server, client, ec_key, body_type):
     ],
 )
 def test_cert_request_failures(server, backend, client, key, kwargs, failure, text):
+    # RFC 9483, 4.1.1: a refused request is answered with an ip, status rejection
     result, _ = enroll(server, client, key, **kwargs)
-    assert_error(result, failure, text)
+    assert_rejected(result, "ip", failure, text)
     assert backend.certify_calls == []
+    assert read_response(result.body).cert_req_id == 0
+
+
+def test_empty_subject_with_a_subject_alt_name(server, backend, client, ec_key):
+    # RFC 9483, 4.1.1 / RFC 5280, 4.2.1.6: the NULL-DN with the subject in the SAN
+    sans = (x509.DNSName("fgt100f.local"),)
+    result, ip = enroll(server, client, ec_key, subject="", sans=sans)
+    assert result.error is None and ip.status == 0
+    assert backend.certify_calls[-1].subject == x509.Name([])
+    assert backend.certify_calls[-1].subject_alt_names == sans
+
+
+def test_p10cr_with_an_empty_subject_and_a_subject_alt_name(server, backend, client, ec_key):
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("fgt100f.local")]), False)
+        .sign(ec_key, hashes.SHA256())
+    )
+    cp = read_response(server.handle(client.p10cr(csr)).body)
+    assert (cp.body_type, cp.status) == ("cp", 0)
+    nothing = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .sign(ec_key, hashes.SHA256())
+    )
+    result = server.handle(client.but(transaction_id=b"p" * 16).p10cr(nothing))
+    assert_rejected(
+        result, "cp", FailureInfo.badCertTemplate, "The CSR has no subject and no subjectAltName."
+    )
+    assert read_response(result.body).cert_req_id == -1  # RFC 9483, 4.1.4
 
 
 @pytest.mark.parametrize(
@@ -375,16 +438,16 @@ def test_cert_request_failures(server, backend, client, key, kwargs, failure, te
         ),
         (lambda: ec.generate_private_key(ec.SECP256K1()), "EC curve secp256k1 is not accepted."),
         (
-            ed25519.Ed25519PrivateKey.generate,
-            "Only RSA and EC (P-256, P-384, P-521) keys are accepted.",
+            x25519.X25519PrivateKey.generate,
+            "Only RSA, EC (P-256, P-384, P-521), Ed25519 and Ed448 keys are accepted.",
         ),
     ],
 )
 def test_unacceptable_keys(server, client, new_key, text):
     key = new_key()
-    pop = "none" if isinstance(key, ed25519.Ed25519PrivateKey) else "signature"
+    pop = "none" if isinstance(key, x25519.X25519PrivateKey) else "signature"
     result, _ = enroll(server, client, key, pop=pop)
-    assert_error(result, FailureInfo.badCertTemplate, text)
+    assert_rejected(result, "ip", FailureInfo.badCertTemplate, text)
 
 
 class AnyKeyBackend(MemoryBackend):
@@ -405,8 +468,11 @@ def test_key_policy_is_asked_before_the_pop(server, backend, client):
     key = rsa.generate_private_key(65537, 1024)  # noqa: S505 - the point of the test
     result, _ = enroll(server, client, key, pop="bad")
     # the weak key is refused for what it is, not for its (also wrong) POP
-    assert_error(
-        result, FailureInfo.badCertTemplate, "RSA key of 1024 bits is too short (minimum 2048)."
+    assert_rejected(
+        result,
+        "ip",
+        FailureInfo.badCertTemplate,
+        "RSA key of 1024 bits is too short (minimum 2048).",
     )
     asked = [value for name, value in backend.calls if name == "check_public_key"]
     assert asked == [key.public_key()]
@@ -421,19 +487,23 @@ def test_key_policy_applies_to_p10cr(server, backend, client):
         .sign(key, hashes.SHA256())
     )
     result = server.handle(client.p10cr(csr))
-    assert_error(
-        result, FailureInfo.badCertTemplate, "RSA key of 1024 bits is too short (minimum 2048)."
+    assert_rejected(
+        result,
+        "cp",
+        FailureInfo.badCertTemplate,
+        "RSA key of 1024 bits is too short (minimum 2048).",
     )
     assert backend.certify_calls == []
 
 
 def test_protocol_refuses_a_template_key_whose_pop_it_cannot_verify(any_key_server, client):
-    key = ed25519.Ed25519PrivateKey.generate()
+    key = x25519.X25519PrivateKey.generate()
     result, _ = enroll(any_key_server, client, key, pop="none")
-    assert_error(
+    assert_rejected(
         result,
+        "ip",
         FailureInfo.badCertTemplate,
-        "Only RSA and EC keys can prove possession by signature to this server.",
+        "Only RSA, EC, Ed25519 and Ed448 keys can prove possession by signature to this server.",
     )
     assert any_key_server.backend.certify_calls == []
 
@@ -466,14 +536,15 @@ def test_p10cr_bad_signature(server, client, ec_key):
     )
     tampered = csr.replace(b"fgt100f.local", b"fgt100x.local")
     result = server.handle(client.p10cr(tampered))
-    assert_error(result, FailureInfo.badPOP, "The PKCS#10 signature does not verify.")
+    assert_rejected(result, "cp", FailureInfo.badPOP, "The PKCS#10 signature does not verify.")
 
 
-def test_backend_refusal_is_sent_as_error(server, backend, client, ec_key):
+def test_backend_refusal_is_sent_in_the_ip(server, backend, client, ec_key):
     backend.enrollments[b"fgt100f"].subject = x509.Name.from_rfc4514_string("CN=other")
     result, _ = enroll(server, client, ec_key)
-    assert_error(
+    assert_rejected(
         result,
+        "ip",
         FailureInfo.badCertTemplate,
         "Subject CN=fgt100f.local is not allowed for this enrollment.",
     )
@@ -519,10 +590,16 @@ def test_certconf_hash_alg_needs_pvno3(server, issued):
     assert_error(result, FailureInfo.badRequest, "hashAlg requires pvno 3.")
 
 
-def test_certconf_wrong_cert_req_id(server, issued):
+@pytest.mark.parametrize("cert_req_id", [5, -1])
+def test_certconf_wrong_cert_req_id(server, issued, cert_req_id):
+    # RFC 9483, 4.1.1: the certReqId of the ir (0), not that of a p10cr (-1)
     conf, ip = issued
-    result = server.handle(conf.cert_conf(ip.certificate, cert_req_id=5))
-    assert_error(result, FailureInfo.badCertId, "certReqId 5 does not match the request.")
+    result = server.handle(conf.cert_conf(ip.certificate, cert_req_id=cert_req_id))
+    assert_error(
+        result,
+        FailureInfo.badRequest,
+        f"certReqId {cert_req_id} does not match the request (0).",
+    )
 
 
 def test_certconf_from_another_enrollment(server, backend, issued):

@@ -6,6 +6,7 @@ Every refusal is checked with its exact failInfo bit and status text.
 from __future__ import annotations
 
 import datetime
+import os
 
 import pytest
 from cryptography import x509
@@ -19,6 +20,7 @@ from cmp.protocol.messages import AlgorithmId
 from .backend import LocalCA
 from .client import read_response
 from .test_server import assert_error as assert_mac_error
+from .test_server import assert_rejected
 
 
 def assert_error(result, failure: FailureInfo, text: str, *, signed: bool = True) -> None:
@@ -44,10 +46,14 @@ def signature_ok(response, ca: LocalCA) -> bool:
 
 @pytest.fixture
 def enrolled(server, client, ca, key):
-    """A certificate issued (and confirmed) through ir with the password, and its key."""
-    result = server.handle(client.ir(key))
+    """A certificate issued (and confirmed) through ir with the password, and its key.
+
+    In a transaction of its own: ``client``'s transactionID stays free for the test.
+    """
+    enrolling = client.but(transaction_id=os.urandom(16))
+    result = server.handle(enrolling.ir(key))
     ip = read_response(result.body)
-    server.handle(client.but(recip_nonce=ip.sender_nonce).cert_conf(ip.certificate))
+    server.handle(enrolling.but(recip_nonce=ip.sender_nonce).cert_conf(ip.certificate))
     return ip.certificate, key
 
 
@@ -152,7 +158,17 @@ def test_revoked_signer(server, backend, signed, enrolled):
     )
 
 
-def test_issued_certificate_may_not_sign_ir(server, signed):
+def test_issued_certificate_signs_an_ir(server, backend, signed, ca, enrolled):
+    # RFC 9483, 4.1.1: an ir may be signature-protected, here by a certificate we issued
+    result = server.handle(signed.ir(new_ec_key()))
+    ip = read_response(result.body)
+    assert result.error is None and (ip.body_type, ip.status) == ("ip", 0)
+    assert signature_ok(ip, ca)
+    assert backend.certify_calls[-1].signer.certificate == enrolled[0]
+
+
+def test_issued_certificate_signing_an_ir_where_the_backend_refuses(server, backend, signed):
+    backend.issued_may_sign_ir = False
     result = server.handle(signed.ir(new_ec_key()))
     assert_error(
         result, FailureInfo.notAuthorized, "A certificate of ours may not sign ir.", signed=False
@@ -232,15 +248,19 @@ def test_kur_signed(server, backend, signed, enrolled, ca):
         ),
     ],
 )
-def test_kur_refusals(server, signed, enrolled, make, failure, text):
+def test_kur_refusals(server, signed, enrolled, ca, make, failure, text):
+    # RFC 9483, 4.1.3: a refused kur is answered with a kup, status rejection
     old, key = enrolled
-    assert_error(server.handle(make(signed, old, key)), failure, text)
+    result = server.handle(make(signed, old, key))
+    assert_rejected(result, "kup", failure, text)
+    assert signature_ok(read_response(result.body), ca)
 
 
 def test_kur_with_mac_needs_old_cert_id(server, client):
     result = server.handle(client.kur(new_ec_key()))
-    assert_mac_error(
+    assert_rejected(
         result,
+        "kup",
         FailureInfo.badCertId,
         "oldCertId is required when the kur is not signed by the old certificate.",
     )
@@ -262,8 +282,11 @@ def test_kur_with_mac(server, backend, client, enrolled):
 def test_kur_with_mac_unknown_certificate(server, client, enrolled):
     old, _ = enrolled
     result = server.handle(client.kur(new_ec_key(), old_cert_id=(old.issuer, 12345)))
-    assert_mac_error(
-        result, FailureInfo.badCertId, "No certificate of ours has this issuer and serial number."
+    assert_rejected(
+        result,
+        "kup",
+        FailureInfo.badCertId,
+        "No certificate of ours has this issuer and serial number.",
     )
 
 
@@ -323,10 +346,11 @@ def test_rr_signed(server, backend, signed, enrolled, ca):
     ],
 )
 def test_rr_refusals(server, client, enrolled, args, kwargs, failure, text):
+    # RFC 9483, 4.2: a refused rr is answered with an rp, status rejection
     old, _ = enrolled
     issuer = old.issuer if args[0] == "issuer" else None
     serial = old.serial_number if args[1] == "serial" else args[1]
-    assert_mac_error(server.handle(client.rr(issuer, serial, **kwargs)), failure, text)
+    assert_rejected(server.handle(client.rr(issuer, serial, **kwargs)), "rp", failure, text)
 
 
 def test_rr_of_another_certificate_by_signature(server, backend, signed, ca, client, ec_key):
@@ -334,8 +358,11 @@ def test_rr_of_another_certificate_by_signature(server, backend, signed, ca, cli
         server.handle(client.but(transaction_id=b"o" * 16).ir(ec_key)).body
     ).certificate
     result = server.handle(signed.rr(other.issuer, other.serial_number))
-    assert_error(
-        result, FailureInfo.notAuthorized, "Only the certificate itself may ask its revocation."
+    assert_rejected(
+        result,
+        "rp",
+        FailureInfo.notAuthorized,
+        "Only the certificate itself may ask its revocation.",
     )
 
 
@@ -468,8 +495,8 @@ def test_empty_genm_gets_ca_certificates(server, client, ca):
 def test_genm_failures(server, client):
     assert_mac_error(
         server.handle(client.but(transaction_id=b"e" * 16).genm((OID.it_crl_status_list, None))),
-        FailureInfo.badDataFormat,
-        "crlStatusList requires a CRLStatus list.",
+        FailureInfo.badRequest,
+        "infoType crlStatusList requires an infoValue.",
     )
 
 
