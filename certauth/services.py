@@ -41,6 +41,7 @@ __all__ = [
     "revoke_ca",
     "export_ca_pkcs12",
     "rename_ca",
+    "set_management_entity",
     "issue_certificate",
     "issue_from_csr",
     "revoke_certificate",
@@ -322,6 +323,40 @@ def delete_ca(ca: CertificateAuthority, *, actor: Actor = SYSTEM) -> None:
         subject = ca.subject
         ca.delete()
         events.log(events.CA_DELETED, actor, subject=subject)
+
+
+def set_management_entity(
+    ca: CertificateAuthority, certificate_data: bytes | None, *, actor: Actor = SYSTEM
+) -> CertificateAuthority:
+    """Name (or, with None, clear) the PKI management entity a local CA trusts.
+
+    RFC 9483, 5.3.2: an RA whose signed revocation requests the CA accepts for
+    any certificate it issued, and whose removeFromCRL takes one off hold.
+    The certificate is an end-entity certificate (PEM or DER), valid now.
+    """
+    pem = ""
+    if certificate_data:
+        certificate = x509util.load_certificate(certificate_data)
+        try:
+            constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+            is_ca = constraints.value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if is_ca:
+            raise InvalidInput("The management entity is an RA, not a CA certificate.")
+        now = timezone.now()
+        if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+            raise InvalidInput("The management entity's certificate is not valid now.")
+        x509util.public_key_of(certificate)
+        pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    with transaction.atomic():
+        ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+        if ca.kind != CertificateAuthority.Kind.LOCAL:
+            raise InvalidInput(f"CA {ca.name} is not a local CA.")
+        ca.management_entity_pem = pem
+        ca.save(update_fields=["management_entity_pem", "updated"])
+    log.info("CA %s: management entity %s by %s", ca.name, "set" if pem else "cleared", actor.user)
+    return ca
 
 
 def rename_ca(
