@@ -23,7 +23,10 @@ class CMPConfigForm(forms.ModelForm):
             "confirm_wait",
             "debug",
             "revoke_superseded",
+            "revoke_reenrolled",
             "poll_interval",
+            "strict_header_checks",
+            "rfc9481_only",
         )
 
     def clean(self):

@@ -21,8 +21,11 @@ from typing import TypeVar
 from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from certauth import enrollment as engine
+from certauth import profiles
 from certauth import services as ca_services
 from certauth import x509 as x509util
 from certauth.enrollment import Credential, Operation, Reason, Refused
@@ -45,9 +48,12 @@ from cmp.protocol import (
     SharedSecret,
     Signer,
     Waiting,
+    asn1,
     errors,
+    kid_text,
 )
 from cmp.protocol.asn1 import OID
+from cmp.protocol.encode import CURVE_OIDS
 from cmp.protocol.messages import AlgorithmId
 from cmp.protocol.protection import SignatureProtector
 
@@ -57,9 +63,9 @@ T = TypeVar("T")
 
 #: The PKIFailureInfo bit for each refusal of the enrollment engine.
 FAILURES: dict[Reason, type[errors.CMPError]] = {
-    # "Enrollment not found." is FortiAuthenticator's text; OpenSSL shows it
-    # with signerNotTrusted as with any other bit.
-    Reason.ENROLLMENT_NOT_FOUND: errors.SignerNotTrusted,
+    # "Enrollment not found." is FortiAuthenticator's text; RFC 9483, 3.5: the
+    # MAC cannot be checked (badMessageCheck). OpenSSL shows the text with any bit.
+    Reason.ENROLLMENT_NOT_FOUND: errors.BadMessageCheck,
     Reason.WRONG_ENROLLMENT: errors.NotAuthorized,
     Reason.ENROLLMENT_DISABLED: errors.NotAuthorized,
     Reason.ENROLLMENT_REJECTED: errors.NotAuthorized,
@@ -78,11 +84,14 @@ FAILURES: dict[Reason, type[errors.CMPError]] = {
     Reason.CERT_NOT_CONFIRMED: errors.NotAuthorized,
     Reason.CERT_EXPIRED: errors.NotAuthorized,
     Reason.ALREADY_RENEWED: errors.NotAuthorized,
+    # RFC 9483, 4.1.3: a second kur while the first awaits its certConf.
+    Reason.RENEWAL_PENDING: errors.BadRequest,
     Reason.OUTSIDE_RENEWAL_WINDOW: errors.NotAuthorized,
     Reason.RENEWAL_SAME_KEY: errors.BadCertTemplate,
     Reason.RENEWAL_SUBJECT_CHANGED: errors.BadCertTemplate,
-    Reason.PASSWORD_RENEWAL_NOT_ALLOWED: errors.NotAuthorized,
-    Reason.PASSWORD_REVOCATION_NOT_ALLOWED: errors.NotAuthorized,
+    # RFC 9483, 4.1.3 and 4.2: signature protection is expected, not a MAC.
+    Reason.PASSWORD_RENEWAL_NOT_ALLOWED: errors.WrongIntegrity,
+    Reason.PASSWORD_REVOCATION_NOT_ALLOWED: errors.WrongIntegrity,
     Reason.NOT_CERTIFICATE_OWNER: errors.NotAuthorized,
     Reason.ALREADY_REVOKED: errors.CertRevoked,
     Reason.BAD_REVOCATION_REASON: errors.BadDataFormat,
@@ -111,16 +120,28 @@ OPERATIONS: dict[str, Operation] = {
     "error": Operation.CONTINUE,
 }
 
-#: Signature algorithms the CA accepts for a new key's POP (genm signKeyPairTypes).
+#: Signature algorithms the CA accepts for a new key's POP (genm signKeyPairTypes,
+#: RFC 9810, 5.3.19.2): those of RFC 9481, 3 the protocol verifies.
 SIGN_KEY_PAIR_TYPES = (
-    OID.sha256_with_rsa,
-    OID.sha384_with_rsa,
-    OID.sha512_with_rsa,
-    OID.ecdsa_with_sha256,
-    OID.ecdsa_with_sha384,
-    OID.ecdsa_with_sha512,
+    AlgorithmId(OID.sha224_with_rsa, b"\x05\x00"),
+    AlgorithmId(OID.sha256_with_rsa, b"\x05\x00"),
+    AlgorithmId(OID.sha384_with_rsa, b"\x05\x00"),
+    AlgorithmId(OID.sha512_with_rsa, b"\x05\x00"),
+    AlgorithmId(OID.rsassa_pss, asn1.encode_rsassa_pss_params(OID.sha256, 32)),
+    AlgorithmId(OID.ecdsa_with_sha224),
+    AlgorithmId(OID.ecdsa_with_sha256),
+    AlgorithmId(OID.ecdsa_with_sha384),
+    AlgorithmId(OID.ecdsa_with_sha512),
+    AlgorithmId(OID.ecdsa_with_shake128),
+    AlgorithmId(OID.ecdsa_with_shake256),
+    AlgorithmId(OID.ed25519),
+    AlgorithmId(OID.ed448),
 )
 DEVICE_REFERENCE = "device:"
+MANAGEMENT_REFERENCE = "management:"
+#: How long the transactionID of an ended transaction stays taken (RFC 9810,
+#: 5.1.1: unique per transaction); open transactions keep theirs until they end.
+TRANSACTION_ID_MEMORY = dt.timedelta(days=7)
 
 
 def failure(exc: Refused) -> errors.CMPError:
@@ -145,6 +166,8 @@ def server_for(backend: DatabaseBackend, config: CMPConfig | None = None) -> CMP
         max_clock_skew=dt.timedelta(seconds=settings.FAC_CMP_CLOCK_SKEW),
         default_sender=default_sender(config),
         error_signer=ca_signer,
+        strict_header_checks=config.strict_header_checks,
+        rfc9481_only=config.rfc9481_only,
     )
 
 
@@ -164,6 +187,8 @@ def _protector(ca: CertificateAuthority) -> SignatureProtector:
         lambda data, algorithm: keystore.sign_data(ca, data, algorithm),
         ca.hash_algorithm if ca.hash_algorithm in x509util.HASHES else "sha256",
         chain=_chain(ca),
+        # RFC 9481, 3.1: a request signed with RSASSA-PSS is answered alike.
+        sign_pss_with=lambda data, algorithm: keystore.sign_data(ca, data, algorithm, pss=True),
     )
 
 
@@ -179,22 +204,23 @@ def ca_signer(sender: x509.Name) -> SignatureProtector | None:
     return _protector(ca) if ca is not None else None
 
 
-def reference_text(sender_kid: bytes | None) -> str:
-    """A senderKID as text: the enrollment ID it names (printable UTF-8), else its hex.
-
-    Enrollment IDs are printable, so a hex text never finds one by accident.
-    """
-    if not sender_kid:
-        return ""
-    try:
-        text = sender_kid.decode("utf-8")
-    except UnicodeDecodeError:
-        return sender_kid.hex()
-    return text if text.isprintable() else sender_kid.hex()
-
-
 def _chain(ca: CertificateAuthority) -> tuple[x509.Certificate, ...]:
     return tuple(item.certificate for item in ca.chain())
+
+
+def _requested_extensions(extensions: x509.Extensions) -> tuple[x509.Extension, ...]:
+    """The extensions a template asks for, for the engine; the SANs go apart."""
+    return tuple(e for e in extensions if e.oid != x509.SubjectAlternativeName.oid)
+
+
+def _encryption_certificate(ca: CertificateAuthority | None) -> x509.Certificate | None:
+    if ca is None:
+        return None
+    try:
+        usage = ca.certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    return ca.certificate if usage.key_encipherment or usage.key_agreement else None
 
 
 class DatabaseBackend:
@@ -207,6 +233,8 @@ class DatabaseBackend:
         self.config: CMPConfig | None = None
         # The engine's view of the request's signer, from signer().
         self._signer: engine.Signer | None = None
+        # The enrollment whose password protects the request, from mac_secret().
+        self._mac_enrollment: Enrollment | None = None
 
     def _config(self) -> CMPConfig:
         if self.config is None:
@@ -235,12 +263,13 @@ class DatabaseBackend:
 
     def _enrollment(self, sender_kid: bytes | None) -> Enrollment:
         # RFC 9483, 3.1 / FortiAuthenticator: senderKID is the enrollment ID, exact match.
-        return self._engine(engine.find_enrollment, reference_text(sender_kid), label=self.profile)
+        return self._engine(engine.find_enrollment, kid_text(sender_kid), label=self.profile)
 
     # --- authentication -------------------------------------------------------------
 
     def mac_secret(self, sender_kid: bytes) -> SharedSecret:
         enrollment = self._enrollment(sender_kid)
+        self._mac_enrollment = enrollment
         secret = self._engine(engine.shared_secret, enrollment)
         return SharedSecret(secret=secret, sender=enrollment.ca.certificate.subject)
 
@@ -261,7 +290,9 @@ class DatabaseBackend:
             engine.identify_signer, certificate, extra_certs, operation, label=self.profile
         )
         self._signer = signer
-        if signer.certificate is not None:
+        if signer.credential == Credential.MANAGEMENT_ENTITY:
+            reference = f"{MANAGEMENT_REFERENCE}{signer.ca.pk}"
+        elif signer.certificate is not None:
             reference = str(signer.certificate.pk)
         else:
             assert signer.anchor is not None  # noqa: S101 - a device signer has its anchor
@@ -287,9 +318,29 @@ class DatabaseBackend:
     # --- transactions ---------------------------------------------------------------
 
     def transaction_in_use(self, transaction_id: bytes) -> bool:
-        return CMPTransaction.objects.filter(
-            transaction_id=transaction_id.hex(), state__in=CMPTransaction.OPEN_STATES
-        ).exists()
+        """Open, or ended within :data:`TRANSACTION_ID_MEMORY` (RFC 9810, 5.1.1)."""
+        since = timezone.now() - TRANSACTION_ID_MEMORY
+        return (
+            CMPTransaction.objects.filter(transaction_id=transaction_id.hex())
+            .filter(Q(state__in=CMPTransaction.OPEN_STATES) | Q(updated__gte=since))
+            .exists()
+        )
+
+    def remember_transaction(self, transaction_id: bytes, body_type: str) -> None:
+        """An answered rr or genm: its transactionID is taken from now on."""
+        signer = self._signer
+        enrollment = (
+            engine.signer_enrollment(signer) if signer is not None else self._mac_enrollment
+        )
+        CMPTransaction.objects.create(
+            transaction_id=transaction_id.hex(),
+            enrollment=enrollment,
+            sender_kid=enrollment.reference if enrollment is not None else "",
+            body_type=body_type,
+            state=CMPTransaction.State.COMPLETED,
+            server_nonce="",
+            source_ip=self.source_ip,
+        )
 
     def certify(self, request: CertificationRequest) -> Issued | Waiting:
         return self._atomic(self._certify, request)
@@ -311,8 +362,9 @@ class DatabaseBackend:
                 not_before=request.not_before,
                 not_after=request.not_after,
                 needs_confirmation=not request.implicit_confirm_requested,
-                revoke_replaced=self._config().revoke_superseded,
+                revoke_replaced=self._config().revoke_reenrolled,
                 source_ip=self.source_ip,
+                extensions=_requested_extensions(request.extensions),
             )
         )
         return self._record(request, decision, body_type=request.body_type)
@@ -327,6 +379,8 @@ class DatabaseBackend:
             request_kid=(request.sender_kid or b"").hex(),
             body_type=body_type,
             pvno=request.pvno,
+            client_nonce=request.sender_nonce.hex(),
+            protection="signature" if request.signer is not None else "mac",
             cert_req_id=request.cert_req_id,
             implicit_confirm=implicit,
             server_nonce=request.response_nonce.hex(),
@@ -348,10 +402,10 @@ class DatabaseBackend:
             CMPTransaction.State.CONFIRMED if implicit else CMPTransaction.State.WAITING_CONFIRM
         )
         record.save()
-        return self._issued(decision.certificate, implicit)
+        return self._issued(decision.certificate, implicit, decision.modified)
 
     @staticmethod
-    def _issued(cert: Certificate, implicit: bool) -> Issued:
+    def _issued(cert: Certificate, implicit: bool, modified: tuple[str, ...] = ()) -> Issued:
         ca = cert.ca
         return Issued(
             certificate=cert.certificate,
@@ -359,7 +413,13 @@ class DatabaseBackend:
             ca_pubs=(ca.root().certificate,),
             sender=ca.certificate.subject,
             implicit_confirm_granted=implicit,
+            modifications=modified,
         )
+
+    def _revoke_replaced(self, body_type: str) -> bool:
+        """CMP > General: revoke after renewal (kur), after re-enrollment (ir/cr/p10cr)."""
+        config = self._config()
+        return config.revoke_superseded if body_type == "kur" else config.revoke_reenrolled
 
     # --- kur (RFC 9483, 4.1.3) ------------------------------------------------------
 
@@ -392,9 +452,12 @@ class DatabaseBackend:
                 subject=request.subject if request.subject is not None else x509.Name([]),
                 public_key=request.public_key,
                 sans=request.subject_alt_names,
+                not_before=request.not_before,
+                not_after=request.not_after,
                 needs_confirmation=not request.implicit_confirm_requested,
                 revoke_replaced=self._config().revoke_superseded,
                 source_ip=self.source_ip,
+                extensions=_requested_extensions(request.extensions),
             )
         )
         return self._record(request, decision, body_type="kur")
@@ -404,16 +467,24 @@ class DatabaseBackend:
     def pending_confirmation(self, transaction_id: bytes) -> PendingConfirmation | None:
         record = (
             CMPTransaction.objects.select_related("certificate__ca")
-            .filter(transaction_id=transaction_id.hex(), state=CMPTransaction.State.WAITING_CONFIRM)
+            .filter(
+                transaction_id=transaction_id.hex(),
+                state__in=[CMPTransaction.State.WAITING_CONFIRM, CMPTransaction.State.CONFIRMED],
+            )
+            .order_by("-created", "-pk")
             .first()
         )
-        if record is None or record.certificate is None:
+        if record is None or record.certificate is None or not record.server_nonce:
             return None
         return PendingConfirmation(
             sender_kid=bytes.fromhex(record.request_kid) if record.request_kid else None,
             recip_nonce=bytes.fromhex(record.server_nonce),
             certificate=record.certificate.certificate,
             sender=record.certificate.ca.certificate.subject,
+            cert_req_id=record.cert_req_id,
+            request_nonce=bytes.fromhex(record.client_nonce) if record.client_nonce else None,
+            mac_protected={"mac": True, "signature": False}.get(record.protection),
+            confirmed=record.state == CMPTransaction.State.CONFIRMED,
         )
 
     def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
@@ -436,7 +507,7 @@ class DatabaseBackend:
             elif accepted:
                 try:
                     engine.confirm_certificate(
-                        cert, revoke_replaced=self._config().revoke_superseded, actor=actor
+                        cert, revoke_replaced=self._revoke_replaced(record.body_type), actor=actor
                     )
                     record.state = CMPTransaction.State.CONFIRMED
                 except Refused as exc:
@@ -460,11 +531,15 @@ class DatabaseBackend:
             engine.revoke_certificate,
             issuer=request.issuer,
             serial_number=request.serial_number,
+            # removeFromCRL asks to take the certificate off hold (RFC 9810, 5.3.9).
             reason=request.reason.value if request.reason is not None else None,
             credential=credential,
             enrollment=enrollment,
             signer=signer,
             source_ip=self.source_ip,
+            subject=request.subject,
+            public_key=request.public_key,
+            extensions=tuple(request.extensions or ()),
         )
 
     # --- genm (RFC 9483, 4.3) ------------------------------------------------------
@@ -495,10 +570,21 @@ class DatabaseBackend:
             return self._newer_crls(request)
         if kind == "signKeyPairTypes":
             # RFC 9483, 4.3: signature algorithms the CA accepts for new keys' POP.
-            return tuple(
-                AlgorithmId(oid, b"\x05\x00" if "113549" in oid else None)
-                for oid in SIGN_KEY_PAIR_TYPES
+            return SIGN_KEY_PAIR_TYPES
+        if kind == "encKeyPairTypes":
+            # RFC 9810, 5.3.19.3: the key types certified for encryption or key
+            # agreement: RSA, and EC on the curves of the key policy.
+            return (AlgorithmId(OID.rsa_encryption, b"\x05\x00"),) + tuple(
+                AlgorithmId(OID.ec_public_key, asn1.encode_oid(CURVE_OIDS[curve]))
+                for curve in sorted(profiles.ACCEPTED_CURVES)
+                if curve in CURVE_OIDS
             )
+        if kind == "currentCRL":
+            # RFC 9810, 5.3.19.6: the CA's CRL, re-signed first when due.
+            return x509.load_der_x509_crl(ca_services.current_crl(ca)) if ca is not None else None
+        if kind == "caProtEncCert":
+            # RFC 9810, 5.3.19.1: only a CA certificate whose key may encrypt.
+            return _encryption_certificate(ca)
         return None
 
     @staticmethod
@@ -527,6 +613,7 @@ class DatabaseBackend:
             extensions=tuple(extensions),
             rsa_key_size=template.rsa_key_size,
             ec_curve=template.ec_curve,
+            eddsa=template.eddsa,
         )
 
     @staticmethod
@@ -624,7 +711,7 @@ class DatabaseBackend:
                 self._engine(
                     engine.confirm_certificate,
                     cert,
-                    revoke_replaced=self._config().revoke_superseded,
+                    revoke_replaced=self._revoke_replaced(record.body_type),
                     actor=self._actor(record.enrollment),
                 )
             return PollOutcome(result=self._issued(cert, implicit), **outcome)

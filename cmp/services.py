@@ -24,8 +24,11 @@ SETTINGS = {
     "enabled": "enable CMP",
     "default_ca": "default CA",
     "confirm_wait": "confirm wait time (seconds)",
-    "revoke_superseded": "revoke renewed certificates",
+    "revoke_superseded": "revoke after renewal (kur)",
+    "revoke_reenrolled": "revoke after re-enrollment (ir/cr)",
     "poll_interval": "poll interval (seconds)",
+    "strict_header_checks": "strict header checks",
+    "rfc9481_only": "only RFC 9481 algorithms",
 }
 
 

@@ -18,8 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from certauth import events, throttle
 from cmp import services
-from cmp.backend import DatabaseBackend, ca_signer, default_sender, reference_text, server_for
-from cmp.protocol import errors, messages
+from cmp.backend import DatabaseBackend, ca_signer, default_sender, server_for
+from cmp.protocol import errors, kid_text, messages
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         )
         return _response(response_der)
 
-    kid = reference_text(result.sender_kid)
+    kid = kid_text(result.sender_kid)
     _count_attempt(result, keys, tracked, source_ip)
     if result.error is not None:
         events.log(
@@ -180,7 +180,7 @@ def _throttle_keys(body: bytes, source_ip: str | None) -> list[str]:
     except Exception:  # noqa: BLE001 - not a PKIMessage: the address alone
         kid = None
     if kid:
-        keys.append(f"cmp-ref:{reference_text(kid)[:128]}")
+        keys.append(f"cmp-ref:{kid_text(kid)[:128]}")
     return keys
 
 

@@ -47,10 +47,16 @@ class CMPSettingsForm(forms.Form):
         help_text="An issued certificate whose certConf does not come within this time is revoked.",
     )
     revoke_superseded = forms.BooleanField(
-        label="Revoke renewed certificates",
+        label="Revoke after renewal (kur)",
         required=False,
-        help_text="After a renewal (kur) or re-enrollment is confirmed, revoke the old certificate "
-        "as superseded.",
+        help_text="Once the certificate of a key update (kur) is confirmed, revoke the old "
+        "certificate as superseded; off: it is marked Superseded and stays valid.",
+    )
+    revoke_reenrolled = forms.BooleanField(
+        label="Revoke after re-enrollment (ir/cr)",
+        required=False,
+        help_text="Once the certificate of a re-enrollment (ir, cr, p10cr) is confirmed, revoke "
+        "the enrollment's previous certificate as superseded.",
     )
     poll_interval = forms.IntegerField(
         label="Poll interval (seconds)",
@@ -58,6 +64,17 @@ class CMPSettingsForm(forms.Form):
         max_value=cmp_services.MAX_POLL_INTERVAL,
         help_text="The checkAfter sent to clients whose request waits for manual approval "
         "(CMP > Pending Requests).",
+    )
+    strict_header_checks = forms.BooleanField(
+        label="Strict header checks",
+        required=False,
+        help_text="Apply every header rule of RFC 9483, 3.1 (messageTime present, senderKID "
+        "with signatures, ...). OpenSSL's client and FortiGates meet them.",
+    )
+    rfc9481_only = forms.BooleanField(
+        label="Only RFC 9481 algorithms",
+        required=False,
+        help_text="Refuse password-based MACs with SHA-1 (OpenSSL's and FortiGate's default).",
     )
     debug = forms.BooleanField(
         label="Debug mode",
@@ -85,7 +102,10 @@ class CMPGeneralView(StaffRequiredMixin, View):
             "default_ca": cfg.default_ca_id,
             "confirm_wait": cfg.confirm_wait,
             "revoke_superseded": cfg.revoke_superseded,
+            "revoke_reenrolled": cfg.revoke_reenrolled,
             "poll_interval": cfg.poll_interval,
+            "strict_header_checks": cfg.strict_header_checks,
+            "rfc9481_only": cfg.rfc9481_only,
             "debug": cfg.debug,
         }
         form = CMPSettingsForm(data, initial=initial, current_ca_id=cfg.default_ca_id)

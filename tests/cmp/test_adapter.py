@@ -10,12 +10,13 @@ test_lifecycle_openssl.py) keep the interoperability.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from django.test import Client as HttpClient
 from django.urls import reverse
 
@@ -24,8 +25,10 @@ from certauth import services
 from certauth.models import Certificate, CertificateRequest, LogEntry
 from cmp import services as cmp_services
 from cmp.models import CMPTransaction
+from cmp.protocol import asn1, messages, protection
+from cmp.protocol.asn1 import OID
 from cmp.protocol.errors import FailureInfo
-from tests.cmp.protocol.client import Client, read_response
+from tests.cmp.protocol.client import Client, pbm, pbmac1, pss, read_response
 
 pytestmark = pytest.mark.django_db
 
@@ -113,16 +116,17 @@ def test_captured_p10cr(settings, enrollment):
 def test_captured_ir_of_an_unknown_enrollment(settings, root):
     settings.FAC_CMP_CLOCK_SKEW = 100 * 365 * 86400
     error = post((FIXTURES / "ir.der").read_bytes())
+    # RFC 9483, 3.5: the MAC cannot be checked, badMessageCheck; FortiAuthenticator's text
     assert (error.body_type, error.failure_bits, error.status_text) == (
         "error",
-        (FailureInfo.signerNotTrusted,),
+        (FailureInfo.badMessageCheck,),
         "Enrollment not found.",
     )
     # Signed by the CA the client pins, so that it can show the text.
     assert error.sender == root.certificate.subject and not error.mac_ok(SECRET)
     assert not Certificate.objects.exists()
     assert LogEntry.objects.filter(
-        message="CMP ir from fgt100f failed: Enrollment not found. (signerNotTrusted)",
+        message="CMP ir from fgt100f failed: Enrollment not found. (badMessageCheck)",
         level="error",
     ).exists()
 
@@ -151,10 +155,16 @@ def test_ir_certconf_lifecycle(enrollment):
     ],
 )
 def test_refusals_become_failinfo(enrollment, change, failure, text):
+    # RFC 9483, 4.1.1: a refused ir is answered with an ip, status rejection
     services.update_enrollment(enrollment, **change)
     error = post(client().ir(new_key()))
-    assert (error.body_type, error.failure_bits, error.status_text) == ("error", (failure,), text)
-    assert error.mac_ok(SECRET)  # the MAC was verified: the error carries one
+    assert (error.body_type, error.status, error.failure_bits, error.status_text) == (
+        "ip",
+        2,
+        (failure,),
+        text,
+    )
+    assert error.mac_ok(SECRET)  # the MAC was verified: the rejection carries one
     assert not Certificate.objects.exists() and not CMPTransaction.objects.exists()
 
 
@@ -232,7 +242,8 @@ def test_rr_with_password_only_where_allowed(enrollment, root):
     ip, _ = enroll(client())
     issuer, serial = root.certificate.subject, ip.certificate.serial_number
     error = post(client().rr(issuer, serial, reason=1))
-    assert error.failure_bits == (FailureInfo.notAuthorized,)
+    # RFC 9483, 4.2: the rr should be signed; its MAC is not the integrity expected
+    assert (error.body_type, error.failure_bits) == ("error", (FailureInfo.wrongIntegrity,))
     services.update_enrollment(enrollment, allow_mac_kur=True)
     rp = post(client().rr(issuer, serial, reason=1))
     assert rp.body_type == "rp"
@@ -311,3 +322,399 @@ def test_body_limit_is_64_kib(enrollment):
     assert too_big.content.decode().strip() == f"CMP message larger than {limit} bytes."
     at_limit = http.post("/app/cert/cmp2", data=b"\x30" * limit, content_type="application/pkixcmp")
     assert at_limit.status_code in (200, 400)
+
+
+# --- RFC 9483 / 9481 / 9810 conformance, through the engine --------------------------------
+
+
+def fresh(c: Client) -> Client:
+    return c.but(transaction_id=os.urandom(16), sender_nonce=os.urandom(16))
+
+
+def record_of(certificate: x509.Certificate) -> Certificate:
+    text = f"{certificate.serial_number:X}"
+    return Certificate.objects.get(serial=text if len(text) % 2 == 0 else f"0{text}")
+
+
+def test_an_ir_signed_by_a_certificate_of_the_enrollment(enrollment):
+    """RFC 9483, 4.1.1: the certificate's own enrollment governs the new certificate."""
+    key = new_key()
+    ip, _ = enroll(client(), key)
+    signed = client().signed(key, ip.certificate)
+    new = post(signed.ir(new_key()))
+    assert (new.body_type, new.status) == ("ip", 0)
+    assert new.algorithm.oid == OID.ecdsa_with_sha256  # signed, as the request was
+    post(signed.but(recip_nonce=new.sender_nonce).cert_conf(new.certificate))
+    assert record_of(new.certificate).enrollment == enrollment
+    old = record_of(ip.certificate)
+    assert (old.status, old.revocation_reason) == ("revoked", "superseded")
+
+
+def test_accept_requests_signed_by_issued_certificates_switch(enrollment):
+    key = new_key()
+    ip, _ = enroll(client(), key)
+    services.update_enrollment(enrollment, accept_issued_signer=False)
+    error = post(client().signed(key, ip.certificate).ir(new_key()))
+    assert (error.body_type, error.failure_bits, error.status_text) == (
+        "error",
+        (FailureInfo.notAuthorized,),
+        "Enrollment fgt100f does not accept requests signed by certificates it issued; "
+        "use the enrollment password.",
+    )
+    # renewal stays the certificate's own
+    kup = post(client().signed(key, ip.certificate).kur(new_key()))
+    assert (kup.body_type, kup.status) == ("kup", 0)
+
+
+def test_a_cr_signed_by_another_pkis_certificate(enrollment):
+    # RFC 9483, 4.1.2: notAuthorized, whatever PKI the signer comes from
+    stranger_key = new_key()
+    now = dt.datetime.now(dt.UTC)
+    stranger = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=stranger"))
+        .issuer_name(x509.Name.from_rfc4514_string("CN=stranger"))
+        .public_key(stranger_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(stranger_key.public_key()), False)
+        .sign(stranger_key, hashes.SHA256())
+    )
+    error = post(client().signed(stranger_key, stranger).ir(new_key(), body_type="cr"))
+    assert (error.body_type, error.failure_bits) == ("error", (FailureInfo.notAuthorized,))
+    assert error.status_text.startswith("The protection certificate was not issued by this CA")
+
+
+def test_an_eddsa_ca_and_eddsa_keys(settings):
+    """RFC 9481, 3.3: an Ed25519 CA signs certificates and responses; an Ed448 key enrolls."""
+    ca = services.create_ca(name="ed.root", subject="CN=ed.root", key_type="ed25519")
+    services.create_enrollment(reference="fgt100f", password=SECRET.decode(), ca=ca)
+    key = ed448.Ed448PrivateKey.generate()
+    ip, conf = enroll(client(), key)
+    assert (ip.status, conf.body_type) == (0, "pkiconf")  # certHash with SHA-512
+    assert ip.certificate.signature_algorithm_oid.dotted_string == OID.ed25519
+    usage = ip.certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and not usage.key_encipherment  # RFC 8410, 5
+    genp = post(client().signed(key, ip.certificate).genm((OID.it_ca_certs, None)))
+    assert genp.algorithm.oid == OID.ed25519
+    protection.verify_signature_protection(
+        genp.algorithm, ca.certificate, genp.protected_part, genp.protection
+    )
+
+
+def test_rsassa_pss_request_gets_an_rsassa_pss_response():
+    """RFC 9481, 3.1: the CA's RSA key answers a PSS-signed request with RSASSA-PSS."""
+    ca = services.create_ca(name="rsa.root", subject="CN=rsa.root", key_type="rsa")
+    services.create_enrollment(reference="fgt100f", password=SECRET.decode(), ca=ca)
+    key = rsa.generate_private_key(65537, 2048)
+    ip, _ = enroll(client(), key)
+    cp = post(client().signed(key, ip.certificate, algorithm=pss()).ir(new_key(), body_type="cr"))
+    assert cp.status == 0 and protection.is_pss(cp.algorithm)
+    protection.verify_signature_protection(
+        cp.algorithm, ca.certificate, cp.protected_part, cp.protection
+    )
+
+
+def test_rejections_of_revocations_are_rps(enrollment, root):
+    """RFC 9483, 4.2: unknown certificate, bad reason, already revoked: rp, status rejection."""
+    key = new_key()
+    ip, _ = enroll(client(), key)
+    issuer, serial = root.certificate.subject, ip.certificate.serial_number
+    signed = client().signed(key, ip.certificate)
+    for kwargs, failure in (
+        ({"serial": 4242}, FailureInfo.badCertId),
+        ({"reason": 7}, FailureInfo.badDataFormat),
+        ({"subject": x509.Name.from_rfc4514_string("CN=other")}, FailureInfo.badCertTemplate),
+    ):
+        rp = post(
+            fresh(signed).rr(
+                issuer,
+                kwargs.pop("serial", serial),
+                **({"reason": 1} | kwargs),
+            )
+        )
+        assert (rp.body_type, rp.status, rp.failure_bits) == ("rp", 2, (failure,)), rp
+    rp = post(fresh(signed).rr(issuer, serial, reason=1))
+    assert (rp.body_type, rp.status) == ("rp", 0)
+    # the certificate is revoked now: it signs nothing more (certRevoked)
+    error = post(fresh(signed).rr(issuer, serial, reason=1))
+    assert error.failure_bits == (FailureInfo.certRevoked,)
+    services.update_enrollment(enrollment, allow_mac_kur=True)
+    rp = post(client().rr(issuer, serial, reason=1))
+    assert (rp.body_type, rp.failure_bits, rp.status_text) == (
+        "rp",
+        (FailureInfo.certRevoked,),
+        f"Certificate {record_of(ip.certificate).serial_colons} is already revoked.",
+    )
+
+
+def test_revive_with_the_enrollment_password(enrollment, root):
+    """RFC 9810, 5.3.9: removeFromCRL takes a certificate off hold; the CRL forgets it."""
+    ip, _ = enroll(client())
+    services.update_enrollment(enrollment, allow_mac_kur=True)
+    issuer, serial = root.certificate.subject, ip.certificate.serial_number
+    assert post(client().rr(issuer, serial, reason=6)).status == 0
+    assert record_of(ip.certificate).revocation_reason == "certificateHold"
+    rp = post(client().rr(issuer, serial, reason=8))
+    assert (rp.body_type, rp.status) == ("rp", 0)
+    assert record_of(ip.certificate).status == "active"
+    crl = x509.load_der_x509_crl(services.current_crl(root))
+    assert crl.get_revoked_certificate_by_serial_number(serial) is None
+    rp = post(client().rr(issuer, serial, reason=8))
+    assert (rp.status, rp.failure_bits) == (2, (FailureInfo.badCertId,))
+
+
+def test_a_trusted_management_entity_revokes_for_others(enrollment, root):
+    """RFC 9483, 5.3.2: the RA certificate a CA names signs rr for any of its certificates."""
+    ip, _ = enroll(client())
+    ra_key = new_key()
+    ra = services.issue_certificate(
+        ca=root, subject=x509.Name.from_rfc4514_string("CN=RA"), public_key=ra_key.public_key()
+    )
+    services.set_management_entity(root, ra.certificate_pem.encode())
+    ra_client = client().signed(ra_key, ra.certificate)
+    issuer, serial = root.certificate.subject, ip.certificate.serial_number
+    rp = post(ra_client.rr(issuer, serial, reason=6))
+    assert (rp.body_type, rp.status) == ("rp", 0)
+    rp = post(fresh(ra_client).rr(issuer, serial, reason=8))
+    assert rp.status == 0 and record_of(ip.certificate).status == "active"
+    error = post(fresh(ra_client).ir(new_key(), body_type="cr"))
+    assert error.failure_bits == (FailureInfo.notAuthorized,)
+    assert CMPTransaction.objects.filter(body_type="rr", state="completed").count() == 2
+
+
+def test_granted_with_modifications(enrollment):
+    """RFC 9810, 5.2.3: a profile that replaces what was asked says so."""
+    now = dt.datetime.now(dt.UTC)
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=True,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    c = client()
+    ip = post(
+        c.ir(
+            new_key(),
+            extensions=(x509.Extension(usage.oid, True, usage),),
+            validity=(None, now + dt.timedelta(days=3000)),
+        )
+    )
+    assert (ip.body_type, ip.status) == ("ip", 1)
+    assert ip.status_text.startswith(
+        "keyUsage as the enrollment's profile sets it; validity shortened to "
+    )
+    assert post(c.but(recip_nonce=ip.sender_nonce).cert_conf(ip.certificate)).body_type == "pkiconf"
+
+
+def test_what_an_end_entity_profile_cannot_grant(enrollment):
+    constraints = x509.BasicConstraints(ca=True, path_length=None)
+    ip = post(
+        client().ir(new_key(), extensions=(x509.Extension(constraints.oid, True, constraints),))
+    )
+    assert (ip.body_type, ip.status, ip.failure_bits, ip.status_text) == (
+        "ip",
+        2,
+        (FailureInfo.badCertTemplate,),
+        "basicConstraints cA=TRUE: this enrollment issues end-entity certificates.",
+    )
+
+
+def test_empty_subject_with_a_subject_alt_name(enrollment):
+    ip, _ = enroll(client(), subject="", sans=(x509.DNSName("fgt100f.local"),))
+    assert ip.status == 0 and ip.certificate.subject == x509.Name([])
+    san = ip.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert san.critical  # RFC 5280, 4.2.1.6: critical with an empty subject
+
+
+def test_header_errors_after_the_mac_are_mac_protected(enrollment):
+    """RFC 9483, 3.6.4: even with a CA to sign errors, a verified MAC protects the error."""
+    error = post(client(pvno=1).ir(new_key()))
+    assert error.failure_bits == (FailureInfo.unsupportedVersion,) and error.mac_ok(SECRET)
+
+
+def test_strict_header_checks_setting(enrollment):
+    error = post(client(message_time=None).ir(new_key()))
+    assert (error.failure_bits, error.status_text) == (
+        (FailureInfo.badTime,),
+        "messageTime is missing.",
+    )
+    cmp_services.update_settings(strict_header_checks=False)
+    assert post(client(message_time=None).ir(new_key())).status == 0
+
+
+def test_only_rfc9481_algorithms_setting(enrollment):
+    """PBM with HMAC-SHA1, OpenSSL's and FortiGate's default, is refused on request."""
+    services.update_enrollment(enrollment, allow_reenrollment=True)
+    sha1 = pbm(mac=OID.hmac_sha1)
+    assert post(client(algorithm=sha1).ir(new_key())).status == 0
+    cmp_services.update_settings(rfc9481_only=True)
+    error = post(client(algorithm=sha1).ir(new_key()))
+    assert error.failure_bits == (FailureInfo.badAlg,)
+    assert post(client(algorithm=pbmac1()).ir(new_key())).status == 0
+
+
+@pytest.mark.parametrize("first", ["implicit", "genm"])
+def test_transaction_id_of_an_ended_transaction(enrollment, first):
+    """RFC 9810, 5.1.1: a transactionID names one transaction, also once it ended."""
+    c = client()
+    if first == "implicit":
+        assert post(c.but(implicit_confirm=True).ir(new_key())).status == 0
+    else:
+        assert post(c.genm((OID.it_ca_certs, None))).body_type == "genp"
+    error = post(c.but(sender_nonce=os.urandom(16)).ir(new_key()))
+    assert error.failure_bits == (FailureInfo.transactionIdInUse,)
+
+
+def test_certconf_rules(enrollment):
+    """RFC 9483, 4.1.1 / RFC 9810, 5.3.18."""
+    c = client()
+    ip = post(c.ir(new_key()))
+    reused = post(
+        c.but(recip_nonce=ip.sender_nonce, sender_nonce=c.sender_nonce).cert_conf(ip.certificate)
+    )
+    assert reused.failure_bits == (FailureInfo.badSenderNonce,)
+    conf = c.but(recip_nonce=ip.sender_nonce)
+    assert post(conf.cert_conf(ip.certificate)).body_type == "pkiconf"
+    again = post(conf.but(sender_nonce=os.urandom(16)).cert_conf(ip.certificate))
+    assert again.failure_bits == (FailureInfo.certConfirmed,)
+
+
+def test_certconf_protected_otherwise_than_its_request(enrollment):
+    key = new_key()
+    ip, _ = enroll(client(), key)
+    signed = client().signed(key, ip.certificate)
+    cp = post(signed.ir(new_key(), body_type="cr"))
+    mac = client(transaction_id=signed.transaction_id, recip_nonce=cp.sender_nonce)
+    error = post(mac.cert_conf(cp.certificate))
+    assert (error.failure_bits, error.status_text) == (
+        (FailureInfo.wrongIntegrity,),
+        "The certConf must be protected as its request was (signature).",
+    )
+
+
+def test_kur_rules(enrollment, root):
+    """RFC 9483, 4.1.3: one update at a time; the updated certificate is then revoked."""
+    key = new_key()
+    ip, _ = enroll(client(), key)
+    signed = client().signed(key, ip.certificate)
+    kup = post(signed.kur(new_key()))
+    assert kup.status == 0
+    second = post(fresh(signed).kur(new_key()))
+    assert (second.failure_bits, second.status_text) == (
+        (FailureInfo.badRequest,),
+        f"A certificate replacing {record_of(ip.certificate).serial_colons} awaits its confirmation.",
+    )
+    assert post(signed.but(recip_nonce=kup.sender_nonce).cert_conf(kup.certificate)).body_type == (
+        "pkiconf"
+    )
+    # revoked as superseded: the old certificate signs nothing (certRevoked)
+    error = post(fresh(signed).ir(new_key()))
+    assert error.failure_bits == (FailureInfo.certRevoked,)
+    # a MAC-protected kur where the enrollment does not allow it: wrongIntegrity
+    old = ip.certificate
+    error = post(client().kur(new_key(), old_cert_id=(old.issuer, old.serial_number)))
+    assert error.failure_bits == (FailureInfo.wrongIntegrity,)
+
+
+@pytest.mark.parametrize(
+    ("setting", "kur_old", "ir_old"),
+    [
+        ({}, "revoked", "revoked"),
+        ({"revoke_superseded": False}, "superseded", "revoked"),
+        ({"revoke_reenrolled": False}, "revoked", "superseded"),
+    ],
+)
+def test_revoke_after_renewal_and_after_reenrollment_apart(enrollment, setting, kur_old, ir_old):
+    """CMP > General: revoke after renewal (kur) and after re-enrollment (ir/cr) are two switches."""
+    services.update_enrollment(enrollment, allow_reenrollment=True)
+    cmp_services.update_settings(**setting)
+    key = new_key()
+    first, _ = enroll(client(), key)
+    signed = client().signed(key, first.certificate)
+    kup = post(signed.kur(new_key()))
+    post(signed.but(recip_nonce=kup.sender_nonce).cert_conf(kup.certificate))
+    assert record_of(first.certificate).status == kur_old
+    enroll(client())
+    assert record_of(kup.certificate).status == ir_old
+
+
+def test_genm_more_info_types(enrollment, root):
+    genp = post(
+        client().genm(
+            (OID.it_current_crl, None),
+            (OID.it_enc_key_pair_types, None),
+            (OID.it_ca_prot_enc_cert, None),
+            (OID.it_cert_req_template, None),
+        )
+    )
+    items = dict(messages.general_messages(messages.decode(genp.der)))
+    crl = x509.load_der_x509_crl(items[OID.it_current_crl])
+    assert crl.issuer == root.certificate.subject
+    assert items[OID.it_enc_key_pair_types] and items[OID.it_ca_prot_enc_cert] is None
+    # RFC 9483, 4.3.3: the EC root suggests an EC key (algId), not an RSA length as well
+    assert OID.reg_ctrl_rsa_key_len not in str(items[OID.it_cert_req_template])
+    assert asn1.encode_oid(OID.reg_ctrl_alg_id) in items[OID.it_cert_req_template]
+    assert asn1.encode_oid(OID.reg_ctrl_rsa_key_len) not in items[OID.it_cert_req_template]
+    error = post(client().genm((OID.it_ca_certs, b"\x05\x00")))
+    assert error.failure_bits == (FailureInfo.badRequest,)
+
+
+def test_the_ca_that_issues_signs_the_response(db):
+    """Two device enrollments on different CAs trust one vendor CA: the ip is signed by
+    the CA that issued the certificate, not by the first candidate's."""
+    first = services.create_ca(name="a.root", subject="CN=a.root", key_type="ec")
+    second = services.create_ca(name="b.root", subject="CN=b.root", key_type="ec")
+    vendor_key = new_key()
+    now = dt.datetime.now(dt.UTC)
+    vendor_name = x509.Name.from_rfc4514_string("CN=vendor")
+    vendor = (
+        x509.CertificateBuilder()
+        .subject_name(vendor_name)
+        .issuer_name(vendor_name)
+        .public_key(vendor_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(vendor_key, hashes.SHA256())
+    )
+    trusted = services.import_ca(
+        name="vendor",
+        certificate_data=vendor.public_bytes(serialization.Encoding.PEM),
+        trusted=True,
+    )
+    for reference, ca, subject in (("a-dev", first, "CN=bts-a"), ("b-dev", second, "CN=bts-b")):
+        services.create_enrollment(
+            reference=reference,
+            password="",
+            ca=ca,
+            type="device",
+            trusted_ca=trusted,
+            subject=subject,
+        )
+    device_key = new_key()
+    device = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=device"))
+        .issuer_name(vendor_name)
+        .public_key(device_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(device_key.public_key()), False)
+        .sign(vendor_key, hashes.SHA256())
+    )
+    ip = post(client().signed(device_key, device).ir(new_key(), "CN=bts-b"))
+    assert (ip.status, ip.certificate.issuer) == (0, second.certificate.subject)
+    assert ip.sender == second.certificate.subject
+    assert ip.extra_certs[0] == second.certificate
+    protection.verify_signature_protection(
+        ip.algorithm, second.certificate, ip.protected_part, ip.protection
+    )

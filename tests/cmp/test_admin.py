@@ -33,6 +33,8 @@ def _settings_form(**overrides) -> dict:
         "confirm_wait": "300",
         "poll_interval": "10",
         "revoke_superseded": "on",
+        "revoke_reenrolled": "on",
+        "strict_header_checks": "on",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}

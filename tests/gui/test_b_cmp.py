@@ -52,7 +52,9 @@ def test_general_save_and_log(admin_client, root_ca):
             "confirm_wait": "600",
             "debug": "on",
             "revoke_superseded": "on",
+            "revoke_reenrolled": "on",
             "poll_interval": "10",
+            "strict_header_checks": "on",
         },
     )
     assert response.status_code == 302 and response["Location"] == "/cmp/general/"
@@ -71,7 +73,14 @@ def test_general_save_and_log(admin_client, root_ca):
 def test_general_unchanged_logs_nothing(admin_client):
     response = admin_client.post(
         "/cmp/general/",
-        {"enabled": "on", "confirm_wait": "300", "revoke_superseded": "on", "poll_interval": "10"},
+        {
+            "enabled": "on",
+            "confirm_wait": "300",
+            "revoke_superseded": "on",
+            "revoke_reenrolled": "on",
+            "poll_interval": "10",
+            "strict_header_checks": "on",
+        },
     )
     assert response.status_code == 302
     assert not LogEntry.objects.exists()

@@ -24,7 +24,9 @@ SETTINGS = {
     "enabled": "on",
     "confirm_wait": "300",
     "revoke_superseded": "on",
+    "revoke_reenrolled": "on",
     "poll_interval": "10",
+    "strict_header_checks": "on",
 }
 
 
@@ -34,11 +36,14 @@ SETTINGS = {
 def test_general_shows_renewal_and_poll_settings(admin_client):
     response = admin_client.get("/cmp/general/")
     html = response.content.decode()
-    assert "Revoke renewed certificates" in html
+    assert "Revoke after renewal (kur)" in html
+    assert "Revoke after re-enrollment (ir/cr)" in html
     assert "Poll interval (seconds)" in html
     assert "revoke the old certificate as superseded" in html
     form = response.context["form"]
     assert form["revoke_superseded"].value() is True
+    assert form["revoke_reenrolled"].value() is True
+    assert form["strict_header_checks"].value() is True and form["rfc9481_only"].value() is False
     assert form["poll_interval"].value() == 10
     assert 'name="poll_interval" value="10"' in html and 'min="1"' in html and 'max="3600"' in html
 
@@ -52,7 +57,7 @@ def test_general_saves_renewal_and_poll_settings(admin_client):
     assert not cfg.revoke_superseded and cfg.poll_interval == 45
     assert list(LogEntry.objects.values_list("message", "user", "log_type_id")) == [
         (
-            "CMP settings changed: revoke renewed certificates: on -> off; poll interval (seconds): 10 -> 45",
+            "CMP settings changed: revoke after renewal (kur): on -> off; poll interval (seconds): 10 -> 45",
             "admin",
             30402,
         ),
@@ -63,7 +68,7 @@ def test_general_saves_renewal_and_poll_settings(admin_client):
     admin_client.post("/cmp/general/", {**SETTINGS, "poll_interval": "45"})
     assert CMPConfig.load().revoke_superseded
     assert LogEntry.objects.order_by("-id").first().message == (
-        "CMP settings changed: revoke renewed certificates: off -> on"
+        "CMP settings changed: revoke after renewal (kur): off -> on"
     )
 
 
