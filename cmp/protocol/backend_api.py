@@ -442,7 +442,9 @@ class Backend(Protocol):
         certificate and the sender name so that :meth:`pending_confirmation`
         can return them, unless implicit confirmation is granted.  Raise
         BadCertTemplate, NotAuthorized, DuplicateCertReq, TransactionIdInUse...
-        to refuse.
+        to refuse: a refusal of the request is sent in the ip/cp (RFC 9483,
+        4.1.1).  ``request.subject`` may be the NULL-DN when a subjectAltName
+        names the subject.
         """
         ...
 
@@ -496,10 +498,13 @@ class Backend(Protocol):
         ...
 
     def revoke(self, request: RevocationRequest) -> None:
-        """Revoke the certificate (RFC 9483, 4.2).
+        """Revoke the certificate (RFC 9483, 4.2), or with ``request.revive`` take it off
+        hold (RFC 9810, 5.3.9).
 
-        Raise BadCertId (no such certificate), CertRevoked (already revoked),
-        NotAuthorized (the signer or enrollment may not revoke it).
+        Raise BadCertId (no such certificate, or none on hold to revive),
+        CertRevoked (already revoked), NotAuthorized (the signer or enrollment
+        may not revoke it), BadCertTemplate (subject, key or extensions named
+        are not the certificate's).  Every refusal is sent in the rp.
         """
         ...
 

@@ -160,7 +160,7 @@ PBM_MAX_ITERATIONS = 100_000
 PBMAC1_MIN_ITERATIONS = 100
 #: RFC 9481, 6.1.2 refers to RFC 8018, which sets no maximum; NIST SP 800-132
 #: asks for counts as large as feasible.  Bounded all the same: the count is
-#: read before the sender is authenticated (about 0.4 s of CPU at this count).
+#: read before the sender is authenticated (about 0.25 s of CPU at this count).
 PBMAC1_MAX_ITERATIONS = 1_000_000
 #: The PBM range kept under its old names.
 MIN_ITERATIONS = PBM_MIN_ITERATIONS

@@ -739,7 +739,8 @@ class CMPServer:
             public_key, pop.algorithm, pop.signature, pop.signed_data
         ):
             raise BadPOP("Proof-of-possession signature does not verify.")
-        exchange.trace.append(f"POP checked: {scheme.name} signature over certReq: OK")
+        exchange.trace.append(f"POP signature algorithm: {scheme.name}")
+        exchange.trace.append("POP checked: signature over certReq: OK")
 
     def _p10cr(self, exchange: _Exchange) -> bytes:
         """p10cr, RFC 9483, 4.1.4: a PKCS#10 request, its signature the POP."""

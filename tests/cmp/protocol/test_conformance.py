@@ -73,7 +73,7 @@ def test_rsassa_pss_protection_and_pop(server, backend, client, rsa_key, other_r
     assert f"Protection checked: RSASSA-PSS with {hash_name} by CN=fgt100f.local" in "\n".join(
         result.trace
     )
-    assert f"POP checked: RSASSA-PSS with {hash_name} signature over certReq: OK" in result.trace
+    assert f"POP signature algorithm: RSASSA-PSS with {hash_name}" in result.trace
     # the CA's key is EC: it answers with ECDSA
     assert cp.algorithm.oid == OID.ecdsa_with_sha256
 
@@ -107,9 +107,7 @@ def test_sha224_and_shake_signatures(server, client, ec_key, rsa_key, key_name, 
     key = ec_key if key_name == "ec" else rsa_key
     algorithm = AlgorithmId(oid, b"\x05\x00" if key_name == "rsa" else None)
     result = server.handle(client.ir(key, pop_algorithm=algorithm))
-    assert (
-        result.error is None and f"POP checked: {name} signature over certReq: OK" in result.trace
-    )
+    assert result.error is None and f"POP signature algorithm: {name}" in result.trace
     certificate = read_response(result.body).certificate
     server.handle(
         client.but(recip_nonce=read_response(result.body).sender_nonce).cert_conf(certificate)

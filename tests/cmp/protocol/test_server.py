@@ -112,7 +112,8 @@ def test_trace_has_no_secret(server, client, ec_key):
         "senderKID: fgt100f",
         "Enrollment found for senderKID fgt100f",
         "Protection checked: PasswordBasedMac (owf sha256, 500 iterations, mac hmac-sha1): OK",
-        "POP checked: ecdsa-with-SHA256 signature over certReq: OK",
+        "POP signature algorithm: ecdsa-with-SHA256",
+        "POP checked: signature over certReq: OK",
     ):
         assert line in result.trace
     assert any(line.startswith("Certificate signed: serial ") for line in result.trace)
