@@ -122,7 +122,9 @@ def responses(rsp: Path) -> list:
 
 
 def last_error(rsp: Path):
-    errors = [r for r in responses(rsp) if r.body_type == "error"]
+    """The last refusal saved: an error message, or a response body (ip, cp, kup, rp)
+    with status rejection, where RFC 9483, 4.1.1 and 4.2 put refused requests."""
+    errors = [r for r in responses(rsp) if r.body_type == "error" or r.status == 2]
     assert errors, "no error response was saved"
     return errors[-1]
 
@@ -314,8 +316,10 @@ def test_unknown_reference(pki: Server) -> None:
     assert result.returncode != 0
     assert not out.exists()
     error = last_error(rsp)
+    # RFC 9483, 3.5: badMessageCheck; the text stays FortiAuthenticator's, and
+    # openssl (so a FortiGate) shows it
     assert error.status_text == "Enrollment not found."
-    assert error.failure_bits == (FailureInfo.signerNotTrusted,)
+    assert error.failure_bits == (FailureInfo.badMessageCheck,)
     # The error is signed by the CA the client pins, so the client shows its text.
     assert error.sender.rfc4514_string() == "CN=fac.cz.root"
     assert 'StatusString: "Enrollment not found."' in result.stdout
@@ -365,8 +369,12 @@ def test_required_subject_mismatch(pki: Server) -> None:
     result, out, rsp = enroll(pki, ref, rsa_key(pki, "s.key"), subject=f"/CN={ref}.other")
     assert result.returncode != 0 and not out.exists()
     error = last_error(rsp)
-    assert error.failure_bits == (FailureInfo.badCertTemplate,)
+    # RFC 9483, 4.1.1: the refusal is the ip, status rejection; openssl shows its text
+    assert (error.body_type, error.failure_bits) == ("ip", (FailureInfo.badCertTemplate,))
     assert f"CN={ref}.required" in error.status_text
+    assert (
+        "PKIFailureInfo: badCertTemplate" in result.stdout and f"CN={ref}.required" in result.stdout
+    )
     ok, out, _ = enroll(pki, ref, rsa_key(pki, "s.key"), subject=f"/CN={ref}.required")
     assert ok.returncode == 0, ok.stdout
 
@@ -563,8 +571,8 @@ def test_response_headers(pki: Server) -> None:
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert headers["Permissions-Policy"] == "fullscreen=(self)"
-    # Replaying the ir: its transaction is closed, but the enrollment holds a certificate.
-    assert read_response(body).failure_bits == (FailureInfo.duplicateCertReq,)
+    # Replaying the ir: RFC 9810, 5.1.1, its transactionID stays taken once it ended.
+    assert read_response(body).failure_bits == (FailureInfo.transactionIdInUse,)
 
 
 @pytest.mark.parametrize("path", ["/.well-known/cmp", "/.well-known/cmp/p/{ref}"])
@@ -619,7 +627,7 @@ def test_debug_mode_records_traces_without_secrets(pki: Server) -> None:
     assert "POP checked: signature over certReq: OK" in ir_lines
     assert any(line.startswith("CMP response sent: ip") for line in ir_lines)
     assert read_response(bytes.fromhex(traces[0][5])).body_type == "ip"
-    assert traces[2][2] == "signerNotTrusted: Enrollment not found."
+    assert traces[2][2] == "badMessageCheck: Enrollment not found."
     for trace in traces:
         assert PASSWORD not in trace[3]
         assert PASSWORD.encode().hex() not in trace[4] + trace[5]

@@ -146,6 +146,8 @@ def test_kur_with_password_only_where_allowed(pki: Server) -> None:
     ]
     refused = cmp_signed(pki, *args)
     assert refused.returncode != 0 and "does not allow password-protected renewal" in refused.stdout
+    # RFC 9483, 4.1.3: a kur is signed; a MAC is not the integrity expected
+    assert "PKIFailureInfo: wrongIntegrity" in refused.stdout
     pki.shell(
         f"from certauth.models import Enrollment; Enrollment.objects.filter(reference={ref!r}).update(allow_mac_kur=True)"
     )
