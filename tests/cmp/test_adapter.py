@@ -233,7 +233,7 @@ def test_kur_signed_by_the_certificate(enrollment):
     kup = post(signed.kur(new_key()))
     assert (kup.body_type, kup.status) == ("kup", 0)
     post(signed.but(recip_nonce=kup.sender_nonce).cert_conf(kup.certificate))
-    old = Certificate.objects.get(serial=f"{ip.certificate.serial_number:X}".zfill(2))
+    old = record_of(ip.certificate)
     assert (old.status, old.revocation_reason) == ("revoked", "superseded")
     assert LogEntry.objects.filter(message__contains="was renewed").count() == 1
 
@@ -292,9 +292,7 @@ def test_sweep_expires_only_its_own_transactions(enrollment, settings):
     first = post(client().ir(new_key()))
     second = post(client().ir(new_key()))
     # An administrator revokes the second; the sweep revokes the first, unconfirmed.
-    services.revoke_certificate(
-        Certificate.objects.get(serial=f"{second.certificate.serial_number:X}".zfill(2))
-    )
+    services.revoke_certificate(record_of(second.certificate))
     Certificate.objects.filter(status="pending").update(
         created=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     )
