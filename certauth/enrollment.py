@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
 from django.utils import timezone
 
-from certauth import events, keystore, profiles, services
+from certauth import events, keystore, profiles, services, throttle
 from certauth import x509 as x509util
 from certauth.events import Actor
 from certauth.models import (
@@ -297,7 +297,9 @@ def shared_secret(enrollment: Enrollment) -> bytes:
     return keystore.secret_for(enrollment)
 
 
-def find_by_challenge(subject: x509.Name, challenge: str, *, protocol: str) -> Enrollment:
+def find_by_challenge(
+    subject: x509.Name, challenge: str, *, protocol: str, source_ip: str | None = None
+) -> Enrollment:
     """The enrollment a request with a challenge password belongs to (SCEP, RFC 8894, 2.2).
 
     A regular enrollment is found by the subject it names; a wildcard one by
@@ -307,6 +309,28 @@ def find_by_challenge(subject: x509.Name, challenge: str, *, protocol: str) -> E
     protocol may answer alike and log apart.
     """
     text = x509util.format_name(subject)
+    keys = [f"{protocol}-subject:{text[:150]}"] + (
+        [f"{protocol}-ip:{source_ip}"] if source_ip else []
+    )
+    wait, _tracked = throttle.status(keys)
+    if wait is not None:
+        # Locked out (certauth.throttle): refused before any password is compared.
+        raise Refused(
+            Reason.WRONG_PASSWORD,
+            f'Too many failed attempts for "{text}"'
+            + (f" or from {source_ip}" if source_ip else "")
+            + f"; try again in {wait} s.",
+        )
+    try:
+        return _find_by_challenge(subject, text, challenge, protocol=protocol)
+    except Refused:
+        throttle.record_failure(keys, actor=Actor(source_ip=source_ip))
+        raise
+
+
+def _find_by_challenge(
+    subject: x509.Name, text: str, challenge: str, *, protocol: str
+) -> Enrollment:
     regular = (
         Enrollment.objects.select_related("ca")
         .filter(protocol=protocol, wildcard=False, subject=text)

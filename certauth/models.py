@@ -613,4 +613,3 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return self.key
-

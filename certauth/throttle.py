@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,7 +26,8 @@ from certauth import events
 from certauth.events import SYSTEM, Actor
 from certauth.models import Throttle
 
-MAX_FAILURES = 10
+#: Failures of one key within WINDOW before it is locked (FAC_THROTTLE_FAILURES).
+MAX_FAILURES = settings.FAC_THROTTLE_FAILURES
 WINDOW = dt.timedelta(minutes=15)
 FIRST_LOCKOUT = dt.timedelta(seconds=60)
 LONGEST_LOCKOUT = dt.timedelta(hours=1)

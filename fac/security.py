@@ -31,9 +31,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def client_address(
-    peer: str, forwarded_for: str | None, trusted: tuple[Network, ...]
-) -> str:
+def client_address(peer: str, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str:
     """The client's address: *peer*, or, when *peer* is a trusted proxy, the last
     address of X-Forwarded-For that is not itself a trusted proxy."""
     peer_ip = _address(peer)

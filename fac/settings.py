@@ -215,6 +215,10 @@ FAC_CMP_MAX_BODY = env.int("FAC_CMP_MAX_BODY", default=64 * 1024)
 FAC_CMP_CONFIRM_WAIT = env.int("FAC_CMP_CONFIRM_WAIT", default=300)
 # Tolerated difference between a request's messageTime and our clock.
 FAC_CMP_CLOCK_SKEW = env.int("FAC_CMP_CLOCK_SKEW", default=600)
+# Failed authentications of one enrollment ID, administrator or source address
+# within 15 minutes before it is locked out (certauth.throttle). A site whose
+# many devices reach the CA through one NAT address may raise it.
+FAC_THROTTLE_FAILURES = env.int("FAC_THROTTLE_FAILURES", default=10)
 # Seconds between two housekeeping runs (unconfirmed-certificate sweep, CRL
 # refresh) in one server process; cmp_sweep runs it on demand.
 FAC_HOUSEKEEPING_SECONDS = env.int("FAC_HOUSEKEEPING_SECONDS", default=30)

@@ -79,6 +79,7 @@ REASONS: dict[Reason, RejectReason] = {
     Reason.CERT_NOT_CONFIRMED: RejectReason.RENEWAL_NOT_ALLOWED,
     Reason.CERT_EXPIRED: RejectReason.RENEWAL_NOT_ALLOWED,
     Reason.ALREADY_RENEWED: RejectReason.RENEWAL_NOT_ALLOWED,
+    Reason.RENEWAL_PENDING: RejectReason.RENEWAL_NOT_ALLOWED,
     Reason.OUTSIDE_RENEWAL_WINDOW: RejectReason.RENEWAL_NOT_ALLOWED,
     Reason.PASSWORD_RENEWAL_NOT_ALLOWED: RejectReason.RENEWAL_NOT_ALLOWED,
     Reason.SIGNER_NOT_VALID: RejectReason.RENEWAL_NOT_ALLOWED,
@@ -330,6 +331,7 @@ class DatabaseBackend:
             request.subject,
             request.challenge_password or "",
             protocol=Enrollment.Protocol.SCEP,
+            source_ip=self.source_ip,
         )
         if enrollment.wildcard:
             enrollment = self._member(enrollment, request)

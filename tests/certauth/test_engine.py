@@ -991,3 +991,29 @@ def test_certificate_template_suggests_one_key_type(db, key_type, expected):
     enrollment = services.create_enrollment(reference="t", password=PASSWORD, ca=ca)
     template = engine.certificate_template(enrollment)
     assert {k: getattr(template, k) for k in expected} == expected
+
+
+def test_challenge_guessing_is_throttled(scep):
+    from certauth import throttle
+
+    subject = name("fgt200.branch.example.net")
+    for _ in range(throttle.MAX_FAILURES):
+        exc = refused(
+            lambda: engine.find_by_challenge(
+                subject, "guess", protocol="scep", source_ip="192.0.2.9"
+            )
+        )
+        assert exc.reason == Reason.WRONG_PASSWORD
+    # Locked: the right challenge is refused too, before it is compared.
+    exc = refused(
+        lambda: engine.find_by_challenge(
+            subject, "regular-challenge", protocol="scep", source_ip="192.0.2.10"
+        )
+    )
+    assert exc.reason == Reason.WRONG_PASSWORD
+    assert exc.message.startswith('Too many failed attempts for "CN=fgt200.branch.example.net"')
+    assert (
+        "Too many failed attempts for source address 192.0.2.9: locked out for 60 s" in messages()
+    )
+    throttle.clear()
+    assert engine.find_by_challenge(subject, "regular-challenge", protocol="scep") == scep[0]

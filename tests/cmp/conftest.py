@@ -136,6 +136,9 @@ def cmp_server(tmp_path_factory) -> Iterator[Server]:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "FAC_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "FAC_STATIC_ROOT": str(tmp / "static"),
+        # Every test client here is 127.0.0.1, failing on purpose hundreds of
+        # times; the throttle itself is tested in tests/certauth/test_throttle.py.
+        "FAC_THROTTLE_FAILURES": "100000",
     }
     server = Server(
         url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, env=env, workdir=tmp

@@ -18,6 +18,7 @@ from django.test import Client as HttpClient
 
 from certauth import enrollment as engine
 from certauth import services
+from certauth import x509 as x509util
 from certauth.enrollment import Reason
 from certauth.models import Certificate, CertificateRequest, Enrollment, LogEntry
 from scep import services as scep_services
@@ -241,7 +242,7 @@ def test_after_a_reset_a_new_key_enrolls_afresh(regular, scep):
     services.reset_enrollment(regular)
     renewed = SCEP(Client()).enroll(DEVICE)
     assert renewed.status == SUCCESS
-    old = Certificate.objects.get(serial=f"{first.certificates[0].serial_number:X}".zfill(2))
+    old = Certificate.objects.get(serial=x509util.serial_hex(first.certificates[0].serial_number))
     assert old.status == Certificate.Status.REVOKED
     assert old.revocation_reason == Certificate.Reason.SUPERSEDED
 
@@ -262,12 +263,12 @@ def test_renewal_with_the_current_certificate(regular, scep, revoke):
     renewed = reply.certificates[0]
     assert renewed.subject == enrolled.subject and renewed.serial_number != enrolled.serial_number
     assert renewed.public_key().public_numbers() == new_key.public_key().public_numbers()
-    old = Certificate.objects.get(serial=f"{enrolled.serial_number:X}".zfill(2))
+    old = Certificate.objects.get(serial=x509util.serial_hex(enrolled.serial_number))
     if revoke:
         assert (old.status, old.revocation_reason) == ("revoked", "superseded")
     else:
         assert old.status == Certificate.Status.SUPERSEDED
-    new = Certificate.objects.get(serial=f"{renewed.serial_number:X}".zfill(2))
+    new = Certificate.objects.get(serial=x509util.serial_hex(renewed.serial_number))
     assert new.replaces == old and new.status == Certificate.Status.ACTIVE
     assert f'Certificate "{DEVICE}" was renewed ({new.serial_colons})' in messages(30202)
     # The renewal reused the enrolment's transactionID (the signer's key): a new transaction.
