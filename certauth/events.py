@@ -188,7 +188,56 @@ REQUEST_REJECTED = LogType(
 )
 
 
+# --- Second look: pinned CA, administrators, expiry alerts -----------------------------
+
+CMP_WRONG_CA_PINNED = LogType(
+    30405,
+    SUB_CMP,
+    "CMP {body_type} of enrollment '{reference}': the client expects replies from {expected}; "
+    "it must pin {ca}, the CA of enrollment '{reference}'",
+    "warning",
+)
+ADMIN_CREATED = LogType(30606, SUB_ADMIN, "Administrator '{name}' was created ({role})")
+ADMIN_ROLE_CHANGED = LogType(
+    30607, SUB_ADMIN, "Role of administrator '{name}' was changed from {old} to {new}"
+)
+ADMIN_DISABLED = LogType(30608, SUB_ADMIN, "Administrator '{name}' was disabled", "warning")
+ADMIN_ENABLED = LogType(30609, SUB_ADMIN, "Administrator '{name}' was enabled")
+ADMIN_PASSWORD_RESET = LogType(30610, SUB_ADMIN, "Password of administrator '{name}' was reset")
+ADMIN_PASSWORD_CHANGED = LogType(30611, SUB_AUTH, "Administrator '{name}' changed their password")
+CA_EXPIRING = LogType(
+    30108,
+    SUB_CERT,
+    "CA certificate '{subject}' expires on {date} (in {days} days)",
+    "warning",
+)
+CERT_EXPIRING = LogType(
+    30210,
+    SUB_CERT,
+    'Certificate "{subject}" ({serial}) expires on {date} (in {days} days)',
+    "warning",
+)
+EXPIRY_ALERT_SENT = LogType(
+    30109, SUB_CERT, "Expiry alert sent to {email}: {count} certificates expire within {days} days"
+)
+EXPIRY_ALERT_FAILED = LogType(
+    30110, SUB_CERT, "Expiry alert to {email} could not be sent: {error}", "error"
+)
+ALERT_SETTINGS_CHANGED = LogType(30111, SUB_ADMIN, "Alert settings changed: {changes}")
+
+
+#: Longest parameter value kept with an entry (the message itself is cut at 2000).
+PARAM_LIMIT = 512
+
+
 def _entry(log_type: LogType, actor: Actor, params: dict[str, object]) -> LogEntry:
+    """An unsaved entry; *params* beyond the template's are kept too, not written.
+
+    The parameters are stored with the entry (``LogEntry.params``), so that the
+    GUI links it to what it concerns: a caller may pass one more than the
+    wording shows (``serial`` to a signing line, ``transaction_id`` to a CMP
+    failure).
+    """
     from certauth.models import LogEntry
 
     return LogEntry.objects.build(
@@ -198,6 +247,11 @@ def _entry(log_type: LogType, actor: Actor, params: dict[str, object]) -> LogEnt
         log_type=log_type.id,
         user=actor.user,
         source_ip=actor.source_ip,
+        params={
+            name: str(value)[:PARAM_LIMIT]
+            for name, value in params.items()
+            if value is not None and value != ""
+        },
     )
 
 
@@ -248,5 +302,6 @@ def raw_line(entry: LogEntry, tz: dt.tzinfo | None = None) -> str:
         f"date={local:%Y-%m-%d} time={local:%H:%M:%S} oid={entry.pk} logid={entry.log_type_id} "
         f'cat="{escape_value(entry.category)}" subcat="{escape_value(entry.subcategory)}" '
         f'level={entry.level} nas="" action="" status="" '
-        f'msg="{escape_value(entry.message)}" user="{escape_value(entry.user)}"'
+        f'msg="{escape_value(entry.message)}" user="{escape_value(entry.user)}" '
+        f'srcip="{escape_value(entry.source_ip or "")}"'
     )

@@ -282,7 +282,22 @@ class Certificate(models.Model):
         return self.status
 
     @property
+    def on_hold(self) -> bool:
+        """Revoked with reason certificateHold: suspended, and may be released."""
+        return (
+            self.status == self.Status.REVOKED
+            and self.revocation_reason == self.Reason.CERTIFICATE_HOLD
+        )
+
+    @property
+    def display_state(self) -> str:
+        """The state a badge shows: ``hold`` for a certificate on hold, else :meth:`status_at`."""
+        return "hold" if self.on_hold else self.status_at()
+
+    @property
     def display_status(self) -> str:
+        if self.on_hold:
+            return "On hold"
         return self.Status(self.status_at()).label
 
 
@@ -542,6 +557,7 @@ class LogEntryManager(models.Manager["LogEntry"]):
         log_type: int = 0,
         user: str = "",
         source_ip: str | None = None,
+        params: dict[str, str] | None = None,
     ) -> LogEntry:
         """An unsaved entry with its fields cut to their sizes (for bulk_create)."""
         return self.model(
@@ -552,6 +568,7 @@ class LogEntryManager(models.Manager["LogEntry"]):
             user=user[:150],
             source_ip=source_ip or None,
             message=message[:2000],
+            params=params or {},
         )
 
 
@@ -574,6 +591,9 @@ class LogEntry(models.Model):
     user = models.CharField(max_length=150, blank=True)
     source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
     message = models.TextField()
+    # The parameters of the message (certauth.events), so that the GUI links an
+    # entry to the certificate, CA, enrollment or transaction it concerns.
+    params = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = LogEntryManager()
 
@@ -613,3 +633,40 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- Expiry alerts -------------------------------------------------------------------
+
+
+class AlertSettings(models.Model):
+    """System > Alerts: the expiry warning window and where the daily summary goes.
+
+    One row, changed through :mod:`certauth.alerts` (which logs every change).
+    """
+
+    email = models.CharField(
+        "alert e-mail address",
+        max_length=254,
+        blank=True,
+        help_text="The daily expiry summary goes here; empty: the warnings are only logged.",
+    )
+    warning_days = models.PositiveIntegerField(
+        "warning window (days)",
+        default=30,
+        help_text="A CA or certificate is warned about once, when it enters this many days "
+        "before its expiry.",
+    )
+    last_run = models.DateTimeField(null=True, blank=True, editable=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "alert settings"
+        verbose_name_plural = "alert settings"
+
+    def __str__(self) -> str:
+        return "Alert settings"
+
+    @classmethod
+    def load(cls) -> AlertSettings:
+        settings, _ = cls.objects.get_or_create(pk=1)
+        return settings

@@ -494,7 +494,14 @@ def issue_certificate(
         if renewal:
             events.log(events.CERT_RENEWED, actor, subject=subject_text, serial=cert.serial_colons)
         else:
-            events.log(events.CERT_SIGNED, actor, subject=subject_text, ca=ca.subject)
+            # serial is not in the wording: it links the line to the certificate.
+            events.log(
+                events.CERT_SIGNED,
+                actor,
+                subject=subject_text,
+                ca=ca.subject,
+                serial=cert.serial_colons,
+            )
     return cert
 
 

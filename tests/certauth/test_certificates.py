@@ -263,7 +263,8 @@ def test_revoke_with_each_reason(ec_root, ec_key, reason, label, flag):
     cert.refresh_from_db()
     assert (cert.status, cert.revocation_reason) == ("revoked", reason)
     assert cert.revoked_at is not None
-    assert cert.display_status == "Revoked"
+    # A hold is a suspension, not the end: the GUI says "On hold" (issue 13).
+    assert cert.display_status == ("On hold" if reason == "certificateHold" else "Revoked")
     assert (
         messages()[-1]
         == f'Certificate "CN=fgt100f.local" ({cert.serial_colons}) was revoked (reason: {label})'

@@ -174,3 +174,33 @@ def test_log_entry_truncates_long_fields():
     entry = LogEntry.objects.log("m" * 3000, user="u" * 200)
     assert (len(entry.message), len(entry.user)) == (2000, 150)
     assert str(entry).endswith(" information: " + "m" * 2000)
+
+
+def test_entries_keep_their_parameters(ec_key):
+    """LogEntry.params: what the line concerns, for the GUI's links; extras stay out of the text."""
+    from certauth import events
+
+    entry = events.log(
+        events.CMP_REQUEST_FAILED,
+        events.Actor(user="fgt100f", source_ip="192.0.2.7"),
+        body_type="ir",
+        sender="fgt100f",
+        text="Enrollment not found.",
+        failure="badMessageCheck",
+        transaction_id="ab" * 16,
+        empty="",
+    )
+    assert entry.message == "CMP ir from fgt100f failed: Enrollment not found. (badMessageCheck)"
+    assert entry.params["transaction_id"] == "ab" * 16
+    assert "empty" not in entry.params
+    root = services.create_ca(name="params.root", subject="CN=params.root", key_type="ec")
+    cert = services.issue_certificate(ca=root, subject=name("p1"), public_key=ec_key.public_key())
+    signed = LogEntry.objects.filter(log_type_id=events.CERT_SIGNED.id).get()
+    assert signed.message == (
+        'Certificate signing request "CN=p1" signed with CA certificate "CN=params.root"'
+    )
+    assert signed.params == {
+        "subject": "CN=p1",
+        "ca": "CN=params.root",
+        "serial": cert.serial_colons,
+    }

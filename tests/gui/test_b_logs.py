@@ -189,7 +189,7 @@ def test_raw_download_format(admin_client, db, settings):
     assert body == (
         f'date=2024-11-21 time=11:52:11 oid={entry.pk} logid=30203 cat="Event" '
         'subcat="Certificate Management" level=warning nas="" action="" status="" '
-        'msg="Certificate \\"CN=a\\\\b\\" was\\nrevoked" user="ad\\"min"\n'
+        'msg="Certificate \\"CN=a\\\\b\\" was\\nrevoked" user="ad\\"min" srcip=""\n'
     )
 
 
@@ -216,8 +216,23 @@ def test_raw_line_of_empty_user():
         user="",
         message="x",
     )
-    assert raw_line(entry, dt.UTC).endswith('msg="x" user=""')
+    assert raw_line(entry, dt.UTC).endswith('msg="x" user="" srcip=""')
     assert raw_line(entry, dt.UTC).startswith("date=2024-01-02 time=03:04:05 oid=7 logid=1 ")
+
+
+def test_raw_line_carries_the_source_ip():
+    """FortiAuthenticator's srcip= field: the address the request came from."""
+    entry = LogEntry(
+        pk=8,
+        timestamp=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        level="error",
+        subcategory="CMP",
+        log_type_id=30401,
+        user="fgt100f",
+        source_ip="192.0.2.7",
+        message="x",
+    )
+    assert raw_line(entry, dt.UTC).endswith('msg="x" user="fgt100f" srcip="192.0.2.7"')
 
 
 def test_read_only_can_read_logs(readonly_client, entries):
