@@ -164,7 +164,8 @@ def server_for(backend: DatabaseBackend, config: CMPConfig | None = None) -> CMP
     return CMPServer(
         backend,
         max_clock_skew=dt.timedelta(seconds=settings.FAC_CMP_CLOCK_SKEW),
-        default_sender=default_sender(config),
+        # Asked only when an answer goes out before its enrollment is known.
+        default_sender=lambda: default_sender(config),
         error_signer=ca_signer,
         strict_header_checks=config.strict_header_checks,
         rfc9481_only=config.rfc9481_only,
@@ -233,8 +234,9 @@ class DatabaseBackend:
         self.config: CMPConfig | None = None
         # The engine's view of the request's signer, from signer().
         self._signer: engine.Signer | None = None
-        # The enrollment whose password protects the request, from mac_secret().
         self._mac_enrollment: Enrollment | None = None
+        # Enrollments found by senderKID in this request.
+        self._found: dict[str, Enrollment] = {}
 
     def _config(self) -> CMPConfig:
         if self.config is None:
@@ -263,7 +265,13 @@ class DatabaseBackend:
 
     def _enrollment(self, sender_kid: bytes | None) -> Enrollment:
         # RFC 9483, 3.1 / FortiAuthenticator: senderKID is the enrollment ID, exact match.
-        return self._engine(engine.find_enrollment, kid_text(sender_kid), label=self.profile)
+        # Found once per request: the engine locks it afresh where it decides.
+        reference = kid_text(sender_kid)
+        found = self._found.get(reference)
+        if found is None:
+            found = self._engine(engine.find_enrollment, reference, label=self.profile)
+            self._found[reference] = found
+        return found
 
     # --- authentication -------------------------------------------------------------
 
@@ -500,8 +508,14 @@ class DatabaseBackend:
             )
             if record is None:
                 raise errors.BadRequest("No certificate of this transaction awaits confirmation.")
-            cert = record.certificate
-            actor = self._actor(record.enrollment)
+            # The engine locks and re-reads the certificate and its enrollment:
+            # their ids are all it needs from here.
+            cert = (
+                Certificate(pk=record.certificate_id, enrollment_id=record.enrollment_id)
+                if record.certificate_id is not None
+                else None
+            )
+            actor = Actor(user=record.sender_kid, source_ip=self.source_ip)
             if cert is None:
                 record.state = CMPTransaction.State.FAILED
             elif accepted:

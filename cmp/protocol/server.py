@@ -281,12 +281,14 @@ class CMPServer:
         clock: Callable[[], datetime.datetime] = _utcnow,
         max_clock_skew: datetime.timedelta = datetime.timedelta(minutes=5),
         nonce: Callable[[], bytes] = encode.new_nonce,
-        default_sender: x509.Name | None = None,
+        default_sender: x509.Name | Callable[[], x509.Name | None] | None = None,
         error_signer: Callable[[x509.Name], protection.Protector | None] | None = None,
         strict_header_checks: bool = True,
         rfc9481_only: bool = False,
     ) -> None:
         self.backend = backend
+        # A name, or a callable asked only when an answer needs it: most
+        # exchanges learn their sender from the enrollment before any answer.
         self.default_sender = default_sender
         self.error_signer = error_signer
         self.clock = clock
@@ -294,6 +296,12 @@ class CMPServer:
         self.nonce = nonce
         self.strict_header_checks = strict_header_checks
         self.rfc9481_only = rfc9481_only
+
+    def _settle_sender(self, exchange: _Exchange) -> None:
+        """The answer's sender: the one the exchange learnt, else the default sender."""
+        if exchange.sender is None:
+            default = self.default_sender
+            exchange.sender = default() if callable(default) else default
 
     # ------------------------------------------------------------------ entry point
 
@@ -312,13 +320,14 @@ class CMPServer:
         trace.append(f"sender: {_name(header.sender)}")
         if header.implicit_confirm:
             trace.append("implicitConfirm requested")
-        exchange = _Exchange(request=request, trace=trace, sender=self.default_sender)
+        exchange = _Exchange(request=request, trace=trace)
         error: CMPError | None = None
         try:
             response = self._dispatch(exchange)
         except CMPError as exc:
             error = exc
             trace.append(f"error: {exc.failure.name}: {exc.text}")
+            self._settle_sender(exchange)
             protector = self._error_protector(exchange)
             response = errors.error_response(
                 exc,
@@ -420,6 +429,7 @@ class CMPServer:
         pollRep that may precede them); ``chain`` goes into extraCerts after a
         signer's own certificates.
         """
+        self._settle_sender(exchange)
         header = encode.response_header(
             exchange.request.header,
             sender=exchange.sender,

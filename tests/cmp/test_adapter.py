@@ -716,3 +716,48 @@ def test_the_ca_that_issues_signs_the_response(db):
     protection.verify_signature_protection(
         ip.algorithm, second.certificate, ip.protected_part, ip.protection
     )
+
+
+def _queries_of(body: bytes) -> tuple[int, object]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        answer = post(body)
+    return len(captured.captured_queries), answer
+
+
+def test_query_budget_of_an_enrollment(enrollment, root, monkeypatch):
+    """A MAC-protected ir and its certConf each make a fixed number of queries:
+    at most 18 and 16 (savepoints included), however many CAs, enrollments
+    and certificates there are."""
+    import time
+
+    monkeypatch.setattr(cmp_services, "_last_housekeeping", time.monotonic())  # measured apart
+
+    def one_enrollment(reference: str) -> tuple[int, int]:
+        c = client(sender_kid=reference.encode())
+        ir_queries, ip = _queries_of(c.ir(new_key(), subject=f"CN={reference}"))
+        assert ip.body_type == "ip", ip.status_text
+        conf_queries, conf = _queries_of(
+            c.but(recip_nonce=ip.sender_nonce).cert_conf(ip.certificate)
+        )
+        assert conf.body_type == "pkiconf", conf.status_text
+        return ir_queries, conf_queries
+
+    services.create_enrollment(reference="warm", password=SECRET.decode(), ca=root)
+    one_enrollment("warm")  # the settings row is created on first use
+    services.create_enrollment(reference="first", password=SECRET.decode(), ca=root)
+    before = one_enrollment("first")
+    assert before[0] <= 18 and before[1] <= 16, before
+    # More of everything: the same numbers.
+    for i in range(5):
+        other = services.create_ca(name=f"other-{i}", subject=f"CN=other-{i}", key_type="ec")
+        services.create_enrollment(reference=f"more-{i}", password="pw", ca=other)
+        services.issue_certificate(
+            ca=other,
+            subject=x509.Name.from_rfc4514_string(f"CN=c{i}"),
+            public_key=new_key().public_key(),
+        )
+    services.create_enrollment(reference="second", password=SECRET.decode(), ca=root)
+    assert one_enrollment("second") == before
