@@ -125,18 +125,22 @@ def machine_ticks() -> tuple[int, int]:
     return total - idle, total
 
 
-def wait_for_quiet(limit: float, busy_percent: float = 15.0) -> float:
-    """Wait (at most *limit* seconds) until the machine is idle for a second: other
-    processes' CPU would disturb the figures. Returns the busy percentage last seen."""
+def wait_for_quiet(limit: float, busy_percent: float = 15.0, seconds: int = 3) -> float:
+    """Wait (at most *limit* seconds) until the machine has been idle for *seconds* in a
+    row: other processes' CPU would disturb the figures. Returns the last busy share."""
     deadline = time.monotonic() + limit
+    quiet, told = 0, False
     while True:
         a = machine_ticks()
         time.sleep(1.0)
         b = machine_ticks()
         busy = 100 * (b[0] - a[0]) / max(1, b[1] - a[1])
-        if busy < busy_percent or time.monotonic() > deadline:
+        quiet = quiet + 1 if busy < busy_percent else 0
+        if quiet >= seconds or time.monotonic() > deadline:
             return busy
-        say(f"machine {busy:.0f}% busy with other work: waiting")
+        if not told and busy >= busy_percent:
+            say(f"machine {busy:.0f}% busy with other work: waiting (--wait-quiet)")
+            told = True
 
 
 def own_ticks() -> float:
