@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import logging
 
+from cryptography import x509
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from certauth import events, throttle
+from certauth import diagnostics, events, throttle
+from certauth.models import Enrollment
+from certauth.x509 import format_name
 from cmp import services
 from cmp.backend import DatabaseBackend, ca_signer, default_sender, server_for
 from cmp.protocol import errors, kid_text, messages
@@ -99,7 +102,8 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         return _response(
             _unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body, config)
         )
-    keys = _throttle_keys(body, source_ip)
+    received = _decoded(body)
+    keys = _throttle_keys(received, source_ip)
     wait, tracked = throttle.status(keys)
     if wait is not None:
         # Locked out: refused before any MAC is computed, the right password too.
@@ -142,21 +146,27 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
 
     kid = kid_text(result.sender_kid)
     _count_attempt(result, keys, tracked, source_ip)
+    transaction_hex = result.transaction_id.hex() if result.transaction_id else ""
     if result.error is not None:
+        client = _Client.of(received, kid)
         events.log(
             events.CMP_REQUEST_FAILED,
-            events.Actor(user=kid, source_ip=source_ip),
+            events.Actor(user=client.identity, source_ip=source_ip),
             body_type=result.body_type or "request",
             sender=kid,
             text=result.error.text,
             failure=result.error.failure.name,
+            # Not in the wording: the Logs page links the line with them.
+            reference=client.enrollment.reference if client.enrollment else "",
+            transaction_id=transaction_hex,
         )
+    _explain_pinned_ca(received, kid, result, source_ip)
     _trace(
         config,
         source_ip=source_ip,
         request_der=body,
         response_der=result.body,
-        transaction_id=result.transaction_id.hex() if result.transaction_id else "",
+        transaction_id=transaction_hex,
         sender_kid=kid,
         body_type=result.body_type or "",
         error=f"{result.error.failure.name}: {result.error.text}" if result.error else "",
@@ -172,13 +182,93 @@ GUESSING_FAILURES = frozenset(
 )
 
 
-def _throttle_keys(body: bytes, source_ip: str | None) -> list[str]:
-    """The throttle keys of a request: its source address and the enrollment ID it names."""
-    keys = [f"cmp-ip:{source_ip}"] if source_ip else []
+def _decoded(body: bytes) -> messages.Request | None:
     try:
-        kid = messages.decode(body).header.sender_kid
-    except Exception:  # noqa: BLE001 - not a PKIMessage: the address alone
-        kid = None
+        return messages.decode(body)
+    except Exception:  # noqa: BLE001 - not a PKIMessage
+        return None
+
+
+class _Client:
+    """Who sent a request, in the Logs page's words: the enrollment ID of a
+    password-protected request; for a signed one, the enrollment of the
+    certificate that signed it, else its subject's common name (the key ID
+    stays in the message)."""
+
+    def __init__(self, identity: str, enrollment: Enrollment | None) -> None:
+        self.identity = identity
+        self.enrollment = enrollment
+
+    @classmethod
+    def of(cls, received: messages.Request | None, kid: str) -> _Client:
+        try:
+            signer = _protection_certificate(received)
+            if signer is not None:
+                return cls(
+                    diagnostics.signer_identity(signer), diagnostics.signer_enrollment(signer)
+                )
+            return cls(kid, diagnostics.enrollment_named(kid))
+        except Exception:  # noqa: BLE001 - naming the client never fails the exchange
+            log.exception("Could not name the CMP client")
+            return cls(kid, None)
+
+
+def _protection_certificate(received: messages.Request | None) -> x509.Certificate | None:
+    """The certificate of a signature-protected request (RFC 9483, 3.3: the first
+    extraCerts entry, whose key ID is the senderKID), or None."""
+    if received is None or not received.extra_certs or received.header.sender_kid is None:
+        return None
+    first = received.extra_certs[0]
+    try:
+        key_id = first.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
+    return first if key_id == received.header.sender_kid else None
+
+
+#: Bodies that open a transaction: the one place a wrong pin is worth a line
+#: (certConf, pollReq and the client's error continue what was logged).
+_OPENING_BODIES = frozenset({"ir", "cr", "p10cr", "kur", "rr", "genm"})
+
+
+def _explain_pinned_ca(
+    received: messages.Request | None, kid: str, result, source_ip: str | None
+) -> None:
+    """RFC 9810, 5.1.1: the recipient is the CA the client expects to answer, the
+    certificate it pinned. When that is another local CA of ours than the CA of
+    its enrollment, the reply (sent and signed by the enrollment's CA) will be
+    refused by the client; say so in the event log. A reply whose sender is the
+    recipient costs no query."""
+    if received is None or result.body_type not in _OPENING_BODIES:
+        return
+    expected = received.header.recipient
+    if expected is None or len(expected) == 0:
+        return
+    try:
+        answered = _decoded(result.body)
+        if answered is not None and answered.header.sender == expected:
+            return
+        client = _Client.of(received, kid)
+        wrong = diagnostics.wrong_pin(client.enrollment, expected)
+        if wrong is not None:
+            events.log(
+                events.CMP_WRONG_CA_PINNED,
+                events.Actor(user=client.identity, source_ip=source_ip),
+                body_type=result.body_type,
+                reference=wrong.enrollment.reference,
+                expected=format_name(wrong.expected.certificate.subject),
+                ca=format_name(wrong.ca.certificate.subject),
+                transaction_id=result.transaction_id.hex() if result.transaction_id else "",
+            )
+    except Exception:  # noqa: BLE001 - an explanation never fails the exchange
+        log.exception("Could not check the CA a CMP client pinned")
+
+
+def _throttle_keys(received: messages.Request | None, source_ip: str | None) -> list[str]:
+    """The throttle keys of a request: its source address and the enrollment ID it names
+    (the address alone when it is not a PKIMessage)."""
+    keys = [f"cmp-ip:{source_ip}"] if source_ip else []
+    kid = received.header.sender_kid if received is not None else None
     if kid:
         keys.append(f"cmp-ref:{kid_text(kid)[:128]}")
     return keys
