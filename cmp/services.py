@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
 from django.db import transaction
 
+from certauth import alerts, events
 from certauth import enrollment as engine
-from certauth import events
 from certauth import services as ca_services
 from certauth.events import SYSTEM, Actor
 from certauth.models import CertificateAuthority
 from certauth.x509 import InvalidInput
 from cmp.models import CMPConfig, CMPTrace, CMPTransaction
+
+log = logging.getLogger(__name__)
 
 #: Longest confirm wait time an administrator may set: one day.
 MAX_CONFIRM_WAIT = 86400
@@ -98,9 +101,14 @@ def update_settings(*, actor: Actor = SYSTEM, **values) -> tuple[CMPConfig, list
 
 def sweep(cfg: CMPConfig | None = None) -> int:
     """Housekeeping before each CMP request and in ``cmp_sweep``: re-sign CRLs that are
-    due, and revoke certificates left unconfirmed past the confirm wait time
-    (RFC 9810, 5.3.18). Returns how many certificates were revoked."""
+    due, revoke certificates left unconfirmed past the confirm wait time
+    (RFC 9810, 5.3.18), and, once a day, the expiry alerts (certauth.alerts).
+    Returns how many certificates were revoked."""
     cfg = cfg or CMPConfig.load()
+    try:
+        alerts.run_if_due()
+    except Exception:  # noqa: BLE001 - the alerts never stop the sweep
+        log.exception("Expiry alerts failed")
     ca_services.refresh_due_crls()
     revoked = engine.sweep_unconfirmed(wait_seconds=cfg.confirm_wait)
     if revoked:

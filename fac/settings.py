@@ -229,6 +229,18 @@ FAC_TRACE_BYTES = env.int("FAC_TRACE_BYTES", default=32 * 1024 * 1024)
 # Debug traces kept (oldest roll off).
 FAC_CMP_TRACE_LIMIT = env.int("FAC_CMP_TRACE_LIMIT", default=500)
 
+# Outgoing e-mail (the daily expiry summary, System > Alerts): Django's SMTP
+# settings. Without EMAIL_HOST the summary goes to localhost:25; a failure is
+# written to the event log, never raised.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fac-ca@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
