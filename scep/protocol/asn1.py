@@ -662,9 +662,13 @@ def challenge_passwords(csr_der: bytes) -> tuple[str, ...]:
 def certificate_issuer_and_serial(cert_der: bytes) -> tuple[bytes, int]:
     """The original issuer Name DER and serialNumber of a certificate (RFC 5280, 4.1)."""
     cert = _children(cert_der, _top(cert_der, 0x30))
+    if not cert:
+        raise DecodeError("a certificate needs a TBSCertificate")
     tbs = _children(cert_der, _expect(cert[0], 0x30, "TBSCertificate"))
-    index = 1 if tbs[0].tag == 0xA0 else 0
-    serial = _integer(cert_der, tbs[index])
+    index = 1 if tbs and tbs[0].tag == 0xA0 else 0
+    if len(tbs) < index + 3:
+        raise DecodeError("a TBSCertificate needs a serialNumber, a signature and an issuer")
+    serial = _integer(cert_der, _expect(tbs[index], 0x02, "serialNumber"))
     return _raw(cert_der, _expect(tbs[index + 2], 0x30, "issuer")), serial
 
 

@@ -67,8 +67,12 @@ def message_from_query(value: str, max_size: int) -> bytes:
 
 def _load_certificate(der: bytes) -> x509.Certificate:
     try:
+        # RFC 5280, 4.1.2.2: the serial number MUST be positive; cryptography
+        # warns about (and will refuse) any other, so it is refused here first.
+        if asn1.certificate_issuer_and_serial(der)[1] <= 0:
+            raise ValueError("its serial number is not positive")
         return x509.load_der_x509_certificate(der)
-    except PARSE_ERRORS as exc:
+    except _PAYLOAD_ERRORS as exc:
         raise MalformedMessage(f"A certificate of the SignedData cannot be read: {exc}") from None
 
 

@@ -684,17 +684,23 @@ class SCEPServer:
         self._require_rsa_signer(exchange)
         csr = decode.read_csr(self._open_envelope(exchange))
         exchange.csr = csr
+        # The key first: verifying the signature parses it, and a malformed key
+        # is the request's fault (badRequest), an unknown type badAlg.
+        try:
+            public_key = csr.public_key()
+        except UnsupportedAlgorithm:
+            raise BadAlg("The CSR's public key type is not supported.") from None
+        except PARSE_ERRORS:
+            raise BadRequest("The CSR's public key cannot be read.") from None
         try:
             signature_ok = csr.is_signature_valid
         except UnsupportedAlgorithm:
             raise BadAlg("The CSR's signature algorithm is not supported.") from None
+        except PARSE_ERRORS:
+            signature_ok = False
         if not signature_ok:
             # RFC 2986, 3: the CSR's signature is the proof of possession of its key.
             raise BadMessageCheck("The CSR signature does not verify.")
-        try:
-            public_key = csr.public_key()
-        except PARSE_ERRORS:
-            raise BadAlg("The CSR's public key type is not supported.") from None
         try:
             extensions = csr.extensions
         except PARSE_ERRORS as exc:
