@@ -9,7 +9,9 @@
 #    (tests/test_layering.py); PYTEST ARGS do not apply to them
 # 3. pytest on SQLite
 # 4. pytest again on a throw-away PostgreSQL cluster (scripts/pg-cluster.sh),
-#    started here and stopped and deleted on exit, failure or interrupt
+#    started here and stopped and deleted on exit, failure or interrupt; after
+#    SQLite, without the tests that do not depend on the database
+#    (tests/conftest.py: ONCE and the browser tests not marked every_database)
 #
 # Exits non-zero when any check failed, or any pytest run failed or collected
 # no tests.
@@ -196,11 +198,12 @@ for db in "${DBS[@]}"; do
             fi
             eval "$out"   # sets FAC_PG_DIR and DATABASE_URL
             label="postgresql $(bash scripts/pg-cluster.sh version)"
-            # tests/cmp/protocol is the sans-IO CMP layer: it touches no
-            # database, so one run (on SQLite) covers it.
-            pg_args=()
-            [ "${#DBS[@]}" -gt 1 ] && pg_args+=(--ignore=tests/cmp/protocol)
-            if ! DATABASE_URL="$DATABASE_URL" run_pytest "$label" "${pg_args[@]+"${pg_args[@]}"}" "$@"; then
+            # After SQLite, the tests that do not depend on the database (the
+            # sans-IO protocol layers, servers on their own SQLite file, browser
+            # rendering: tests/conftest.py ONCE) are not run again.
+            once_done=0
+            [ "${#DBS[@]}" -gt 1 ] && once_done=1
+            if ! FAC_TEST_ONCE_DONE="$once_done" DATABASE_URL="$DATABASE_URL" run_pytest "$label" "$@"; then
                 cp "$FAC_PG_DIR/server.log" "$ARTIFACTS/postgresql-server.log" 2>/dev/null || true
             fi
             unset DATABASE_URL
