@@ -88,6 +88,15 @@ CA_KEY_EXPORTED = LogType(
 CA_RENAMED = LogType(
     30107, SUB_CERT, "CA certificate '{subject}' was renamed from '{old}' to '{new}'"
 )
+CA_MANAGEMENT_ENTITY_SET = LogType(
+    30112,
+    SUB_CERT,
+    "CA certificate '{subject}' trusts management entity \"{entity}\" ({fingerprint})",
+    "warning",
+)
+CA_MANAGEMENT_ENTITY_CLEARED = LogType(
+    30113, SUB_CERT, "CA certificate '{subject}' trusts no management entity"
+)
 
 # --- Certificates --------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -353,9 +353,19 @@ def set_management_entity(
         ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
         if ca.kind != CertificateAuthority.Kind.LOCAL:
             raise InvalidInput(f"CA {ca.name} is not a local CA.")
+        changed = ca.management_entity_pem != pem
         ca.management_entity_pem = pem
         ca.save(update_fields=["management_entity_pem", "updated"])
-    log.info("CA %s: management entity %s by %s", ca.name, "set" if pem else "cleared", actor.user)
+        if changed and pem:
+            events.log(
+                events.CA_MANAGEMENT_ENTITY_SET,
+                actor,
+                subject=ca.subject,
+                entity=x509util.format_name(certificate.subject),
+                fingerprint=certificate.fingerprint(hashes.SHA256()).hex(":").upper()[:23],
+            )
+        elif changed:
+            events.log(events.CA_MANAGEMENT_ENTITY_CLEARED, actor, subject=ca.subject)
     return ca
 
 

@@ -601,3 +601,49 @@ def test_dump_crl(ec_root, ec_key, tmp_path, capsysbinary):
 def test_dump_crl_errors(trusted_ca):
     assert fail("dump_crl", "vendor.root") == "Unknown CA 'vendor.root'."
     assert fail("dump_crl", "nope") == "Unknown CA 'nope'."
+
+
+# --- management_entity ------------------------------------------------------------------
+
+
+def test_management_entity_set_show_clear(ec_root, ec_key, tmp_path):
+    """RFC 9483, 5.3.2: the RA a local CA trusts to revoke its certificates, from the CLI."""
+    ra = _issue(ec_root, ec_key, "ra.example.net")
+    path = tmp_path / "ra.pem"
+    path.write_text(ra.certificate_pem)
+    assert (
+        run("management_entity", ec_root.name) == f"CA {ec_root.name} trusts no management entity\n"
+    )
+    out = run("management_entity", ec_root.name, "--certificate", str(path))
+    assert out.startswith(f"CA {ec_root.name} trusts management entity CN=ra.example.net (issuer ")
+    ec_root.refresh_from_db()
+    assert ec_root.management_entity_pem == ra.certificate_pem
+    assert messages()[-1].startswith(
+        f"CA certificate '{ec_root.subject}' trusts management entity \"CN=ra.example.net\" ("
+    )
+    # the same certificate again changes nothing and logs nothing
+    count = LogEntry.objects.count()
+    run("management_entity", ec_root.name, "--certificate", str(path))
+    assert LogEntry.objects.count() == count
+    assert run("management_entity", ec_root.name, "--clear") == (
+        f"CA {ec_root.name} trusts no management entity\n"
+    )
+    assert messages()[-1] == f"CA certificate '{ec_root.subject}' trusts no management entity"
+    ec_root.refresh_from_db()
+    assert ec_root.management_entity_pem == ""
+
+
+def test_management_entity_refusals(ec_root, trusted_ca, tmp_path):
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(ec_root.certificate_pem)
+    assert fail("management_entity", ec_root.name, "--certificate", str(ca_file)) == (
+        "The management entity is an RA, not a CA certificate."
+    )
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"not a certificate")
+    assert fail("management_entity", ec_root.name, "--certificate", str(junk))
+    assert "No such file" in fail("management_entity", ec_root.name, "--certificate", "/nope")
+    assert fail("management_entity", "no.such.ca") == "Unknown CA 'no.such.ca'."
+    assert fail("management_entity", trusted_ca.name) == f"Unknown CA {trusted_ca.name!r}."
+    ec_root.refresh_from_db()
+    assert ec_root.management_entity_pem == ""
