@@ -12,9 +12,10 @@ import datetime as dt
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from django.utils import timezone
+from pyasn1.codec.der import decoder as der_decoder
+from pyasn1_alt_modules import rfc5280
 
 from certauth import keystore
 from certauth import x509 as x509util
@@ -25,18 +26,14 @@ VALIDITY = dt.timedelta(hours=1)
 
 
 def _key_hash(certificate: x509.Certificate, algorithm: hashes.HashAlgorithm) -> bytes:
-    """Hash of the issuer's subjectPublicKey BIT STRING value (RFC 6960, 4.1.1)."""
-    key = certificate.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        bits = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        bits = key.public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-    else:  # pragma: no cover - local CAs are RSA or EC
-        return b""
+    """Hash of the issuer's subjectPublicKey BIT STRING value (RFC 6960, 4.1.1), for any
+    key type (RSA, ECDSA, EdDSA): read from the certificate's SubjectPublicKeyInfo."""
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    info, _rest = der_decoder.decode(spki, asn1Spec=rfc5280.SubjectPublicKeyInfo())
     digest = hashes.Hash(algorithm)
-    digest.update(bits)
+    digest.update(info["subjectPublicKey"].asOctets())
     return digest.finalize()
 
 
