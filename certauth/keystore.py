@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _VERSION = b"\x01"
 _PURPOSE_CA_KEY = b"fac:ca-private-key"
 _PURPOSE_SECRET = b"fac:enrollment-secret"
+_PURPOSE_DOWNLOAD = b"fac:one-time-download"
 
 
 class KeystoreError(Exception):
@@ -119,6 +120,15 @@ def seal_private_key(key: PrivateKey) -> bytes:
 
 def seal_secret(secret: str) -> bytes:
     return _seal(secret.encode(), _PURPOSE_SECRET)
+
+
+def seal_download(data: bytes) -> bytes:
+    """A file holding a private key (a PKCS#12), kept a few minutes until it is downloaded."""
+    return _seal(data, _PURPOSE_DOWNLOAD)
+
+
+def open_download(blob: bytes) -> bytes:
+    return _open(blob, _PURPOSE_DOWNLOAD)
 
 
 # --- Using sealed material ----------------------------------------------------

@@ -45,6 +45,16 @@ urlpatterns = [
         views_certs.CertificateExportView.as_view(),
         name="cert_export",
     ),
+    path(
+        "cert/<int:pk>/issued/<str:key>/",
+        views_certs.CertificateIssuedView.as_view(),
+        name="cert_issued",
+    ),
+    path(
+        "cert/<int:pk>/issued/<str:key>/download/",
+        views_certs.CertificateIssuedDownloadView.as_view(),
+        name="cert_issued_download",
+    ),
     path("cert/<int:pk>/revoke/", views_certs.CertificateRevokeView.as_view(), name="cert_revoke"),
     path(
         "cert/<int:pk>/unrevoke/",
@@ -67,6 +77,16 @@ urlpatterns = [
         "ca/<int:pk>/export/pkcs12/",
         views_cas.CAExportPKCS12View.as_view(),
         name="ca_export_pkcs12",
+    ),
+    path(
+        "ca/<int:pk>/exported/<str:key>/",
+        views_cas.CAExportedView.as_view(),
+        name="ca_exported",
+    ),
+    path(
+        "ca/<int:pk>/exported/<str:key>/download/",
+        views_cas.CAExportedDownloadView.as_view(),
+        name="ca_exported_download",
     ),
     path("ca/<int:pk>/export/<str:fmt>/", views_cas.CAExportView.as_view(), name="ca_export"),
     path("ca/<int:pk>/revoke/", views_cas.CARevokeView.as_view(), name="ca_revoke"),

@@ -14,6 +14,7 @@ from django.views.generic import FormView, TemplateView
 
 from certauth import keystore, services
 from certauth.gui import forms as gui_forms
+from certauth.gui import once
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
 from certauth.gui.listing import Column, Listing
 from certauth.gui.views_common import (
@@ -209,11 +210,19 @@ class CAExportView(StaffRequiredMixin, View):
         return certificate_download([ca.certificate], ca.name, fmt)
 
 
-class CAExportPKCS12View(ManageRequiredMixin, FormView):
-    """Export Key and Cert: the CA's key, certificate and chain under a typed passphrase."""
+class CAExportPKCS12View(ManageRequiredMixin, once.OneTimeFormView):
+    """Export Key and Cert: the CA's key, certificate and chain under a typed passphrase.
+
+    The PKCS#12 is kept for the result page's link, once (certauth.gui.once).
+    """
 
     template_name = "ca/export_pkcs12.html"
     form_class = gui_forms.PKCS12ExportForm
+    once_form = "ca-export"
+    once_repeat_message = "This form was already submitted: the key was not exported again."
+
+    def once_fallback_url(self) -> str:
+        return f"/ca/{self.ca.pk}/"
 
     def dispatch(self, request, *args, **kwargs):
         self.ca = get_object_or_404(CertificateAuthority, pk=kwargs["pk"])
@@ -238,14 +247,51 @@ class CAExportPKCS12View(ManageRequiredMixin, FormView):
         if not ca.has_key:
             messages.error(self.request, f"CA {ca.name} has no private key to export.")
             return redirect(f"/ca/{ca.pk}/")
+        repeated = self.take_form_token()
+        if repeated is not None:
+            return repeated
         try:
             data = services.export_ca_pkcs12(
                 ca, passphrase=form.cleaned_data["passphrase"], actor=actor(self.request)
             )
         except (keystore.KeystoreError, services.ServiceError, services.InvalidInput) as exc:
+            self.form_failed()
             form.add_error(None, str(exc))
             return self.form_invalid(form)
-        return attachment(data, f"{ca.name}.p12", PKCS12_TYPE)
+        download = once.stash_download(self.request, data, f"{ca.name}.p12", PKCS12_TYPE)
+        return self.form_done(f"/ca/{ca.pk}/exported/{download}/")
+
+
+class CAExportedView(ManageRequiredMixin, TemplateView):
+    """The result of Export Key and Cert: the PKCS#12, once."""
+
+    template_name = "ca/exported.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        ca = get_object_or_404(CertificateAuthority, pk=self.kwargs["pk"])
+        key = self.kwargs["key"]
+        context.update(
+            title=f"Key and Certificate Exported: {ca.name}",
+            ca=ca,
+            nav_active=LIST_URL[ca.kind],
+            expires=once.download_expiry(self.request, key),
+            download_url=f"/ca/{ca.pk}/exported/{key}/download/",
+        )
+        return context
+
+
+class CAExportedDownloadView(ManageRequiredMixin, View):
+    def get(self, request: HttpRequest, pk: int, key: str) -> HttpResponse:
+        taken = once.take_download(request, key)
+        if taken is None:
+            messages.error(
+                request,
+                "The PKCS#12 file was already downloaded, or its time ran out. "
+                "Export the key again if it was lost.",
+            )
+            return redirect(f"/ca/{pk}/exported/{key}/")
+        return attachment(*taken)
 
 
 class CARevokeView(ManageRequiredMixin, View):

@@ -2,12 +2,15 @@
 
 Devices enrolled over CMP (Certificate.Kind.DEVICE) are listed under Local
 Services. A certificate is created from an uploaded CSR, or with a key the
-server generates: then the key leaves only once, in the PKCS#12 answer to the
-POST, and is never stored.
+server generates: then the key is never stored; it leaves once, in a PKCS#12
+under the administrator's passphrase that the result page's link downloads for
+this session, a few minutes, once (certauth.gui.once keeps it sealed until then).
 """
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -15,17 +18,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
-from django.views.generic import FormView, TemplateView
+from django.views.generic import TemplateView
 
 from certauth import keystore, services
 from certauth import x509 as x509util
 from certauth.gui import forms as gui_forms
+from certauth.gui import once
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
+from certauth.gui.listing import STATUS_CHOICES as LIST_STATUS_CHOICES
 from certauth.gui.listing import Column, Listing
 from certauth.gui.views_common import (
+    PKCS12_TYPE,
+    attachment,
     certificate_download,
     describe_certificate,
-    pkcs12_download,
     safe_filename,
     selected_ids,
 )
@@ -40,6 +46,18 @@ TITLE = {USERS: "User Certificates", SERVICES: "Local Service Certificates"}
 # The kind a certificate created on each page gets, and the EKU ticked by default.
 CREATE_KIND = {USERS: Certificate.Kind.USER, SERVICES: Certificate.Kind.LOCAL_SERVICE}
 DEFAULT_EKU = {USERS: ["clientAuth"], SERVICES: ["serverAuth"]}
+GONE_MESSAGE = (
+    "The PKCS#12 file was already downloaded, or its time ran out: the private key is not "
+    "kept, so it cannot be downloaded again. Create a new certificate if it was lost."
+)
+
+STATUS_HOLD = "hold"
+# The lists' status filter, with certificates on hold apart from the revoked ones.
+STATUS_CHOICES = [
+    *[choice for choice in LIST_STATUS_CHOICES if choice[0] != "all"],
+    (STATUS_HOLD, "On hold"),
+    ("all", "All"),
+]
 
 COLUMNS = [
     Column("name", "Certificate ID", ["name"]),
@@ -56,6 +74,7 @@ LIST_FIELDS = [
     "serial",
     "subject",
     "status",
+    "revocation_reason",
     "not_after",
     "created",
     "ca__name",
@@ -78,6 +97,14 @@ def cert_status_filter(queryset: CertificateQuerySet, status: str) -> Certificat
         ).filter(not_after__gt=timezone.now())
     if status == "all":
         return queryset
+    # A certificate on hold is revoked with reason certificateHold; the lists tell it apart.
+    hold = Q(
+        status=Certificate.Status.REVOKED, revocation_reason=Certificate.Reason.CERTIFICATE_HOLD
+    )
+    if status == STATUS_HOLD:
+        return queryset.filter(hold)
+    if status == Certificate.Status.REVOKED:
+        return queryset.with_status(status).exclude(hold)
     return queryset.with_status(status)
 
 
@@ -116,15 +143,27 @@ class CertificateListView(StaffRequiredMixin, TemplateView):
             search=cert_search,
             search_label="Subject, issuer, certificate ID or serial",
             status_filter=cert_status_filter,
+            status_choices=STATUS_CHOICES,
         )
         context.update(title=TITLE[self.section], section=self.section, listing=listing)
         return context
 
 
-class CertificateCreateView(ManageRequiredMixin, FormView):
+class CertificateCreateView(ManageRequiredMixin, once.OneTimeFormView):
+    """Create New: a valid submission issues one certificate, whatever the clicks.
+
+    With a CSR the browser goes to the new certificate; with a key made here, to
+    the result page, whose link downloads the PKCS#12 once (certauth.gui.once).
+    """
+
     template_name = "certs/create.html"
     form_class = gui_forms.CertificateCreateForm
     section = SERVICES
+    once_form = "certificate-create"
+    once_repeat_message = "This form was already submitted: no second certificate was issued."
+
+    def once_fallback_url(self) -> str:
+        return f"/cert/{self.section}/"
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
@@ -140,6 +179,9 @@ class CertificateCreateView(ManageRequiredMixin, FormView):
         return super().get_context_data(**kwargs)
 
     def form_valid(self, form):
+        repeated = self.take_form_token()
+        if repeated is not None:
+            return repeated
         data = form.cleaned_data
         common = {
             "ca": data["ca"],
@@ -165,23 +207,58 @@ class CertificateCreateView(ManageRequiredMixin, FormView):
                     **common,
                 )
         except (services.InvalidInput, services.ServiceError, keystore.KeystoreError) as exc:
+            self.form_failed()
             form.add_error(None, str(exc))
             return self.form_invalid(form)
         if data["source"] == form.CSR:
             messages.success(self.request, f"Certificate {cert.name} was issued.")
-            return redirect(f"/cert/{cert.pk}/")
-        messages.success(
-            self.request,
-            f"Certificate {cert.name} was issued; its key was downloaded as PKCS#12 and is not kept.",
-        )
-        return pkcs12_download(
-            name=cert.name,
+            return self.form_done(f"/cert/{cert.pk}/")
+        bundle = pkcs12.serialize_key_and_certificates(
+            name=cert.name.encode(),
             key=key,
-            certificate=cert.certificate,
-            chain=[ca.certificate for ca in cert.ca.chain()],
-            passphrase=data["passphrase"],
-            stem=cert.name or cert.serial,
+            cert=cert.certificate,
+            cas=[ca.certificate for ca in cert.ca.chain()] or None,
+            encryption_algorithm=serialization.BestAvailableEncryption(data["passphrase"].encode()),
         )
+        download = once.stash_download(
+            self.request,
+            bundle,
+            f"{cert.name or cert.serial}.p12",
+            PKCS12_TYPE,
+        )
+        return self.form_done(f"/cert/{cert.pk}/issued/{download}/")
+
+
+class CertificateIssuedView(ManageRequiredMixin, TemplateView):
+    """The result of Create New with a server-generated key: the PKCS#12, once."""
+
+    template_name = "certs/issued.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        cert = get_object_or_404(Certificate.objects.select_related("ca"), pk=self.kwargs["pk"])
+        key = self.kwargs["key"]
+        context.update(
+            title="Certificate Issued",
+            cert=cert,
+            nav_active=list_url(cert),
+            list_url=list_url(cert),
+            create_url=f"{list_url(cert)}new/",
+            expires=once.download_expiry(self.request, key),
+            download_url=f"/cert/{cert.pk}/issued/{key}/download/",
+        )
+        return context
+
+
+class CertificateIssuedDownloadView(ManageRequiredMixin, View):
+    """The PKCS#12 of the result page, once: then it is deleted."""
+
+    def get(self, request: HttpRequest, pk: int, key: str) -> HttpResponse:
+        taken = once.take_download(request, key)
+        if taken is None:
+            messages.error(request, GONE_MESSAGE)
+            return redirect(f"/cert/{pk}/issued/{key}/")
+        return attachment(*taken)
 
 
 class CertificateDetailView(StaffRequiredMixin, TemplateView):
@@ -219,7 +296,8 @@ def _revoke(request: HttpRequest, cert: Certificate, reason: str) -> None:
     except (services.InvalidInput, services.ServiceError) as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Certificate {cert.name} ({cert.serial_colons}) was revoked.")
+        done = "put on hold" if reason == Certificate.Reason.CERTIFICATE_HOLD else "revoked"
+        messages.success(request, f"Certificate {cert.name} ({cert.serial_colons}) was {done}.")
 
 
 def _delete(request: HttpRequest, cert: Certificate) -> bool:

@@ -196,6 +196,9 @@ def test_export_pem_der_and_pkcs12(admin_client, root_ca):
             "passphrase_again": "export-pass",
         },
     )
+    # POST-redirect-GET: the result page's link downloads the PKCS#12 (tests/gui/test_h_*).
+    assert response["Location"].startswith(f"/ca/{root_ca.pk}/exported/")
+    response = admin_client.get(f"{response['Location']}download/")
     assert response["Content-Type"] == "application/x-pkcs12"
     key, cert, _ = pkcs12.load_key_and_certificates(response.content, b"export-pass")
     assert cert == root_ca.certificate and key is not None

@@ -230,11 +230,14 @@ def test_server_generated_key_is_downloaded_once(admin_client, root_ca):
             sans="DNS:gen.example.com",
         ),
     )
-    assert response.status_code == 200
+    # POST-redirect-GET: the result page's link downloads the PKCS#12 (tests/gui/test_h_*).
+    stored = Certificate.objects.get()
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/cert/{stored.pk}/issued/")
+    response = admin_client.get(f"{response['Location']}download/")
     assert response["Content-Type"] == "application/x-pkcs12"
     assert response["Content-Disposition"] == 'attachment; filename="gen.example.com.p12"'
     key, cert, chain = pkcs12.load_key_and_certificates(response.content, b"p12-secret")
-    stored = Certificate.objects.get()
     assert cert == stored.certificate and chain == [root_ca.certificate]
     assert key.public_key().public_numbers() == cert.public_key().public_numbers()
     assert stored.subject == "O=Example, CN=gen.example.com"
