@@ -97,7 +97,7 @@ class CAListView(StaffRequiredMixin, TemplateView):
 class CACreateView(ManageRequiredMixin, FormView):
     template_name = "ca/form.html"
     form_class = gui_forms.CACreateForm
-    extra_context = {"title": "Create New Local CA", "nav_active": "/ca/local/", "submit": "Create"}
+    extra_context = {"title": "Create New Local CA", "nav_active": "/ca/local/"}
 
     def get_initial(self):
         initial = super().get_initial()
