@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 
 from certauth import profiles, services
-from certauth.gui.forms import form_field
+from certauth.gui.forms import form_field, start_on_default_ca
 from certauth.models import Certificate, CertificateAuthority, Enrollment
 from certauth.x509 import (
     EXT_KEY_USAGE_LABELS,
@@ -135,6 +135,7 @@ class EnrollmentForm(forms.Form):
             # The current CA stays selectable even if it can no longer sign.
             usable = usable | CertificateAuthority.objects.filter(pk=instance.ca_id)
         form_field(self, "ca", forms.ModelChoiceField).queryset = usable.distinct().order_by("name")
+        start_on_default_ca(self)
         form_field(
             self, "trusted_ca", forms.ModelChoiceField
         ).queryset = CertificateAuthority.objects.all().order_by("name")

@@ -7,6 +7,7 @@ InvalidInput / ServiceError messages the views add back to the form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
@@ -16,10 +17,43 @@ from certauth import profiles
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from django.db.models import QuerySet
 
     from certauth.models import CertificateAuthority
 
 FieldT = TypeVar("FieldT", bound=forms.Field)
+
+# CMP > General's default CA lives in the cmp app, which certauth never imports
+# (tests/test_layering.py): the app registers how to read it (cmp/apps.py).
+_default_ca_sources: list[Callable[[], int | None]] = []
+
+
+def register_default_ca(source: Callable[[], int | None]) -> None:
+    """Add *source*, which returns the id of the configured default CA (or None)."""
+    if source not in _default_ca_sources:
+        _default_ca_sources.append(source)
+
+
+def default_ca_id(choices: QuerySet[CertificateAuthority]) -> int | None:
+    """The configured default CA, when it is one of *choices*: CA fields start on it
+    rather than on the first CA of the list."""
+    for source in _default_ca_sources:
+        pk = source()
+        if pk and choices.filter(pk=pk).exists():
+            return pk
+    return None
+
+
+def start_on_default_ca(form: forms.BaseForm, name: str = "ca") -> None:
+    """An unbound form without an initial CA starts on the configured default CA."""
+    if form.is_bound or form.initial.get(name):
+        return
+    field = form_field(form, name, forms.ModelChoiceField)
+    if field.queryset is None:
+        return
+    pk = default_ca_id(field.queryset)
+    if pk is not None:
+        form.initial[name] = pk
 
 
 def form_field(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
@@ -459,6 +493,7 @@ class CertificateCreateForm(
         form_field(
             self, "ca", forms.ModelChoiceField
         ).queryset = CertificateAuthority.objects.usable()
+        start_on_default_ca(self)
         form_field(self, "key_usage", forms.MultipleChoiceField).choices = list(
             x509util.KEY_USAGE_LABELS.items()
         )

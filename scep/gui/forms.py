@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 
 from certauth import profiles, services
-from certauth.gui.forms import form_field
+from certauth.gui.forms import form_field, start_on_default_ca
 from certauth.models import Certificate, CertificateAuthority, Enrollment
 from certauth.x509 import (
     EXT_KEY_USAGE_LABELS,
@@ -231,6 +231,8 @@ class SCEPEnrollmentForm(forms.Form):
         if instance is not None:
             usable = usable | CertificateAuthority.objects.filter(pk=instance.ca_id)
         form_field(self, "ca", forms.ModelChoiceField).queryset = usable.distinct().order_by("name")
+        # SCEP > General's default CA when set (the view's initial), else CMP > General's.
+        start_on_default_ca(self)
         choices = []
         if instance is not None:
             choices.append((self.PASSWORD_KEEP, "Keep the current password"))

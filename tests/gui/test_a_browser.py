@@ -65,8 +65,10 @@ def test_ca_certificate_and_crl_flow(live_server, page, login, screenshot, tmp_p
     page.fill("input[name=passphrase]", "browser-p12")
     page.fill("input[name=passphrase_again]", "browser-p12")
     screenshot(page, "a06-cert-create")
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_selector("#issued-line")  # the result page (tests/gui/test_h_browser.py)
     with page.expect_download() as download_info:
-        page.click("button[type=submit].btn-primary")
+        page.click("#download-link")
     download = download_info.value
     assert download.suggested_filename == "www.example.com.p12"
     saved = tmp_path / "www.p12"

@@ -97,7 +97,7 @@ def create_ca_in_form(
     else:
         page.check("input[name=ca_type][value=root]")
     page.fill("input[name=common_name]", name)
-    page.click("button[type=submit]:has-text('Create')")
+    page.click("button[type=submit]:has-text('OK')")
     page.wait_for_selector(f"text=Local CA {name} was created.")
     return CertificateAuthority.objects.get(name=name)
 
