@@ -3,13 +3,24 @@
 It knows no ASN.1 module: it reads tag, length and value (X.690, 8.1), names
 universal types, shows primitive values readably, and looks inside OCTET and
 BIT STRINGs that hold DER (extensions, encapsulated keys). Junk never raises:
-what cannot be read becomes an "undecodable" node with the bytes in hex.
+what cannot be read becomes an "undecodable" node with the bytes in hex; a
+TLV cut short shows the part that is there, marked as truncated. Then
+:mod:`cmp.gui.asn1schema` names the components of the CMP and SCEP structures
+it knows, as far as their shape fits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from cmp.gui import asn1schema
+
+log = logging.getLogger(__name__)
 
 MAX_DEPTH = 40
 MAX_NODES = 4000
@@ -149,11 +160,25 @@ OID_NAMES = {
     "1.2.840.113549.1.7.3": "envelopedData",
     "2.16.840.1.101.3.4.1.2": "aes128-CBC",
     "2.16.840.1.101.3.4.1.42": "aes256-CBC",
+    "1.3.14.3.2.7": "des-CBC",
+    "1.2.840.113549.3.7": "des-EDE3-CBC",
+    # SCEP (RFC 8894, 3.2.1) and CMS signed attributes
+    **asn1schema.SCEP_ATTRIBUTES,
 }
 
 
 class DecodeError(ValueError):
     pass
+
+
+class Truncated(DecodeError):
+    """A TLV whose length runs past the end of its container: the header is whole."""
+
+    def __init__(
+        self, reason: str, tag_class: int, number: int, constructed: bool, length: int, header: int
+    ) -> None:
+        super().__init__(reason)
+        self.header = (tag_class, number, constructed, length, header)
 
 
 @dataclass
@@ -169,6 +194,12 @@ class Node:
     children: list[Node] = field(default_factory=list)
     note: str = ""
     error: bool = False
+    #: The component's name in its ASN.1 module (``header``, ``certReqId``), if known.
+    component: str = ""
+    #: The type's name (``PKIHeader``, ``PKIBody: ir``), if known.
+    type_name: str = ""
+    #: The content of a universal primitive (for names of values: PKIStatus, failInfo).
+    content: bytes = field(default=b"", repr=False)
 
     @property
     def tag(self) -> str:
@@ -225,7 +256,14 @@ def read_header(data: bytes, pos: int, end: int) -> tuple[int, int, bool, int, i
         length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
     if pos + length > end:
-        raise DecodeError(f"length {length} runs past the end")
+        raise Truncated(
+            f"length {length} runs past the end",
+            tag_class,
+            number,
+            constructed,
+            length,
+            pos - start,
+        )
     return tag_class, number, constructed, length, pos - start
 
 
@@ -311,7 +349,14 @@ class _Walker:
         return nodes
 
     def node(self, pos: int, end: int, depth: int) -> tuple[Node, int]:
-        cls, number, constructed, length, header = read_header(self.data, pos, end)
+        truncated = ""
+        try:
+            cls, number, constructed, length, header = read_header(self.data, pos, end)
+        except Truncated as exc:
+            # A message cut short: show what is there, marked, rather than one hex blob.
+            cls, number, constructed, declared, header = exc.header
+            length = end - pos - header
+            truncated = f"undecodable: truncated, {length} of {declared} bytes"
         self.count += 1
         start = pos + header
         content = self.data[start : start + length]
@@ -347,6 +392,11 @@ class _Walker:
                         node.note = "encapsulates DER"
         else:
             node.value = hex_preview(content)
+        if cls == 0 and not constructed:
+            node.content = content[:4096]
+        if truncated:
+            node.note = truncated
+            node.error = True
         return node, start + length
 
     def encapsulated(self, start: int, end: int, depth: int) -> list[Node]:
@@ -393,63 +443,28 @@ def _junk(offset: int, data: bytes, reason: str) -> Node:
     )
 
 
-# RFC 9810, 5.1.2: PKIBody choice tags.
-BODY_TYPES = (
-    "ir",
-    "ip",
-    "cr",
-    "cp",
-    "p10cr",
-    "popdecc",
-    "popdecr",
-    "kur",
-    "kup",
-    "krr",
-    "krp",
-    "rr",
-    "rp",
-    "ccr",
-    "ccp",
-    "ckuann",
-    "cann",
-    "rann",
-    "crlann",
-    "pkiconf",
-    "nested",
-    "genm",
-    "genp",
-    "error",
-    "certConf",
-    "pollReq",
-    "pollRep",
-)
+#: Levels of the tree shown open at first (the message and its parts); below, a
+#: click on a node opens it.
+OPEN_LEVELS = 2
 
 
-def _label_pki_message(nodes: list[Node]) -> None:
-    """Name the parts of a PKIMessage (RFC 9810, 5.1) when the shape fits."""
-    if len(nodes) != 1 or nodes[0].name != "SEQUENCE":
-        return
-    parts = nodes[0].children
-    if len(parts) < 2 or parts[0].name != "SEQUENCE" or parts[1].tag_class != "context":
-        return
-    nodes[0].note = "PKIMessage"
-    parts[0].note = "PKIHeader"
-    number = parts[1].tag_number
-    body = BODY_TYPES[number] if number < len(BODY_TYPES) else "unknown"
-    parts[1].note = f"PKIBody: {body}"
-    for extra in parts[2:]:
-        if extra.tag_class == "context" and extra.tag_number == 0:
-            extra.note = "protection"
-        elif extra.tag_class == "context" and extra.tag_number == 1:
-            extra.note = "extraCerts"
+class Tree(list[Node]):
+    """The decoded nodes; a template shows it as collapsible HTML (``{{ tree }}``)."""
+
+    def __html__(self) -> str:
+        return render_html(self)
 
 
-def decode(data: bytes) -> list[Node]:
-    """The tree of *data*; never raises on malformed input."""
+def decode(data: bytes) -> Tree:
+    """The tree of *data*, named where the CMP or SCEP schema fits; never raises on
+    malformed input (what cannot be named stays raw TLV)."""
     if not data:
-        return []
-    nodes = _Walker(bytes(data)).walk(0, len(data), 0)
-    _label_pki_message(nodes)
+        return Tree()
+    nodes = Tree(_Walker(bytes(data)).walk(0, len(data), 0))
+    try:
+        asn1schema.name(nodes)
+    except Exception:  # noqa: BLE001 - naming is a courtesy: the raw tree stays shown
+        log.exception("Could not name an ASN.1 tree")
     return nodes
 
 
@@ -457,14 +472,60 @@ def render_text(nodes: list[Node], indent: int = 0) -> str:
     """The tree as indented text (for tests and plain views)."""
     lines: list[str] = []
     for node in nodes:
-        text = f"{'  ' * indent}{node.name}"
+        text = "  " * indent + (f"{node.component}: " if node.component else "") + node.name
         if node.tag_class:
             text += f" (len {node.length})"
         if node.value:
             text += f": {node.value}"
+        if node.type_name:
+            text += f"  [{node.type_name}]"
         if node.note:
             text += f"  [{node.note}]"
         lines.append(text)
         if node.children:
             lines.append(render_text(node.children, indent + 1))
     return "\n".join(lines)
+
+
+def _node_line(node: Node) -> str:
+    parts = []
+    if node.component:
+        parts.append(f'<span class="asn1-field">{escape(node.component)}</span>')
+    parts.append(f'<span class="asn1-tag">{escape(node.name)}</span>')
+    if node.type_name:
+        parts.append(f'<span class="asn1-type">{escape(node.type_name)}</span>')
+    if node.tag_class:
+        parts.append(f'<span class="muted asn1-pos">@{node.offset} len {node.length}</span>')
+    if node.value:
+        parts.append(f'<span class="asn1-value mono">{escape(node.value)}</span>')
+    if node.note:
+        parts.append(f'<em class="asn1-note">{escape(node.note)}</em>')
+    return " ".join(parts)
+
+
+def _html(nodes: list[Node], depth: int, out: list[str]) -> None:
+    out.append('<ul class="asn1">')
+    for node in nodes:
+        css = ' class="undecodable"' if node.error else ""
+        if node.children:
+            state = " open" if depth < OPEN_LEVELS else ""
+            out.append(
+                f'<li{css}><details data-depth="{depth}"{state}><summary>{_node_line(node)}'
+                "</summary>"
+            )
+            _html(node.children, depth + 1, out)
+            out.append("</details></li>")
+        else:
+            out.append(f'<li{css} data-depth="{depth}">{_node_line(node)}</li>')
+    out.append("</ul>")
+
+
+def render_html(nodes: list[Node]) -> SafeString:
+    """The tree as nested ``<details>``: the first :data:`OPEN_LEVELS` levels open,
+    the rest collapsed (no script needed); every text escaped."""
+    if not nodes:
+        return mark_safe("")  # noqa: S308 - constant
+    out: list[str] = ['<div class="asn1-root">']
+    _html(nodes, 0, out)
+    out.append("</div>")
+    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
@@ -19,12 +16,12 @@ from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, 
 from certauth.models import CertificateAuthority, CertificateRequest
 from certauth.services import InvalidInput, ServiceError
 from cmp import services as cmp_services
-from cmp.gui import asn1tree, pcap
+from cmp.gui import asn1tree, pcap, sequence, traces
 from cmp.models import CMPTrace
 from scep.gui import debug as scep_debug
+from scep.models import SCEPTrace
 
 CMP_CONTENT_TYPE = "application/pkixcmp"
-TRACES_SHOWN = 200
 DECIDED_SHOWN = 20
 
 
@@ -215,43 +212,34 @@ class RequestDecisionView(ManageRequiredMixin, View):
 # --- Debug > Others > SCEP/CMP ----------------------------------------------------------
 
 
-def _trace_rows() -> QuerySet[CMPTrace]:
-    return (
-        CMPTrace.objects.defer("request_der", "response_der")
-        .annotate(request_size=Length("request_der"), response_size=Length("response_der"))
-        .order_by("-id")
-    )
-
-
-def group_traces(traces: list[CMPTrace]) -> list[dict]:
-    """Traces grouped per transactionID: newest exchange first, each group in time order."""
-    groups: OrderedDict[str, list[CMPTrace]] = OrderedDict()
-    for trace in traces:  # newest first
-        key = trace.transaction_id or f"#{trace.pk}"
-        groups.setdefault(key, []).append(trace)
-    return [
-        {"transaction_id": key if not key.startswith("#") else "", "traces": list(reversed(items))}
-        for key, items in groups.items()
-    ]
-
-
 class DebugView(StaffRequiredMixin, View):
-    """CMP and SCEP exchanges (one debug mode records both)."""
+    """CMP and SCEP exchanges (one debug mode records both), filtered and paged per
+    transaction (cmp.gui.traces); the bodies stay in the database."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        traces = list(_trace_rows()[:TRACES_SHOWN])
-        scep_groups, scep_count, scep_shown = scep_debug.groups(TRACES_SHOWN)
+        form = traces.TraceFilterForm(request.GET)
+        form.is_valid()  # fills cleaned_data with the valid fields
+        sections = [
+            section(form, request.GET)
+            for protocol, section in (("cmp", traces.cmp_section), ("scep", traces.scep_section))
+            if form.shows(protocol)
+        ]
         return render(
             request,
             "debug/cmp.html",
             {
                 "config": cmp_services.config(),
-                "groups": group_traces(traces),
+                "form": form,
+                "filtered": any(value for key, value in request.GET.items() if "page" not in key),
+                "sections": sections,
+                # Each protocol's transactions on this page, by name.
+                **{
+                    ("groups" if section.protocol == "cmp" else "scep_groups"): section.groups
+                    for section in sections
+                },
                 "trace_count": CMPTrace.objects.count(),
-                "shown": len(traces),
-                "scep_groups": scep_groups,
-                "scep_count": scep_count,
-                "scep_shown": scep_shown,
+                "scep_count": SCEPTrace.objects.count(),
+                "per_page": traces.PER_PAGE,
             },
         )
 
@@ -280,6 +268,15 @@ class TraceDetailView(StaffRequiredMixin, View):
         trace = get_object_or_404(CMPTrace, pk=pk)
         request_der = bytes(trace.request_der or b"")
         response_der = bytes(trace.response_der or b"")
+        if trace.transaction_id:
+            exchange = list(
+                traces.cmp_rows()
+                .filter(transaction_id=trace.transaction_id)
+                .order_by("id")[: traces.MAX_ROWS]
+            )
+        else:
+            exchange = [trace]
+        steps = sequence.cmp_messages(exchange)
         return render(
             request,
             "debug/trace.html",
@@ -289,11 +286,10 @@ class TraceDetailView(StaffRequiredMixin, View):
                 "response_size": len(response_der),
                 "request_tree": asn1tree.decode(request_der),
                 "response_tree": asn1tree.decode(response_der),
-                "related": CMPTrace.objects.filter(transaction_id=trace.transaction_id)
-                .exclude(pk=trace.pk)
-                .exclude(transaction_id="")
-                .defer("request_der", "response_der", "lines")
-                .order_by("id"),
+                "related": [other for other in exchange if other.pk != trace.pk],
+                "diagram": sequence.svg(steps),
+                "failure": sequence.first_failure(steps),
+                "nav_active": reverse("cmp_debug"),
             },
         )
 

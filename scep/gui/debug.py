@@ -1,17 +1,14 @@
-"""The SCEP side of Debug > Others > SCEP/CMP and of the pcap dump.
+"""The SCEP side of the pcap dump of Debug > Others > SCEP/CMP.
 
-The debug page (cmp.gui.views) shows these groups beside the CMP ones, and the
-pcap dump carries these exchanges as HTTP GET or POST on the SCEP paths.
+The debug page lists the SCEP exchanges beside the CMP ones (cmp.gui.traces,
+filtered and paged alike); the pcap dump carries them as HTTP GET or POST on
+the SCEP paths.
 """
 
 from __future__ import annotations
 
 import base64
-from collections import OrderedDict
 from urllib.parse import quote
-
-from django.db.models import QuerySet
-from django.db.models.functions import Length
 
 from cmp.gui import pcap
 from scep.models import SCEPTrace
@@ -19,28 +16,6 @@ from scep.models import SCEPTrace
 #: Client ports of the synthesized connections: apart from the CMP ones (40000-59999).
 PCAP_PORT_BASE = 60000
 PCAP_PORTS = 5000
-
-
-def trace_rows() -> QuerySet[SCEPTrace]:
-    return (
-        SCEPTrace.objects.defer("request_der", "response_der", "csr_text")
-        .annotate(request_size=Length("request_der"), response_size=Length("response_der"))
-        .order_by("-id")
-    )
-
-
-def groups(limit: int) -> tuple[list[dict], int, int]:
-    """(groups per transactionID, newest first; traces counted; traces shown)."""
-    traces = list(trace_rows()[:limit])
-    grouped: OrderedDict[str, list[SCEPTrace]] = OrderedDict()
-    for trace in traces:  # newest first
-        key = trace.transaction_id or f"#{trace.pk}"
-        grouped.setdefault(key, []).append(trace)
-    result = [
-        {"transaction_id": key if not key.startswith("#") else "", "traces": list(reversed(items))}
-        for key, items in grouped.items()
-    ]
-    return result, SCEPTrace.objects.count(), len(traces)
 
 
 def _target(trace: SCEPTrace, request: bytes) -> str:

@@ -26,7 +26,7 @@ from certauth.gui.listing import Column, Listing
 from certauth.models import Certificate, CertificateRequest, Enrollment
 from certauth.services import InvalidInput, ServiceError
 from certauth.x509 import EXT_KEY_USAGE_LABELS, KEY_USAGE_LABELS
-from cmp.gui import asn1tree
+from cmp.gui import asn1tree, traces
 from scep import services as scep_services
 from scep.gui.commands import commands
 from scep.gui.forms import METHOD_CHOICES, SCEPEnrollmentForm, SCEPSettingsForm
@@ -363,6 +363,7 @@ class TraceDetailView(StaffRequiredMixin, View):
                 .defer("request_der", "response_der", "lines", "csr_text")
                 .order_by("id"),
                 "nav_active": "/debug/cmp/",
+                **traces.scep_diagram(trace),
             },
         )
 
