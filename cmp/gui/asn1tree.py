@@ -449,9 +449,10 @@ OPEN_LEVELS = 2
 
 
 class Tree(list[Node]):
-    """The decoded nodes; a template shows it as collapsible HTML (``{{ tree }}``)."""
+    """The decoded nodes; a template shows them as collapsible HTML (``{{ tree.html }}``)."""
 
-    def __html__(self) -> str:
+    @property
+    def html(self) -> SafeString:
         return render_html(self)
 
 

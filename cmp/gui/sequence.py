@@ -32,7 +32,7 @@ CMP_ANSWERS = {
     "pollReq": "pollRep",
     "error": "pkiConf",
 }
-_SENT = re.compile(r"^CMP response sent: (\S+)( \(rejection\))?", re.MULTILINE)
+_SENT = re.compile(r"^CMP response sent: ([^\s,]+)( \(rejection\))?", re.MULTILINE)
 
 WIDTH = 640
 LEFT = 90
