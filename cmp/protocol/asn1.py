@@ -633,6 +633,8 @@ def cert_request_ders(body_der: bytes) -> list[bytes]:
 _BODY_TYPES = {named.name: named.asn1Object for named in rfc9810.PKIBody.componentType.namedTypes}
 #: PKIBody tag number -> choice name ("ir", "certConf", ...).
 BODY_NAMES = {spec.tagSet.superTags[-1].tagId: name for name, spec in _BODY_TYPES.items()}
+#: PKIBody choice name -> its tag number.
+_BODY_TAGS = {name: number for number, name in BODY_NAMES.items()}
 
 
 def _decode(der: bytes, spec: Asn1Value) -> Asn1Value:
@@ -850,21 +852,24 @@ def encode_cert_rep_body(
     failure: int | None,
     certificate: bytes | None,
 ) -> bytes:
-    """DER of an ip/cp/kup body with one CertResponse, RFC 9810, 5.3.4."""
-    body = rfc9810.PKIBody()
-    rep = body[body_type]
-    for cert_der in ca_pubs:
-        rep["caPubs"].append(_decode(cert_der, rfc9810.CMPCertificate()))
-    response = rfc9810.CertResponse()
-    response["certReqId"] = cert_req_id
-    _status_info(response["status"], status, status_text, failure)
+    """DER of an ip/cp/kup body with one CertResponse, RFC 9810, 5.3.4.
+
+    Written with the TLV encoder around the certificates' own DER (the bytes
+    the client hashes for certConf), byte for byte what pyasn1 writes for the
+    same value (tests/cmp/protocol/test_asn1.py compares the two).
+    """
+    # CertResponse ::= SEQUENCE { certReqId, status, certifiedKeyPair OPTIONAL, ... }
+    response = encode_integer(cert_req_id) + _status_info_der(status, status_text, failure)
     if certificate is not None:
+        # CertifiedKeyPair ::= SEQUENCE { certOrEncCert CertOrEncCert, ... };
         # certOrEncCert: certificate [0] EXPLICIT CMPCertificate
-        response["certifiedKeyPair"]["certOrEncCert"] = _decode(
-            tlv(0xA0, certificate), rfc9810.CertOrEncCert()
-        )
-    rep["response"].append(response)
-    return der_encoder.encode(body)
+        response += tlv(0x30, tlv(0xA0, certificate))
+    # CertRepMessage ::= SEQUENCE { caPubs [1] SEQUENCE OF CMPCertificate OPTIONAL,
+    #                               response SEQUENCE OF CertResponse }
+    content = tlv(0xA1, sequence_of(ca_pubs)) if ca_pubs else b""
+    content += tlv(0x30, tlv(0x30, response))
+    # PKIBody: the body's [n] EXPLICIT tag
+    return tlv(0xA0 | _BODY_TAGS[body_type], tlv(0x30, content))
 
 
 def encode_pkiconf_body() -> bytes:

@@ -130,6 +130,63 @@ def test_encode_error_body_is_what_pyasn1_writes(failure, text):
     )
 
 
+def _pyasn1_cert_rep_body(
+    *, body_type, ca_pubs, cert_req_id, status, status_text, failure, certificate
+):
+    """The ip/cp/kup body as pyasn1 writes it (what the protocol layer used to do)."""
+    body = rfc9810.PKIBody()
+    rep = body[body_type]
+    for cert_der in ca_pubs:
+        rep["caPubs"].append(decoder.decode(cert_der, asn1Spec=rfc9810.CMPCertificate())[0])
+    response = rfc9810.CertResponse()
+    response["certReqId"] = cert_req_id
+    response["status"]["status"] = status
+    if status_text:
+        response["status"]["statusString"].append(status_text)
+    if failure is not None:
+        response["status"]["failInfo"] = tuple([0] * failure + [1])
+    if certificate is not None:
+        response["certifiedKeyPair"]["certOrEncCert"] = decoder.decode(
+            asn1.tlv(0xA0, certificate), asn1Spec=rfc9810.CertOrEncCert()
+        )[0]
+    rep["response"].append(response)
+    return encoder.encode(body)
+
+
+def _certificate_der(name: str = "issued.pem") -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = (FIXTURES / name).read_bytes()
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize("body_type", ["ip", "cp", "kup"])
+@pytest.mark.parametrize(
+    ("status", "text", "failure", "issued", "pubs"),
+    [
+        (0, None, None, True, 0),  # accepted, as OpenSSL's ir gets it
+        (0, None, None, True, 1),  # with caPubs (the root)
+        (1, "subject changed", None, True, 2),  # grantedWithMods, two caPubs
+        (2, "Enrollment not found.", 1, False, 0),  # rejection with failInfo
+        (2, None, 26, False, 0),  # the highest bit, no text
+        (3, "Waiting for approval", None, False, 0),  # waiting, no certificate
+        (0, "Ümlaut " * 30, None, True, 0),  # a long UTF-8 text: long-form lengths
+    ],
+)
+def test_encode_cert_rep_body_is_what_pyasn1_writes(body_type, status, text, failure, issued, pubs):
+    certificate = _certificate_der()
+    fields = {
+        "body_type": body_type,
+        "ca_pubs": (certificate,) * pubs,
+        "cert_req_id": 0 if status != 2 else -1,
+        "status": status,
+        "status_text": text,
+        "failure": failure,
+        "certificate": certificate if issued else None,
+    }
+    assert asn1.encode_cert_rep_body(**fields) == _pyasn1_cert_rep_body(**fields)
+
+
 def test_encode_pkiconf_body():
     body = rfc9810.PKIBody()
     body["pkiconf"] = body["pkiconf"].clone(b"")

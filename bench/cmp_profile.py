@@ -1,0 +1,145 @@
+"""Profile complete CMP enrollments in process (cProfile), with query counts.
+
+    .venv/bin/python bench/cmp_profile.py [--enrollments 200] [--ca-key rsa|ec]
+        [--database-url URL] [--sort tottime|cumulative] [--top 40] [--out FILE]
+
+A fresh database (SQLite in a temporary directory unless --database-url),
+``migrate``, ``init_ca``, N enrollments, then N ir + certConf through Django's
+WSGI handler (the product's middleware and view, no HTTP server), the same
+requests as bench/cmp_load.py builds. Prints the per-request query counts and
+the profile; a timer's view of the server's CPU without gunicorn and sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import cmp_messages as wire  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--enrollments", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--ca-key", choices=("rsa", "ec"), default="rsa")
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--out", default="")
+    parser.add_argument("--no-profile", action="store_true", help="time only")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="fac-cmp-profile."))
+    os.environ.update(
+        {
+            "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'fac.sqlite3'}",
+            "FAC_DATA_DIR": str(tmp / "data"),
+            "FAC_STATIC_ROOT": str(tmp / "static"),
+            "FAC_KEYSTORE_KEY": secrets.token_urlsafe(32),
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+            "DJANGO_DEBUG": "false",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "DJANGO_SETTINGS_MODULE": "fac.settings",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, reset_queries
+    from django.test import Client
+
+    from certauth import services
+
+    call_command("migrate", verbosity=0)
+    ca_args = {"key_type": "ec"} if args.ca_key == "ec" else {}
+    ca = services.create_ca(name="bench.root", subject="CN=bench.root", **ca_args)
+    call_command("cmp_debug", "off")
+    total = args.enrollments + args.warmup
+    key = ec.generate_private_key(ec.SECP256R1())
+    recipient = ca.certificate.subject.public_bytes()
+    senders = []
+    for i in range(total):
+        reference = f"prof-{i:05d}"
+        secret = secrets.token_urlsafe(12)
+        services.create_enrollment(reference=reference, password=secret, ca=ca)
+        subject = x509.Name.from_rfc4514_string(f"CN={reference}").public_bytes()
+        senders.append(wire.Sender(reference.encode(), secret.encode(), subject, recipient))
+    jobs = [
+        (s, wire.ir_body(key, s.subject_der), wire.PBM.new(s.secret), wire.PBM.new(s.secret))
+        for s in senders
+    ]
+    client = Client()
+    counts: list[tuple[int, int]] = []
+
+    def post(body: bytes) -> tuple[bytes, int]:
+        reset_queries()
+        start = len(connection.queries_log)
+        response = client.post("/app/cert/cmp2", data=body, content_type="application/pkixcmp")
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.content[:200]!r}")
+        return response.content, len(connection.queries_log) - start
+
+    def enroll(job) -> tuple[int, int]:
+        sender, ir_body, ir_pbm, conf_pbm = job
+        tid, n1, n2 = os.urandom(16), os.urandom(16), os.urandom(16)
+        head = wire.header(sender, ir_pbm, tid, n1)
+        data, q1 = post(wire.protect(head, ir_body, ir_pbm))
+        ip = wire.read_response(data)
+        if ip.body_type != "ip" or not ip.certificate:
+            raise RuntimeError(f"ir: {ip.kind()} {ip.text}")
+        head = wire.header(sender, conf_pbm, tid, n2, recip_nonce=ip.sender_nonce)
+        data, q2 = post(wire.protect(head, wire.cert_conf_body(ip.certificate), conf_pbm))
+        conf = wire.read_response(data)
+        if conf.body_type != "pkiconf":
+            raise RuntimeError(f"certConf: {conf.kind()} {conf.text}")
+        return q1, q2
+
+    connection.force_debug_cursor = True
+    for job in jobs[: args.warmup]:
+        enroll(job)
+    measured = jobs[args.warmup :]
+    profile = cProfile.Profile() if not args.no_profile else None
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if profile:
+        profile.enable()
+    for job in measured:
+        counts.append(enroll(job))
+    if profile:
+        profile.disable()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    n = len(measured)
+    print(
+        f"{n} enrollments: {cpu / n * 1000:.2f} ms CPU, {wall / n * 1000:.2f} ms wall each"
+        f" ({'profiled' if profile else 'not profiled'}); queries ir/certConf:"
+        f" {sorted(set(c[0] for c in counts))} / {sorted(set(c[1] for c in counts))}"
+    )
+    last = connection.queries_log
+    if profile:
+        text = io.StringIO()
+        stats = pstats.Stats(profile, stream=text)
+        stats.sort_stats(args.sort).print_stats(args.top)
+        print(text.getvalue())
+        if args.out:
+            stats.dump_stats(args.out)
+    if os.environ.get("SHOW_QUERIES"):
+        for q in list(last)[-(counts[-1][0] + counts[-1][1]) :]:
+            print(q["sql"][:300])
+
+
+if __name__ == "__main__":
+    main()
