@@ -6,6 +6,7 @@ up for a whole page in one query per kind (certificates, CAs, enrollments,
 traces), never one per row, and gives each entry:
 
 - ``links``: the certificate, CA, enrollment and transaction it concerns;
+- ``display_message``: the message with a long hexadecimal key ID shortened;
 - ``display_user``: a readable identity for the User column. An entry written
   under a key ID (40 hexadecimal digits: the senderKID of a signed CMP request)
   shows the enrollment ID or the certificate's common name instead; the key ID
@@ -26,6 +27,8 @@ from certauth.models import Certificate, CertificateAuthority, Enrollment, LogEn
 
 #: A key identifier written as hex (SHA-1: 40 digits; 32 to 64 seen): never a name.
 KEY_ID = re.compile(r"^[0-9A-Fa-f]{32,128}$")
+#: The same inside a message: the list shortens it (the detail view shows it whole).
+HEX_RUN = re.compile(r"\b[0-9A-Fa-f]{32,128}\b")
 
 #: Log types whose ``subject`` is the subject of a CA.
 CA_SUBJECT_TYPES = frozenset(
@@ -56,6 +59,11 @@ class Link:
     label: str
     url: str
     title: str = ""
+
+    @property
+    def short(self) -> str:
+        """The label in the list's narrow Concerns column."""
+        return "Cert" if self.kind == "certificate" else self.label
 
 
 def _serial_key(text: str) -> str:
@@ -140,7 +148,14 @@ def resolve(entries: Iterable[LogEntry]) -> None:
 
         certs = [certificates[key] for key in _serials(entry) if key in certificates]
         for cert in certs:
-            add(Link("certificate", "Certificate", cert.get_absolute_url(), cert.serial_colons))
+            add(
+                Link(
+                    "certificate",
+                    "Certificate",
+                    cert.get_absolute_url(),
+                    f"{cert.subject} ({cert.serial_colons})",
+                )
+            )
         for subject in _ca_subjects(entry):
             if subject in cas:
                 ca = cas[subject]
@@ -167,6 +182,7 @@ def resolve(entries: Iterable[LogEntry]) -> None:
         vars(entry).update(
             links=links,
             key_id=key_id,
+            display_message=HEX_RUN.sub(_short_hex, entry.message),
             display_user=_display_user(entry, key_id, named, certs),
         )
 
@@ -186,6 +202,11 @@ def _display_user(
         if common_name:
             return common_name
     return f"key {entry.user[:8].lower()}…"
+
+
+def _short_hex(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return f"{text[:8]}…{text[-4:]}"
 
 
 def _common_name(subject: str) -> str:

@@ -394,6 +394,8 @@ class _Walker:
             node.value = hex_preview(content)
         if cls == 0 and not constructed:
             node.content = content[:4096]
+            if number == 4 and not node.children and not node.note and _printable(content):
+                node.note = f'"{content.decode("ascii")}"'  # a senderKID, a reference
         if truncated:
             node.note = truncated
             node.error = True
@@ -422,6 +424,10 @@ class _Walker:
             self.count = saved
             return []
         return nodes
+
+
+def _printable(content: bytes) -> bool:
+    return 3 <= len(content) <= 128 and all(0x20 <= byte < 0x7F for byte in content)
 
 
 def _has_error(node: Node) -> bool:
@@ -508,6 +514,15 @@ def _html(nodes: list[Node], depth: int, out: list[str]) -> None:
     out.append('<ul class="asn1">')
     for node in nodes:
         css = ' class="undecodable"' if node.error else ""
+        only = node.children[0] if len(node.children) == 1 else None
+        if only is not None and not only.children and not node.error:
+            # An EXPLICIT tag around one value (messageTime [0] GeneralizedTime): one line.
+            css = ' class="undecodable"' if only.error else ""
+            out.append(
+                f'<li{css} data-depth="{depth}">{_node_line(node)} '
+                f'<span class="asn1-inner">{_node_line(only)}</span></li>'
+            )
+            continue
         if node.children:
             state = " open" if depth < OPEN_LEVELS else ""
             out.append(

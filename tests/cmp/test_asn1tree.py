@@ -59,7 +59,8 @@ def test_ir_header_body_and_template_are_named():
     ]
     assert find(tree, "pvno").note == "cmp2000"
     assert find(tree, "sender").type_name == "GeneralName: directoryName"
-    assert find(tree, "senderKID").children[0].value == "66 67 74 31 30 30 66"  # "fgt100f"
+    kid = find(tree, "senderKID").children[0]
+    assert (kid.value, kid.note) == ("66 67 74 31 30 30 66", '"fgt100f"')
     body = find(tree, "body")
     assert body.type_name == "PKIBody: ir"
     assert body.children[0].component == "ir"
