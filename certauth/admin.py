@@ -7,10 +7,12 @@ that the same rules and event-log lines apply as in the GUI and CLI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpRequest
 
 from certauth import services
@@ -22,6 +24,22 @@ from certauth.models import (
     LogEntry,
     Throttle,
 )
+
+admin.site.site_header = "FAC CA administration"
+admin.site.site_title = "FAC CA administration"
+admin.site.index_title = "Models"
+
+
+def column(name: str, label: str, *, boolean: bool = False) -> Callable[[models.Model], Any]:
+    """A list column showing field *name* under a human *label* ("CA", "Source IP"),
+    sortable by the field, where the field's own verbose name is a bare identifier."""
+
+    @admin.display(description=label, ordering=name, boolean=boolean)
+    def show(obj: models.Model) -> Any:
+        return getattr(obj, name)
+
+    show.__name__ = f"{name}_column"
+    return show
 
 
 def _actor(request: HttpRequest) -> services.Actor:
@@ -118,11 +136,11 @@ class CertificateAdmin(admin.ModelAdmin):
     list_display = (
         "name",
         "subject",
-        "ca",
-        "serial",
+        column("ca", "CA"),
+        column("serial", "Serial number"),
         "status",
         "not_after",
-        "enrollment",
+        column("enrollment", "Enrollment ID"),
         "created",
     )
     list_filter = ("status", "kind", "ca")
@@ -238,7 +256,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         "type",
         "method",
         "subject",
-        "ca",
+        column("ca", "CA"),
         "renewable_days",
         "enabled",
         "updated",
@@ -304,7 +322,15 @@ class LogEntryAdmin(admin.ModelAdmin):
 class CertificateRequestAdmin(admin.ModelAdmin):
     """Requests held for manual approval: decided on Pending Requests or with the CLI."""
 
-    list_display = ("pk", "created", "protocol", "operation", "reference", "subject", "state")
+    list_display = (
+        column("pk", "ID"),
+        "created",
+        "protocol",
+        "operation",
+        "reference",
+        "subject",
+        "state",
+    )
     list_filter = ("state", "protocol")
     search_fields = ("reference", "subject")
     exclude = ("public_key",)

@@ -60,6 +60,32 @@ def role_of(user: User) -> str:
     return ADMINISTRATOR if manages(user) else READ_ONLY
 
 
+def listing() -> list[tuple[User, str]]:
+    """Every administrator with their role, in two queries (System > Administrators)."""
+    model = get_user_model()
+    manage = Permission.objects.filter(codename=MANAGE_CODENAME, content_type__app_label="certauth")
+    users = model.objects.filter(is_staff=True).order_by("username")
+    by_group = set(
+        model.groups.through.objects.filter(
+            user__in=users, group__permissions__in=manage
+        ).values_list("user_id", flat=True)
+    )
+    by_user = set(
+        model.user_permissions.through.objects.filter(
+            user__in=users, permission__in=manage
+        ).values_list("user_id", flat=True)
+    )
+    return [
+        (
+            user,
+            ADMINISTRATOR
+            if user.is_superuser or user.pk in by_group or user.pk in by_user
+            else READ_ONLY,
+        )
+        for user in users
+    ]
+
+
 def _group(name: str) -> Group:
     group, created = Group.objects.get_or_create(name=name)
     if created and name == ADMIN_GROUP:
@@ -137,9 +163,11 @@ def set_role(
             return False
         if role == READ_ONLY:
             if acting_user is not None and acting_user.pk == user.pk:
-                raise InvalidInput("You cannot make your own account read-only.")
+                raise InvalidInput("You cannot make your own account read-only.", field="role")
             if user.is_active and not _other_active_administrators(user):
-                raise InvalidInput(f"{user.get_username()} is the last active Administrator.")
+                raise InvalidInput(
+                    f"{user.get_username()} is the last active Administrator.", field="role"
+                )
             if user.is_superuser:
                 user.is_superuser = False
                 user.save(update_fields=["is_superuser"])
@@ -163,9 +191,11 @@ def set_active(
             return False
         if not active:
             if acting_user is not None and acting_user.pk == user.pk:
-                raise InvalidInput("You cannot disable your own account.")
+                raise InvalidInput("You cannot disable your own account.", field="enabled")
             if manages(user) and not _other_active_administrators(user):
-                raise InvalidInput(f"{user.get_username()} is the last active Administrator.")
+                raise InvalidInput(
+                    f"{user.get_username()} is the last active Administrator.", field="enabled"
+                )
         user.is_active = active
         user.save(update_fields=["is_active"])
         events.log(
@@ -176,8 +206,34 @@ def set_active(
     return True
 
 
-def reset_password(user: User, password: str, *, actor: Actor = SYSTEM) -> None:
-    """Another administrator sets *user*'s password."""
+def update_administrator(
+    user: User,
+    *,
+    role: str,
+    active: bool,
+    actor: Actor = SYSTEM,
+    acting_user: User | None = None,
+) -> list[str]:
+    """Set *user*'s role and whether the account is enabled, both or neither;
+    returns what changed ("role", "enabled")."""
+    changed = []
+    with transaction.atomic():
+        if set_role(user, role, actor=actor, acting_user=acting_user):
+            changed.append("role")
+        if set_active(user, active, actor=actor, acting_user=acting_user):
+            changed.append("enabled")
+    return changed
+
+
+def reset_password(
+    user: User, password: str, *, actor: Actor = SYSTEM, acting_user: User | None = None
+) -> None:
+    """Another administrator sets *user*'s password (their open sessions end)."""
+    if acting_user is not None and acting_user.pk == user.pk:
+        raise InvalidInput(
+            "Change your own password with Change Password, giving the current one.",
+            field="password",
+        )
     _check_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])

@@ -245,6 +245,8 @@ class Certificate(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        verbose_name = "certificate"
+        verbose_name_plural = "certificates"
         indexes = [models.Index(fields=["ca", "status"])]
         constraints = [
             # certauth.enrollment: at most one certificate in force per enrollment.
@@ -421,6 +423,8 @@ class Enrollment(models.Model):
 
     class Meta:
         ordering = ["reference"]
+        verbose_name = "enrollment request"
+        verbose_name_plural = "enrollment requests"
 
     def __str__(self) -> str:
         return self.reference
@@ -493,6 +497,8 @@ class CertificateRequest(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        verbose_name = "pending request"
+        verbose_name_plural = "pending requests"
 
     def __str__(self) -> str:
         return f"{self.protocol_label} {self.operation} of {self.reference} ({self.state})"

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from certauth.admin import column
 from certauth.events import Actor
 from certauth.x509 import InvalidInput
 from cmp import services
@@ -45,7 +46,14 @@ class CMPConfigForm(forms.ModelForm):
 @admin.register(CMPConfig)
 class CMPConfigAdmin(admin.ModelAdmin):
     form = CMPConfigForm
-    list_display = ("__str__", "enabled", "default_ca", "confirm_wait", "debug", "updated")
+    list_display = (
+        "__str__",
+        "enabled",
+        column("default_ca", "Default CA"),
+        "confirm_wait",
+        "debug",
+        "updated",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -71,14 +79,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(CMPTransaction)
 class CMPTransactionAdmin(ReadOnlyAdmin):
-    list_display = ("transaction_id", "sender_kid", "body_type", "state", "certificate", "created")
+    list_display = (
+        column("transaction_id", "Transaction ID"),
+        column("sender_kid", "Sender KID"),
+        "body_type",
+        "state",
+        "certificate",
+        "created",
+    )
     list_filter = ("state", "body_type")
     search_fields = ("transaction_id", "sender_kid")
 
 
 @admin.register(CMPTrace)
 class CMPTraceAdmin(ReadOnlyAdmin):
-    list_display = ("created", "source_ip", "sender_kid", "body_type", "http_status", "error")
+    list_display = (
+        "created",
+        column("source_ip", "Source IP"),
+        column("sender_kid", "Sender KID"),
+        "body_type",
+        column("http_status", "HTTP status"),
+        "error",
+    )
     search_fields = ("transaction_id", "sender_kid", "error")
     exclude = ("request_der", "response_der")
     readonly_fields = (

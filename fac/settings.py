@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "certauth.gui.access.gui_context",
+                "fac.context_processors.debug_mode",
             ],
         },
     },
@@ -245,7 +246,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"forbidden": {"()": "fac.log.ForbiddenWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("FAC_LOG_LEVEL", default="INFO")},
-    "loggers": {"django": {"level": "WARNING"}},
+    # An ordinary 403 is logged as one warning line, without a traceback.
+    "loggers": {"django": {"level": "WARNING"}, "django.request": {"filters": ["forbidden"]}},
 }

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from certauth.admin import column
 from certauth.events import Actor
 from certauth.x509 import InvalidInput
 from scep import services
@@ -43,7 +44,14 @@ class SCEPConfigForm(forms.ModelForm):
 @admin.register(SCEPConfig)
 class SCEPConfigAdmin(admin.ModelAdmin):
     form = SCEPConfigForm
-    list_display = ("__str__", "enabled", "default_ca", "method", "legacy_algorithms", "updated")
+    list_display = (
+        "__str__",
+        "enabled",
+        column("default_ca", "Default CA"),
+        "method",
+        "legacy_algorithms",
+        "updated",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -78,7 +86,7 @@ class SCEPTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(RegistrationAuthority)
 class RegistrationAuthorityAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "ca", "certificate", "not_before", "not_after")
+    list_display = ("__str__", column("ca", "CA"), "certificate", "not_before", "not_after")
     exclude = ("encrypted_key",)
 
 
@@ -89,6 +97,13 @@ class WildcardMemberAdmin(ReadOnlyAdmin):
 
 @admin.register(SCEPTrace)
 class SCEPTraceAdmin(ReadOnlyAdmin):
-    list_display = ("created", "source_ip", "operation", "message_type", "pki_status", "fail_info")
+    list_display = (
+        "created",
+        column("source_ip", "Source IP"),
+        "operation",
+        "message_type",
+        "pki_status",
+        "fail_info",
+    )
     search_fields = ("transaction_id", "error", "fail_text")
     exclude = ("request_der", "response_der")

@@ -178,7 +178,7 @@ def test_add_enrollment_duplicate_reference(admin_client, ec_root):
     services.create_enrollment(reference="fgt-admin", password=PASSWORD, ca=ec_root)
     response = admin_client.post(reverse("admin:certauth_enrollment_add"), _form(ec_root))
     assert response.status_code == 200
-    assert "Enrollment with this Enrollment ID already exists." in response.content.decode()
+    assert "Enrollment request with this Enrollment ID already exists." in response.content.decode()
     assert Enrollment.objects.count() == 1
 
 
