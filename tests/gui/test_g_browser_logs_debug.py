@@ -207,6 +207,7 @@ def test_debug_filters_paging_diagram_and_tree(page, login, live_server, traffic
     page.goto(f"{live_server.url}/debug/cmp/?source_ip=192.0.2.77&body_type=ir")
     assert page.locator(".tx-group").count() == 25
     at_widths(page, f"{live_server.url}/debug/cmp/", "debug", screenshot)
+    at_widths(page, f"{live_server.url}/debug/cmp/?errors=on", "debug-errors", screenshot)
 
     # The ASN.1 tree of the ir: two levels open, the third collapsed until clicked.
     ir = CMPTrace.objects.filter(sender_kid="fgt-logs", body_type="ir").first()
