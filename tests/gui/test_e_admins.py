@@ -317,6 +317,11 @@ def test_error_pages_are_styled(client, admin_client):
     response = admin_client.get("/no/such/page/")
     assert response.status_code == 404
     assert b"app-nav" in response.content and b"Page not found" in response.content
+    # A form posted without its security token: the styled page, nothing changed.
+    guarded = Client(enforce_csrf_checks=True)
+    response = guarded.post("/login/", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+    assert response.status_code == 403
+    assert b"Form expired" in response.content and b"login-box error-box" in response.content
     # 500.html needs neither a request nor the database.
     html = loader.get_template("500.html").render()
     assert "Server error" in html and "<style>" in html
