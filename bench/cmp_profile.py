@@ -66,6 +66,10 @@ def main() -> None:
     from certauth import services
 
     call_command("migrate", verbosity=0)
+    if os.environ.get("PRAGMAS") and connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            for pragma in os.environ["PRAGMAS"].split(";"):
+                cursor.execute(f"PRAGMA {pragma}")
     ca_args = {"key_type": "ec"} if args.ca_key == "ec" else {}
     ca = services.create_ca(name="bench.root", subject="CN=bench.root", **ca_args)
     call_command("cmp_debug", "off")
@@ -92,6 +96,10 @@ def main() -> None:
         response = client.post("/app/cert/cmp2", data=body, content_type="application/pkixcmp")
         if response.status_code != 200:
             raise RuntimeError(f"HTTP {response.status_code}: {response.content[:200]!r}")
+        if os.environ.get("SHOW_QUERIES"):
+            for query in list(connection.queries_log)[start:]:
+                print("  ", query["sql"][:160])
+            print("   --", len(connection.queries_log) - start, "queries")
         return response.content, len(connection.queries_log) - start
 
     def enroll(job) -> tuple[int, int]:
@@ -128,7 +136,6 @@ def main() -> None:
         f" ({'profiled' if profile else 'not profiled'}); queries ir/certConf:"
         f" {sorted(set(c[0] for c in counts))} / {sorted(set(c[1] for c in counts))}"
     )
-    last = connection.queries_log
     if profile:
         text = io.StringIO()
         stats = pstats.Stats(profile, stream=text)
@@ -136,9 +143,6 @@ def main() -> None:
         print(text.getvalue())
         if args.out:
             stats.dump_stats(args.out)
-    if os.environ.get("SHOW_QUERIES"):
-        for q in list(last)[-(counts[-1][0] + counts[-1][1]) :]:
-            print(q["sql"][:300])
 
 
 if __name__ == "__main__":

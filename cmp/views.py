@@ -116,7 +116,7 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         log.exception("CMP housekeeping failed")
     try:
         backend = DatabaseBackend(source_ip=source_ip, profile=profile)
-        result = server_for(backend, config).handle(body)
+        result = server_for(backend, config).handle(body, request=received)
     except errors.MalformedMessage as exc:
         _trace(
             config,
@@ -238,15 +238,14 @@ def _explain_pinned_ca(
     certificate it pinned. When that is another local CA of ours than the CA of
     its enrollment, the reply (sent and signed by the enrollment's CA) will be
     refused by the client; say so in the event log. A reply whose sender is the
-    recipient costs no query."""
+    recipient costs no query and no decoding."""
     if received is None or result.body_type not in _OPENING_BODIES:
         return
     expected = received.header.recipient
     if expected is None or len(expected) == 0:
         return
     try:
-        answered = _decoded(result.body)
-        if answered is not None and answered.header.sender == expected:
+        if result.sender is not None and result.sender == expected:
             return
         client = _Client.of(received, kid)
         wrong = diagnostics.wrong_pin(client.enrollment, expected)

@@ -38,7 +38,7 @@ from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.codec.der import encoder as der_encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import univ
-from pyasn1_alt_modules import rfc4055, rfc4210, rfc4211, rfc5280, rfc8018, rfc9481, rfc9810
+from pyasn1_alt_modules import rfc4055, rfc4211, rfc5280, rfc8018, rfc9481, rfc9810
 
 from .errors import BadAlg, BadDataFormat
 
@@ -671,15 +671,39 @@ def implicit_der(value: Asn1Value, tag: int) -> bytes:
     return retag(der_encoder.encode(value), tag)
 
 
+def _algorithm_oid(data: bytes, item: TLV) -> str:
+    """The algorithm of an AlgorithmIdentifier ::= SEQUENCE { algorithm, parameters ANY
+    OPTIONAL } (RFC 5280, 4.1.1.2) at ``item``; the parameters are not read."""
+    if item.tag != 0x30:
+        raise Asn1Error("AlgorithmIdentifier is not a SEQUENCE")
+    tag, content, stop = _read_tlv(data, item.content, item.end)
+    if tag != 0x06:
+        raise Asn1Error("AlgorithmIdentifier without an OBJECT IDENTIFIER")
+    if stop != item.end:
+        # at most one parameters value, itself a whole TLV
+        _only(data, stop, item.end, data[stop])
+    return _oid(data[content:stop])
+
+
 def decode_pbm_parameter(params_der: bytes) -> tuple[bytes, str, int, str]:
-    """(salt, owf OID, iterationCount, mac OID) of a PBMParameter, RFC 9810, 5.1.3.1."""
+    """(salt, owf OID, iterationCount, mac OID) of a PBMParameter, RFC 9810, 5.1.3.1.
+
+    PBMParameter ::= SEQUENCE { salt OCTET STRING, owf AlgorithmIdentifier,
+    iterationCount INTEGER, mac AlgorithmIdentifier }, read with the TLV reader:
+    it is read before the MAC is checked, on every MAC-protected request.
+    """
     try:
-        params = _decode(params_der, rfc4210.PBMParameter())
+        check_structure(params_der)
+        content, _ = _only(params_der, 0, len(params_der), 0x30)
+        fields = _children(params_der, content, len(params_der), 5)
+        if len(fields) != 4 or (fields[0].tag, fields[2].tag) != (0x04, 0x02):
+            raise Asn1Error("not a PBMParameter")
+        salt, _owf, count, _mac = fields
         return (
-            bytes(params["salt"]),
-            str(params["owf"]["algorithm"]),
-            int(params["iterationCount"]),
-            str(params["mac"]["algorithm"]),
+            params_der[salt.content : salt.end],
+            _algorithm_oid(params_der, fields[1]),
+            _integer(params_der[count.content : count.end]),
+            _algorithm_oid(params_der, fields[3]),
         )
     except _PARSER_ERRORS as exc:
         raise BadDataFormat("PBMParameter cannot be decoded.") from exc

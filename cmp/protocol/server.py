@@ -136,6 +136,8 @@ class ServerResult:
     error: CMPError | None
     trace: tuple[str, ...]
     rejected: bool = False
+    #: The response's sender (the CA that answers), None for the NULL-DN.
+    sender: x509.Name | None = None
 
 
 @dataclass
@@ -305,11 +307,15 @@ class CMPServer:
 
     # ------------------------------------------------------------------ entry point
 
-    def handle(self, der: bytes) -> ServerResult:
-        """Answer one request; raises MalformedMessage if ``der`` is no PKIMessage."""
+    def handle(self, der: bytes, *, request: Request | None = None) -> ServerResult:
+        """Answer one request; raises MalformedMessage if ``der`` is no PKIMessage.
+
+        ``request`` is ``decode.decode(der)`` when the caller has read it already.
+        """
         trace = [f"CMP request received: {len(der)} bytes"]
         protector: protection.Protector | None = None
-        request = decode.decode(der)
+        if request is None:
+            request = decode.decode(der)
         header = request.header
         trace.append(f"PKIBody type: {request.body_type}")
         trace.append(f"pvno: {errors.shown(header.pvno)}")
@@ -356,6 +362,7 @@ class CMPServer:
             error=error or exchange.rejection,
             trace=tuple(trace),
             rejected=error is None and exchange.rejection is not None,
+            sender=exchange.sender,
         )
 
     def _error_protector(self, exchange: _Exchange) -> protection.Protector | None:

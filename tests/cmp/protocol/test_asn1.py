@@ -204,6 +204,84 @@ def test_encode_pbm_parameter_is_what_pyasn1_writes():
     assert asn1.decode_pbm_parameter(ours) == (b"s" * 16, OID.sha256, 500, OID.hmac_sha1)
 
 
+def _pbm_cases():
+    def alg(oid, params=b""):
+        return asn1.tlv(0x30, asn1.encode_oid(oid) + params)
+
+    good = asn1.encode_pbm_parameter(b"s" * 16, OID.sha256, 500, OID.hmac_sha1)
+    with_nulls = asn1.tlv(
+        0x30,
+        asn1.tlv(0x04, b"\x01" * 8)
+        + alg(OID.sha1, b"\x05\x00")
+        + asn1.encode_integer(2**40)
+        + alg(OID.hmac_with_sha256, b"\x05\x00"),
+    )
+    return [
+        good,
+        with_nulls,
+        good + b"\x00",  # trailing data
+        good[:-1],  # cut short
+        b"\x31" + good[1:],  # a SET
+        asn1.tlv(0x30, asn1.tlv(0x04, b"salt")),  # fields missing
+        asn1.tlv(0x30, good[2:] + asn1.encode_integer(1)),  # a field too many
+        asn1.tlv(0x30, asn1.tlv(0x0C, b"salt") + good[2 + 2 + 16 :]),  # salt not OCTET STRING
+        asn1.tlv(
+            0x30, asn1.tlv(0x04, b"s" * 16) + alg(OID.sha256) + b"\x04\x01\x05" + alg(OID.hmac_sha1)
+        ),
+        asn1.tlv(
+            0x30,
+            asn1.tlv(0x04, b"s")
+            + asn1.tlv(0x30, b"\x05\x00")
+            + asn1.encode_integer(1)
+            + alg(OID.hmac_sha1),
+        ),
+        asn1.tlv(
+            0x30,
+            asn1.tlv(0x04, b"s")
+            + alg(OID.sha256, b"\x05\x00\x05\x00")
+            + asn1.encode_integer(1)
+            + alg(OID.hmac_sha1),
+        ),
+        b"",
+    ]
+
+
+@pytest.mark.parametrize("der", _pbm_cases())
+def test_decode_pbm_parameter_agrees_with_pyasn1(der):
+    """The TLV reader of PBMParameter accepts what pyasn1 accepts, with the same values."""
+    from cmp.protocol.errors import BadDataFormat
+
+    try:
+        params, rest = decoder.decode(der, asn1Spec=rfc4210.PBMParameter())
+        assert not rest
+        expected = (
+            bytes(params["salt"]),
+            str(params["owf"]["algorithm"]),
+            int(params["iterationCount"]),
+            str(params["mac"]["algorithm"]),
+        )
+    except Exception:  # noqa: BLE001 - pyasn1 refuses it: so must we
+        with pytest.raises(BadDataFormat):
+            asn1.decode_pbm_parameter(der)
+    else:
+        assert asn1.decode_pbm_parameter(der) == expected
+
+
+def test_decode_pbm_parameter_refuses_an_empty_integer():
+    """X.690, 8.3.1: an INTEGER has at least one content octet (pyasn1 reads 0)."""
+    from cmp.protocol.errors import BadDataFormat
+
+    der = asn1.tlv(
+        0x30,
+        asn1.tlv(0x04, b"s" * 16)
+        + asn1.tlv(0x30, asn1.encode_oid(OID.sha256))
+        + b"\x02\x00"
+        + asn1.tlv(0x30, asn1.encode_oid(OID.hmac_sha1)),
+    )
+    with pytest.raises(BadDataFormat):
+        asn1.decode_pbm_parameter(der)
+
+
 def test_encode_pbmac1_parameter_is_what_pyasn1_writes():
     pbkdf2 = rfc8018.PBKDF2_params()
     pbkdf2["salt"]["specified"] = b"s" * 16
