@@ -9,7 +9,7 @@ wording, and count the failures.
 
 from __future__ import annotations
 
-from django.contrib.auth import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth import get_user_model, user_logged_in, user_logged_out, user_login_failed
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
@@ -53,10 +53,23 @@ def _login_failed(sender, credentials: dict, request: HttpRequest | None = None,
     if retry_after(username, request) is not None:
         return  # refused unchecked: the lockout was logged when it began
     actor = Actor(user=username, source_ip=_address(request))
-    events.log(
-        events.ADMIN_LOGIN_FAILED, actor, user=username, reason="wrong user name or password"
-    )
+    events.log(events.ADMIN_LOGIN_FAILED, actor, user=username, reason=_failure_reason(username))
     throttle.record_failure(keys(username, request), actor=actor)
+
+
+def _failure_reason(username: str) -> str:
+    """Why a login failed, for the event log (the login page says no more than that the
+    user name or password is wrong): Django's backend refuses a disabled account
+    without saying so, whatever the password."""
+    user = (
+        get_user_model()
+        .objects.filter(**{get_user_model().USERNAME_FIELD: username})
+        .only("is_active")
+        .first()
+    )
+    if user is not None and not user.is_active:
+        return "the account is disabled"
+    return "wrong user name or password"
 
 
 @receiver(user_logged_in)

@@ -180,3 +180,18 @@ def test_lockouts_command(admin_user):
     call_command("lockouts", "clear", "--all", stdout=out)
     assert out.getvalue().strip() == "Cleared 2 lockout(s)"
     assert throttle.retry_after(["gui-user:alice"]) is None
+
+
+def test_a_disabled_account_is_named_in_the_log(admin_user):
+    admin_user.is_active = False
+    admin_user.save()
+    response = login("Alice-pw-123")
+    assert response.status_code == 200  # the form says no more than for a wrong password
+    assert "disabled" not in response.content.decode()
+    assert list(LogEntry.objects.values_list("message", flat=True)) == [
+        "Administrator login failed for 'alice': the account is disabled"
+    ]
+    login("wrong", username="nobody")
+    assert LogEntry.objects.order_by("-id").first().message == (
+        "Administrator login failed for 'nobody': wrong user name or password"
+    )
