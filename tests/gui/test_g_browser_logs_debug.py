@@ -19,6 +19,7 @@ from certauth import events, services
 from certauth.models import Certificate, LogEntry
 from cmp import services as cmp_services
 from cmp.models import CMPTrace
+from scep import services as scep_services
 from tests.cmp.conftest import OPENSSL, requires_openssl_cmp
 from tests.gui.conftest import SCREENSHOTS
 
@@ -208,6 +209,37 @@ def test_debug_filters_paging_diagram_and_tree(page, login, live_server, traffic
     assert page.locator(".tx-group").count() == 25
     at_widths(page, f"{live_server.url}/debug/cmp/", "debug", screenshot)
     at_widths(page, f"{live_server.url}/debug/cmp/?errors=on", "debug-errors", screenshot)
+
+    # SCEP: an enrollment that polled, and one refused.
+    for status, message_type in (("PENDING", "PKCSReq (19)"), ("SUCCESS", "CertPoll (20)")):
+        scep_services.record_trace(
+            source_ip="192.0.2.88",
+            method="POST",
+            path="/app/cert/scep",
+            operation="PKIOperation",
+            message_type=message_type,
+            transaction_id="scep-polled",
+            pki_status=status,
+        )
+    scep_services.record_trace(
+        source_ip="192.0.2.89",
+        method="GET",
+        path="/app/cert/scep",
+        operation="PKIOperation",
+        message_type="PKCSReq (19)",
+        transaction_id="scep-refused",
+        pki_status="FAILURE",
+        fail_info="badRequest (2)",
+        fail_text="The challenge password is wrong for this subject and the request is refused",
+    )
+    page.goto(f"{live_server.url}/debug/cmp/?protocol=scep")
+    assert page.locator(".scep-group").count() == 2
+    refused = page.locator(".scep-group.tx-failed")
+    assert "badRequest" in refused.locator("svg.sequence g.step.failed").inner_html()
+    polled = page.locator(".scep-group:not(.tx-failed) svg.sequence g.step")
+    labels = polled.evaluate_all("(steps) => steps.map((g) => g.getAttribute('data-label'))")
+    assert labels == ["POST PKCSReq", "CertRep PENDING", "POST CertPoll", "CertRep SUCCESS"]
+    at_widths(page, f"{live_server.url}/debug/cmp/?protocol=scep", "debug-scep", screenshot)
 
     # The ASN.1 tree of the ir: two levels open, the third collapsed until clicked.
     ir = CMPTrace.objects.filter(sender_kid="fgt-logs", body_type="ir").first()
