@@ -138,8 +138,10 @@
     });
 
     // Back to a page kept in the browser's cache: its forms are usable again.
+    // The browser may also have put back typed values (a key source among them).
     window.addEventListener("pageshow", function (event) {
         if (event.persisted) document.querySelectorAll("form.is-working").forEach(release);
+        document.querySelectorAll("form[data-key-source]").forEach(showKeySource);
     });
 
     document.addEventListener("click", function (event) {
