@@ -177,20 +177,23 @@ def resolve(entries: Iterable[LogEntry]) -> None:
                     transaction_id,
                 )
             )
-        key_id = entry.user if KEY_ID.match(entry.user or "") else ""
+        user_key = entry.user if KEY_ID.match(entry.user or "") else ""
+        sender = str((entry.params or {}).get("sender", ""))
+        # The key ID of a signed request: the user it was logged under, or its sender.
+        key_id = user_key or (sender if KEY_ID.match(sender) else "")
         # Attributes of this page's rows only (the template reads them).
         vars(entry).update(
             links=links,
             key_id=key_id,
             display_message=HEX_RUN.sub(_short_hex, entry.message),
-            display_user=_display_user(entry, key_id, named, certs),
+            display_user=_display_user(entry, user_key, named, certs),
         )
 
 
 def _display_user(
-    entry: LogEntry, key_id: str, enrollments: list[Enrollment], certs: list[Certificate]
+    entry: LogEntry, user_key: str, enrollments: list[Enrollment], certs: list[Certificate]
 ) -> str:
-    if not key_id:
+    if not user_key:
         return entry.user
     if enrollments:
         return enrollments[0].reference

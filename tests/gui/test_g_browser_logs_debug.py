@@ -154,6 +154,7 @@ def test_logs_stay_readable_and_link_to_what_they_concern(
     # The detail view keeps the key ID and every parameter.
     page.goto(f"{live_server.url}/logging/logs/{failed.pk}/")
     assert page.locator("#log-user").inner_text() == "fgt-logs"
+    assert page.locator("#log-key-id").inner_text() == failed.params["sender"]
     assert page.locator("#log-params").inner_text().count("\n") >= 5
     assert failed.params["sender"] in page.locator("#log-params").inner_text()
     at_widths(page, f"{live_server.url}/logging/logs/", "logs", screenshot)
