@@ -190,3 +190,29 @@ def test_failure_names():
     assert asn1schema.failure_names(b"\x07\x80") == ["badAlg"]
     assert asn1schema.failure_names(b"\x00\x00\x00\x00\x20") == ["duplicateCertReq"]
     assert asn1schema.failure_names(b"\x00") == []
+
+
+def test_an_ir_made_by_the_protocol_layer_and_its_error_answer():
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from cmp.protocol import errors, messages
+    from tests.cmp.protocol.client import Client
+
+    client = Client(implicit_confirm=True)
+    request = client.ir(ec.generate_private_key(ec.SECP256R1()), "CN=fw.example")
+    tree = asn1tree.decode(request)
+    assert find(tree, "body").type_name == "PKIBody: ir"
+    assert "generalInfo" in components(find(tree, "header"))
+    info = find(tree, "generalInfo").children[0].children[0]
+    assert info.type_name == "InfoTypeAndValue"
+    assert find(info.children, "infoType").value.endswith("(id-it-implicitConfirm)")
+    assert find(tree, "certTemplate").type_name == "CertTemplate"
+
+    header = messages.decode(request).header
+    answer = errors.error_response(errors.BadPOP("the POP does not verify"), header)
+    tree = asn1tree.decode(answer)
+    assert find(tree, "body").type_name == "PKIBody: error"
+    assert find(tree, "status").note == "rejection"
+    assert find(tree, "failInfo").note == "badPOP"
+    assert "'the POP does not verify'" in asn1tree.render_text(tree)
+    assert find(tree, "recipNonce")  # the answer's header names its nonces
