@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -309,26 +312,22 @@ class TraceDERView(StaffRequiredMixin, View):
         return response
 
 
-def _exchanges() -> list[pcap.Exchange]:
-    """CMP and SCEP exchanges, in the order they happened."""
-    exchanges = _cmp_exchanges() + scep_debug.exchanges()
-    return sorted(exchanges, key=lambda exchange: exchange.when)
+def _exchanges() -> Iterator[pcap.Exchange]:
+    """CMP and SCEP exchanges, in the order they happened, read a chunk at a time: the
+    dump streams with bounded memory whatever the traces hold."""
+    return heapq.merge(_cmp_exchanges(), scep_debug.exchanges(), key=lambda exchange: exchange.when)
 
 
-def _cmp_exchanges() -> list[pcap.Exchange]:
-    exchanges = []
-    for trace in CMPTrace.objects.order_by("id").iterator(chunk_size=100):
-        exchanges.append(
-            pcap.Exchange(
-                when=trace.created,
-                client_ip=trace.source_ip,
-                request=bytes(trace.request_der or b""),
-                response=bytes(trace.response_der or b""),
-                http_status=trace.http_status,
-                client_port=40000 + trace.pk % 20000,
-            )
+def _cmp_exchanges() -> Iterator[pcap.Exchange]:
+    for trace in CMPTrace.objects.order_by("created", "id").iterator(chunk_size=50):
+        yield pcap.Exchange(
+            when=trace.created,
+            client_ip=trace.source_ip,
+            request=bytes(trace.request_der or b""),
+            response=bytes(trace.response_der or b""),
+            http_status=trace.http_status,
+            client_port=40000 + trace.pk % 20000,
         )
-    return exchanges
 
 
 class PcapDumpView(StaffRequiredMixin, View):

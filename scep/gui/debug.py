@@ -8,6 +8,7 @@ the SCEP paths.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from cmp.gui import pcap
@@ -25,25 +26,21 @@ def _target(trace: SCEPTrace, request: bytes) -> str:
     return f"{trace.path or '/app/cert/scep'}?{query}"
 
 
-def exchanges() -> list[pcap.Exchange]:
-    """The recorded SCEP exchanges for the pcap dump, oldest first."""
-    out = []
-    for trace in SCEPTrace.objects.order_by("id").iterator(chunk_size=100):
+def exchanges() -> Iterator[pcap.Exchange]:
+    """The recorded SCEP exchanges for the pcap dump, oldest first, a chunk at a time."""
+    for trace in SCEPTrace.objects.order_by("created", "id").iterator(chunk_size=50):
         request = bytes(trace.request_der or b"")
         response = bytes(trace.response_der or b"")
         post = trace.method == "POST"
-        out.append(
-            pcap.Exchange(
-                when=trace.created,
-                client_ip=trace.source_ip,
-                request=request if post else b"",
-                response=response,
-                http_status=trace.http_status,
-                client_port=PCAP_PORT_BASE + trace.pk % PCAP_PORTS,
-                method="POST" if post else "GET",
-                target=_target(trace, request),
-                request_content_type="application/x-pki-message",
-                response_content_type=trace.content_type or "text/plain",
-            )
+        yield pcap.Exchange(
+            when=trace.created,
+            client_ip=trace.source_ip,
+            request=request if post else b"",
+            response=response,
+            http_status=trace.http_status,
+            client_port=PCAP_PORT_BASE + trace.pk % PCAP_PORTS,
+            method="POST" if post else "GET",
+            target=_target(trace, request),
+            request_content_type="application/x-pki-message",
+            response_content_type=trace.content_type or "text/plain",
         )
-    return out

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from certauth import services
 from certauth.models import LogEntry
@@ -357,6 +360,40 @@ def test_client_address():
 def test_checksum_rfc1071_example():
     # RFC 1071, 3: the example bytes sum to ddf2, so the checksum is 220d.
     assert pcap.checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
+
+
+def test_pcap_streams_cmp_and_scep_in_time_order(admin_client):
+    """The dump is a stream (bounded memory): the global header goes out before
+    any trace is read, then one exchange at a time, CMP and SCEP merged by time."""
+    from scep.models import SCEPTrace
+
+    now = timezone.now()
+    cmp_traces = [trace(transaction_id=f"{i:032x}") for i in range(3)]
+    for offset, item in zip((30, 10, 20), cmp_traces, strict=True):
+        CMPTrace.objects.filter(pk=item.pk).update(created=now - dt.timedelta(seconds=offset))
+    scep = SCEPTrace.objects.create(
+        method="GET",
+        path="/app/cert/scep",
+        operation="GetCACaps",
+        http_status=200,
+        response_der=b"SCEPStandard\n",
+        content_type="text/plain",
+    )
+    SCEPTrace.objects.filter(pk=scep.pk).update(created=now - dt.timedelta(seconds=15))
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/debug/pcap-dump")
+        chunks = iter(response.streaming_content)
+        assert len(next(chunks)) == 24  # the pcap global header
+    assert not [q for q in queries if "trace" in q["sql"].lower()]  # no trace read yet
+    ports = []
+    for chunk in chunks:
+        (_when, frame), *_ = parse_pcap(pcap.global_header() + chunk)
+        ports.append(decode_frame(frame)["sport"])
+    cmp_port = {item.pk: 40000 + item.pk % 20000 for item in cmp_traces}
+    assert ports[0] == cmp_port[cmp_traces[0].pk]  # 30 s ago
+    assert ports[1] == cmp_port[cmp_traces[2].pk]  # 20 s ago
+    assert ports[2] not in cmp_port.values()  # the SCEP exchange, 15 s ago
+    assert ports[3] == cmp_port[cmp_traces[1].pk]  # 10 s ago
 
 
 def test_empty_pcap(admin_client):
