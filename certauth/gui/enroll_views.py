@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -17,8 +18,10 @@ from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 
 from certauth import profiles, services
+from certauth.gui import cmp_commands
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor
 from certauth.gui.enroll_forms import EnrollmentForm
+from certauth.gui.enrollment_pages import issuing_ca, with_states
 from certauth.gui.listing import Column, Listing
 from certauth.models import Enrollment
 from certauth.x509 import EXT_KEY_USAGE_LABELS, KEY_USAGE_LABELS
@@ -83,8 +86,19 @@ class EnrollmentDetailView(StaffRequiredMixin, DetailView):
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
         enrollment = self.object
+        typed = self.request.GET.get("fortigate_ca", "").strip()
+        valid_name = bool(cmp_commands.FORTIGATE_NAME.match(typed))
+        fortigate_ca = typed if valid_name else cmp_commands.DEFAULT_FORTIGATE_CA_NAME
         context.update(
-            certificates=enrollment.certificates.select_related("ca").order_by("-created"),
+            certificates=with_states(
+                enrollment.certificates.select_related("ca").order_by("-created", "-pk")
+            ),
+            issuing=issuing_ca(enrollment),
+            commands=cmp_commands.commands(
+                enrollment, device_base_url(self.request), fortigate_ca_name=fortigate_ca
+            ),
+            fortigate_ca_error=bool(typed) and not valid_name,
+            public_url_set=bool(settings.FAC_PUBLIC_URL),
             key_usage_labels=[KEY_USAGE_LABELS.get(k, k) for k in enrollment.key_usage],
             ext_key_usage_labels=[EXT_KEY_USAGE_LABELS.get(k, k) for k in enrollment.ext_key_usage],
         )
@@ -208,6 +222,11 @@ class EnrollmentDeleteView(ManageRequiredMixin, TemplateView):
             return redirect("enrollment_detail", pk=pk)
         messages.success(request, f"Enrollment request {reference} was deleted.")
         return redirect("enrollment_list")
+
+
+def device_base_url(request: HttpRequest) -> str:
+    """The server as devices reach it: FAC_PUBLIC_URL, else the address this page came from."""
+    return settings.FAC_PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
 
 
 def _back(request: HttpRequest, enrollment: Enrollment) -> HttpResponse:

@@ -13,9 +13,10 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from certauth import keystore, services
+from certauth.gui import expiry_filter, once
 from certauth.gui import forms as gui_forms
-from certauth.gui import once
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
+from certauth.gui.ca_tree import ca_tree
 from certauth.gui.listing import Column, Listing
 from certauth.gui.views_common import (
     PKCS12_TYPE,
@@ -79,6 +80,8 @@ class CAListView(StaffRequiredMixin, TemplateView):
         queryset = CertificateAuthority.objects.filter(kind=self.kind).annotate(
             issued_count=Count("issued")
         )
+        expires_days = expiry_filter.requested_days(self.request)
+        queryset = expiry_filter.expiring(queryset, expires_days)
         listing = Listing(
             self.request,
             queryset,
@@ -89,9 +92,21 @@ class CAListView(StaffRequiredMixin, TemplateView):
             status_filter=ca_status_filter,
         )
         context.update(
-            title=TITLE[self.kind], kind=self.kind, listing=listing, local=self.kind == LOCAL
+            title=TITLE[self.kind],
+            kind=self.kind,
+            listing=listing,
+            local=self.kind == LOCAL,
+            expires_days=expires_days,
+            ca_tree=ca_tree(timezone.now(), selected=self._selected(listing))
+            if self.kind == LOCAL
+            else [],
         )
         return context
+
+    @staticmethod
+    def _selected(listing: Listing) -> list[int]:
+        """The CAs the list's filters select, on every page: what the tree shows."""
+        return list(listing.queryset.order_by().values_list("pk", flat=True))
 
 
 class CACreateView(ManageRequiredMixin, FormView):

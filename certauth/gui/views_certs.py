@@ -22,8 +22,8 @@ from django.views.generic import TemplateView
 
 from certauth import keystore, services
 from certauth import x509 as x509util
+from certauth.gui import expiry_filter, once
 from certauth.gui import forms as gui_forms
-from certauth.gui import once
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
 from certauth.gui.listing import STATUS_CHOICES as LIST_STATUS_CHOICES
 from certauth.gui.listing import Column, Listing
@@ -135,6 +135,8 @@ class CertificateListView(StaffRequiredMixin, TemplateView):
             .select_related("ca")
             .only(*LIST_FIELDS)
         )
+        expires_days = expiry_filter.requested_days(self.request)
+        queryset = expiry_filter.expiring(queryset, expires_days)
         listing = Listing(
             self.request,
             queryset,
@@ -145,7 +147,12 @@ class CertificateListView(StaffRequiredMixin, TemplateView):
             status_filter=cert_status_filter,
             status_choices=STATUS_CHOICES,
         )
-        context.update(title=TITLE[self.section], section=self.section, listing=listing)
+        context.update(
+            title=TITLE[self.section],
+            section=self.section,
+            listing=listing,
+            expires_days=expires_days,
+        )
         return context
 
 

@@ -22,6 +22,7 @@ from django.views.generic import TemplateView
 
 from certauth import profiles, services
 from certauth.gui.access import ManageRequiredMixin, StaffRequiredMixin, actor, can_manage
+from certauth.gui.enrollment_pages import issuing_ca, with_states
 from certauth.gui.listing import Column, Listing
 from certauth.models import Certificate, CertificateRequest, Enrollment
 from certauth.services import InvalidInput, ServiceError
@@ -175,9 +176,12 @@ def _detail_context(request: HttpRequest, enrollment: Enrollment, password: str 
         "commands": commands(enrollment, base_url(request), password),
         "password": password,
         "ca_chain": enrollment.ca.chain(),
-        "certificates": Certificate.objects.filter(enrollment_id__in=enrollment_ids)
-        .select_related("ca", "enrollment")
-        .order_by("-created"),
+        "issuing": issuing_ca(enrollment),
+        "certificates": with_states(
+            Certificate.objects.filter(enrollment_id__in=enrollment_ids)
+            .select_related("ca", "enrollment")
+            .order_by("-created", "-pk")
+        ),
         "members": members,
         "parent": parent.wildcard if parent is not None else None,
         "waiting": CertificateRequest.objects.filter(
