@@ -21,8 +21,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certauth import enrollment as engine
 from certauth import services
-from certauth.models import Certificate, LogEntry
+from certauth.models import Certificate, CertificateRequest, Enrollment, LogEntry
 from cmp import services as cmp_services
 from scep.models import SCEPTrace
 from tests.gui.conftest import SCREENSHOTS
@@ -110,6 +111,19 @@ def pki(readonly_user):
     cmp_services.set_debug(True)
     SCEP().enroll(DEVICE, challenge=CHALLENGE)
     cmp_services.set_debug(False)
+    # Pending Requests: one waiting for approval, one approved.
+    for reference in ("fw-waiting", "fw-decided"):
+        subject = f"C=CZ, O=Example, CN={reference}.example.net"
+        services.create_enrollment(
+            reference=reference,
+            password=CHALLENGE,
+            ca=root,
+            protocol="scep",
+            subject=subject,
+            method=Enrollment.Method.MANUAL,
+        )
+        SCEP().enroll(subject, challenge=CHALLENGE)
+    engine.approve_request(CertificateRequest.objects.get(reference="fw-decided").pk)
     cmp_trace = cmp_services.record_trace(
         source_ip="192.0.2.5",
         transaction_id="ab" * 16,
