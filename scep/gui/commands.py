@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from certauth.gui.cmp_commands import quote  # the FortiOS CLI's quoting, shared with CMP
 from certauth.models import Enrollment
 from certauth.x509 import parse_name
 
@@ -20,15 +21,6 @@ PLACEHOLDER_PASSWORD = "<challenge password>"  # noqa: S105 - a placeholder
 #: FortiOS: days before expiry when the local certificate is re-enrolled, and warned about.
 AUTO_REGENERATE_DAYS = 30
 AUTO_REGENERATE_WARNING = 7
-
-
-def quote(value: str) -> str:
-    """A FortiOS CLI argument: "" when empty, quoted when it holds spaces or quotes."""
-    if value == "":
-        return '""'
-    if any(c in value for c in ' "\\#;'):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return value
 
 
 def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
