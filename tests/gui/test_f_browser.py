@@ -119,6 +119,7 @@ def test_intermediate_ca_enrollment_from_its_page(page, login, live_server, scre
     assert row.count() == 1
     assert row.locator(".status").inner_text() == "Active"
     assert cert.serial_colons in row.inner_text()
+    screenshot(page, "f-enrollment-issued")
     row.locator("a").first.click()
     page.wait_for_url(f"{live_server.url}/cert/{cert.pk}/")
 
@@ -280,3 +281,19 @@ def test_ca_tree_shows_the_intermediate_under_its_root(page, login, live_server,
     page.set_viewport_size({"width": 1024, "height": 800})
     no_horizontal_overflow(page)
     screenshot(page, "f-ca-tree-1024")
+
+
+def test_scep_enrollment_page_names_the_ca_to_import(page, login, live_server, screenshot):
+    root = services.create_ca(name="fac.cz.root", subject="CN=fac.cz.root")
+    sub = services.create_ca(name="fac.cz.sub", subject="CN=fac.cz.sub", parent=root)
+    enrollment = services.create_enrollment(
+        reference="scep-sub", password=PASSWORD, ca=sub, subject="CN=scep-sub", protocol="scep"
+    )
+    login(page)
+    page.set_viewport_size({"width": 1024, "height": 800})
+    page.goto(f"{live_server.url}/scep/enrollments/{enrollment.pk}/")
+    assert "Import fac.cz.sub (CN=fac.cz.sub)" in page.inner_text("#issuing-ca")
+    assert page.get_attribute("#issuing-ca-pem", "href") == f"/ca/{sub.pk}/export/pem/"
+    assert "No certificates yet." in page.inner_text("main")
+    no_horizontal_overflow(page)
+    screenshot(page, "f-scep-enrollment-1024")
