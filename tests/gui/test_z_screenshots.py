@@ -164,6 +164,16 @@ def _issued_page(page, url: str, ca) -> str:
     return page.url.removeprefix(url)
 
 
+def _exported_page(page, url: str, ca) -> str:
+    """The result page of Export Key and Cert, made through its form."""
+    page.goto(f"{url}/ca/{ca.pk}/export/pkcs12/")
+    page.fill("input[name=passphrase]", "screenshot-p12")
+    page.fill("input[name=passphrase_again]", "screenshot-p12")
+    page.click("button[type=submit]:has-text('OK')")
+    page.wait_for_selector("#exported-line")
+    return page.url.removeprefix(url)
+
+
 def test_every_page_fits_its_window(page, login, live_server, pki):
     url = live_server.url
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -224,6 +234,7 @@ def test_every_page_fits_its_window(page, login, live_server, pki):
             }
         )
         pages["cert-issued"] = _issued_page(page, url, p["sub"])
+        pages["ca-exported"] = _exported_page(page, url, p["sub"])
         for name, path in pages.items():
             visit(name, path, width)
 
