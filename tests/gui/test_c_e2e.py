@@ -226,7 +226,11 @@ def test_fortigate_enrollment_end_to_end(page, login, live_server, screenshot, t
     )
     assert result.returncode == 0, result.stdout
     page.click(".toolbar >> text=Refresh")
-    page.wait_for_selector("text=PKIBody type: ir")
+    summaries = page.locator(".trace-lines-row summary")
+    summaries.first.wait_for()
+    for index in range(summaries.count()):  # each message's trace lines open on a click
+        summaries.nth(index).click()
+    page.wait_for_selector("text=PKIBody type: ir >> visible=true")
     body = page.inner_text("main")
     assert "fgt200f" in body and "PKIBody type: certConf" in body
     assert "fgt100f" not in body  # recorded only while debug mode was on
