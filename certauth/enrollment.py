@@ -31,7 +31,7 @@ import enum
 import fnmatch
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -50,6 +50,7 @@ from certauth.models import (
     CertificateRequest,
     Enrollment,
 )
+from certauth.prepared import Prepared
 from certauth.x509 import InvalidInput, PublicKey
 
 log = logging.getLogger(__name__)
@@ -260,17 +261,50 @@ def _actor(enrollment: Enrollment | None, source_ip: str | None) -> Actor:
 # --- Who is asking -------------------------------------------------------------------
 
 
+#: The enrollment named by a client, with its CA (it signs and it is checked), but
+#: not the CA's CRL, which grows with every revocation.
+_ENROLLMENT_BY_REFERENCE = Prepared(
+    lambda reference: (
+        Enrollment.objects.select_related("ca")
+        .defer("ca__crl_der")
+        .filter(reference=reference)
+        .order_by()[:1]
+    ),
+    str,
+)
+_LOCKED_ENROLLMENT = Prepared(
+    lambda pk: Enrollment.objects.select_for_update().filter(pk=pk).order_by()[:1], int
+)
+_LOCKED_CERTIFICATE = Prepared(
+    lambda pk: Certificate.objects.select_for_update().filter(pk=pk).order_by()[:1], int
+)
+_CURRENT_CERTIFICATE = Prepared(
+    lambda enrollment_id, now: Certificate.objects.filter(
+        enrollment_id=enrollment_id,
+        status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING],
+        not_after__gt=now,
+    ).order_by("-pk")[:1],
+    int,
+    dt.datetime,
+)
+_OLDER_CERTIFICATES = Prepared(
+    lambda enrollment_id, pk: Certificate.objects.select_for_update().filter(
+        enrollment_id=enrollment_id,
+        pk__lt=pk,
+        status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING],
+    ),
+    int,
+    int,
+)
+
+
 def find_enrollment(reference: str, *, label: str | None = None) -> Enrollment:
     """The enrollment a client names (CMP senderKID), exact match.
 
     *label* is an enrollment ID the request's URL names (RFC 9811, 3.3
     ``/.well-known/cmp/p/<label>``); the enrollment must be that one.
     """
-    enrollment = (
-        Enrollment.objects.select_related("ca").filter(reference=reference).first()
-        if reference
-        else None
-    )
+    enrollment = _ENROLLMENT_BY_REFERENCE.first(reference) if reference else None
     # The database's collation may match case-insensitively: the ID is exact.
     if enrollment is None or enrollment.reference != reference:
         raise Refused(Reason.ENROLLMENT_NOT_FOUND, ENROLLMENT_NOT_FOUND)
@@ -555,77 +589,90 @@ def find_certificate(issuer: x509.Name, serial_number: int) -> Certificate | Non
 # --- Certificate requests ---------------------------------------------------------------
 
 
-def request_certificate(request: Request) -> Decision:
+def request_certificate(
+    request: Request, *, record: Callable[[Decision], object] | None = None
+) -> Decision:
     """Decide *request*: issue now, or hold it for approval (manual enrollments).
 
     Runs under one transaction with the enrollment's row locked, so that two
     requests of one enrollment at the same moment are decided one after the other.
+    *record* is the protocol's bookkeeping of the decision (its transaction
+    row), run within that transaction: a protocol then needs no transaction of
+    its own around this one.
     """
     with transaction.atomic():
-        enrollment, renews = _locked_enrollment(request)
-        check_usable(enrollment)
-        now = timezone.now()
-        if request.operation == Operation.RENEW:
-            assert renews is not None  # noqa: S101 - _locked_enrollment guarantees it
-            subject, sans = _check_renewal(request, enrollment, renews, now)
-            replaces: Certificate | None = renews
-        else:
-            subject, sans = _check_subject(request, enrollment)
-            replaces = _current_certificate(enrollment, now)
-            if (
-                replaces is not None
-                and request.credential != Credential.ISSUED_CERTIFICATE
-                and not enrollment.allow_reenrollment
-                and not enrollment.reenroll_once
-            ):
-                raise Refused(
-                    Reason.ALREADY_ENROLLED,
-                    f"Enrollment {enrollment.reference} already holds certificate "
-                    f"{replaces.serial_colons}; re-enrollment is not allowed.",
-                )
-        check_key(request.public_key)
-        check_extensions(request.extensions)
-        not_before, not_after = _validity(request, enrollment, now)
-        if enrollment.method == Enrollment.Method.MANUAL:
-            # The request waits for an administrator (RFC 9483, 4.4 for CMP).
-            held = CertificateRequest.objects.create(
-                enrollment=enrollment,
-                reference=enrollment.reference,
-                protocol=request.protocol,
-                operation=request.message,
-                subject=x509util.format_name(subject),
-                public_key=_spki(request.public_key),
-                sans=[x509util.format_san(name) for name in sans],
-                renews=replaces if request.operation == Operation.RENEW else None,
-                replaces=replaces,
-                not_before=not_before,
-                not_after=not_after,
-                needs_confirmation=request.needs_confirmation,
-                revoke_replaced=request.revoke_replaced,
-                source_ip=request.source_ip,
+        decision = _decide(request)
+        if record is not None:
+            record(decision)
+    return decision
+
+
+def _decide(request: Request) -> Decision:
+    """The decision of :func:`request_certificate`, within its transaction."""
+    enrollment, renews = _locked_enrollment(request)
+    check_usable(enrollment)
+    now = timezone.now()
+    if request.operation == Operation.RENEW:
+        assert renews is not None  # noqa: S101 - _locked_enrollment guarantees it
+        subject, sans = _check_renewal(request, enrollment, renews, now)
+        replaces: Certificate | None = renews
+    else:
+        subject, sans = _check_subject(request, enrollment)
+        replaces = _current_certificate(enrollment, now)
+        if (
+            replaces is not None
+            and request.credential != Credential.ISSUED_CERTIFICATE
+            and not enrollment.allow_reenrollment
+            and not enrollment.reenroll_once
+        ):
+            raise Refused(
+                Reason.ALREADY_ENROLLED,
+                f"Enrollment {enrollment.reference} already holds certificate "
+                f"{replaces.serial_colons}; re-enrollment is not allowed.",
             )
-            return Decision(enrollment=enrollment, held=held)
-        if enrollment.reenroll_once and request.operation != Operation.RENEW:
-            # The reset is used up by this enrollment.
-            Enrollment.objects.filter(pk=enrollment.pk).update(reenroll_once=False)
-        cert = _issue(
-            enrollment,
-            subject=subject,
-            public_key=request.public_key,
-            sans=sans,
+    check_key(request.public_key)
+    check_extensions(request.extensions)
+    not_before, not_after = _validity(request, enrollment, now)
+    if enrollment.method == Enrollment.Method.MANUAL:
+        # The request waits for an administrator (RFC 9483, 4.4 for CMP).
+        held = CertificateRequest.objects.create(
+            enrollment=enrollment,
+            reference=enrollment.reference,
+            protocol=request.protocol,
+            operation=request.message,
+            subject=x509util.format_name(subject),
+            public_key=_spki(request.public_key),
+            sans=[x509util.format_san(name) for name in sans],
+            renews=replaces if request.operation == Operation.RENEW else None,
+            replaces=replaces,
             not_before=not_before,
             not_after=not_after,
-            replaces=replaces,
-            renewal=request.operation == Operation.RENEW,
-            confirmed=not request.needs_confirmation,
+            needs_confirmation=request.needs_confirmation,
             revoke_replaced=request.revoke_replaced,
-            actor=_actor(enrollment, request.source_ip),
+            source_ip=request.source_ip,
         )
-        return Decision(
-            enrollment=enrollment,
-            certificate=cert,
-            modified=modifications(request, cert.certificate),
-        )
+        return Decision(enrollment=enrollment, held=held)
+    if enrollment.reenroll_once and request.operation != Operation.RENEW:
+        # The reset is used up by this enrollment.
+        Enrollment.objects.filter(pk=enrollment.pk).update(reenroll_once=False)
+    cert = _issue(
+        enrollment,
+        subject=subject,
+        public_key=request.public_key,
+        sans=sans,
+        not_before=not_before,
+        not_after=not_after,
+        replaces=replaces,
+        renewal=request.operation == Operation.RENEW,
+        confirmed=not request.needs_confirmation,
+        revoke_replaced=request.revoke_replaced,
+        actor=_actor(enrollment, request.source_ip),
+    )
+    return Decision(
+        enrollment=enrollment,
+        certificate=cert,
+        modified=modifications(request, cert.certificate),
+    )
 
 
 #: The extensions of a request the profile can honour; a critical one of any
@@ -771,7 +818,7 @@ def _locked_enrollment(request: Request) -> tuple[Enrollment, Certificate | None
         return _lock(signing.enrollment_id), None
     if request.enrollment is None:
         raise Refused(Reason.ENROLLMENT_NOT_FOUND, ENROLLMENT_NOT_FOUND)
-    return _lock(request.enrollment.pk), None
+    return _lock(request.enrollment.pk, found=request.enrollment), None
 
 
 def check_password_renewal(enrollment: Enrollment) -> None:
@@ -784,10 +831,18 @@ def check_password_renewal(enrollment: Enrollment) -> None:
         )
 
 
-def _lock(enrollment_id: int) -> Enrollment:
-    enrollment = Enrollment.objects.select_for_update().filter(pk=enrollment_id).first()
+def _lock(enrollment_id: int, *, found: Enrollment | None = None) -> Enrollment:
+    """The enrollment, row-locked and read afresh.
+
+    *found* is the same enrollment as this request found it, with its CA: the
+    locked row keeps that CA object when it still names it (CAs are not locked
+    by an issuance; it was read within this request), so that it is not read again.
+    """
+    enrollment = _LOCKED_ENROLLMENT.first(enrollment_id)
     if enrollment is None:
         raise Refused(Reason.ENROLLMENT_NOT_FOUND, ENROLLMENT_NOT_FOUND)
+    if found is not None and found.ca_id == enrollment.ca_id and Enrollment.ca.is_cached(found):
+        enrollment.ca = found.ca
     return enrollment
 
 
@@ -867,13 +922,7 @@ def allowed_sans(
 
 def _current_certificate(enrollment: Enrollment, now: dt.datetime) -> Certificate | None:
     """The enrollment's unexpired certificate in force or awaiting confirmation."""
-    return (
-        enrollment.certificates.filter(
-            status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING], not_after__gt=now
-        )
-        .order_by("-pk")
-        .first()
-    )
+    return _CURRENT_CERTIFICATE.first(enrollment.pk, now)
 
 
 def _check_renewal(
@@ -963,6 +1012,8 @@ def _issue(
     try:
         cert = services.issue_certificate(
             ca=enrollment.ca,
+            # Read in this request (with the enrollment, or just now through it).
+            ca_is_current=True,
             subject=subject,
             public_key=public_key,
             sans=sans,
@@ -997,12 +1048,7 @@ def _activate(cert: Certificate, *, revoke: bool, actor: Actor) -> None:
     """
     if cert.enrollment_id is not None:
         now = timezone.now()
-        older = Certificate.objects.select_for_update().filter(
-            enrollment_id=cert.enrollment_id,
-            pk__lt=cert.pk,
-            status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING],
-        )
-        for old in older:
+        for old in _OLDER_CERTIFICATES(cert.enrollment_id, cert.pk):
             if old.status == Certificate.Status.PENDING or (revoke and old.not_after > now):
                 services.revoke_locked(old, Certificate.Reason.SUPERSEDED, actor)
             else:
@@ -1028,22 +1074,36 @@ def confirm_certificate(
     """The client accepted its pending certificate: it comes into force.
 
     A certificate already in force is confirmed again without change; one
-    that was superseded or revoked meanwhile cannot be.
+    that was superseded or revoked meanwhile cannot be. No savepoint of its
+    own: a refusal is raised once the block has written nothing, so that a
+    caller's transaction (CMP records the failed transaction) goes on.
     """
-    with transaction.atomic():
-        if cert.enrollment_id is not None:
-            _lock(cert.enrollment_id)
-        cert = Certificate.objects.select_for_update().get(pk=cert.pk)
-        if cert.status == Certificate.Status.ACTIVE:
-            return cert
-        if cert.status != Certificate.Status.PENDING:
-            raise Refused(
-                Reason.CONFIRMATION_REFUSED,
-                f"Certificate {cert.serial_colons} was {Certificate.Status(cert.status).label.lower()} "
-                "meanwhile and cannot be confirmed.",
-            )
-        _activate(cert, revoke=revoke_replaced, actor=actor)
-        events.log(events.CERT_CONFIRMED, actor, subject=cert.subject, serial=cert.serial_colons)
+    refused: Refused | None = None
+    with transaction.atomic(savepoint=False):
+        # The enrollment first, then its certificate: the order request_certificate locks in.
+        if cert.enrollment_id is not None and _LOCKED_ENROLLMENT.first(cert.enrollment_id) is None:
+            refused = Refused(Reason.ENROLLMENT_NOT_FOUND, ENROLLMENT_NOT_FOUND)
+        else:
+            locked = _LOCKED_CERTIFICATE.first(cert.pk)
+            if locked is None:
+                raise Certificate.DoesNotExist(f"Certificate {cert.pk} does not exist.")
+            cert = locked
+            if cert.status == Certificate.Status.ACTIVE:
+                return cert
+            if cert.status != Certificate.Status.PENDING:
+                refused = Refused(
+                    Reason.CONFIRMATION_REFUSED,
+                    f"Certificate {cert.serial_colons} was "
+                    f"{Certificate.Status(cert.status).label.lower()} "
+                    "meanwhile and cannot be confirmed.",
+                )
+            else:
+                _activate(cert, revoke=revoke_replaced, actor=actor)
+                events.log(
+                    events.CERT_CONFIRMED, actor, subject=cert.subject, serial=cert.serial_colons
+                )
+    if refused is not None:
+        raise refused
     return cert
 
 

@@ -441,6 +441,7 @@ def issue_certificate(
     hash_name: str | None = None,
     actor: Actor = SYSTEM,
     renewal: bool = False,
+    ca_is_current: bool = False,
 ) -> Certificate:
     """Sign a certificate for an end entity and log it.
 
@@ -449,6 +450,9 @@ def issue_certificate(
     always capped at the CA's own (RFC 5280 6.1.3: a path is valid only while
     every certificate in it is). Enrollment certificates come through
     :mod:`certauth.enrollment`, which applies the enrollment's rules first.
+    *ca_is_current*: *ca* was read within the caller's request, not read again.
+    Every check and the signature come before the database is written, so the
+    writes need no savepoint of their own.
     """
     profiles.check_public_key(public_key)
     profiles.check_validity_days(days)
@@ -457,34 +461,35 @@ def issue_certificate(
     if key_usage is None:
         key_usage = profiles.key_usage_for(public_key, None)
     now = timezone.now()
-    with transaction.atomic():
+    if not ca_is_current:
         # Read afresh (its state may have changed), but not locked: issuances
         # of one CA run side by side.
-        ca = CertificateAuthority.objects.get(pk=ca.pk)
-        _check_signer(ca, now)
-        not_after = min(not_after or now + dt.timedelta(days=days), ca.not_after)
-        not_before = not_before or now - BACKDATE
-        if not_after <= not_before:
-            raise InvalidInput("The validity period is empty.")
-        # 159 random bits (RFC 5280, 4.1.2.2): the unique index on the serial
-        # is the check; a collision is never expected.
-        serial = x509util.random_serial()
-        builder = x509util.end_entity_builder(
-            subject=subject,
-            ca_certificate=ca.certificate,
-            public_key=public_key,
-            serial=serial,
-            not_before=not_before,
-            not_after=not_after,
-            key_usage=key_usage,
-            ext_key_usage=ext_key_usage,
-            sans=sans,
-            crl_url=crl_url(ca),
-            ocsp_url=ocsp_url(),
-        )
-        algorithm = x509util.hash_algorithm(hash_name or ca.hash_algorithm or "sha256")
-        certificate = keystore.sign_certificate(ca, builder, algorithm)
-        subject_text = x509util.format_name(subject)
+        ca = CertificateAuthority.objects.defer("crl_der").get(pk=ca.pk)
+    _check_signer(ca, now)
+    not_after = min(not_after or now + dt.timedelta(days=days), ca.not_after)
+    not_before = not_before or now - BACKDATE
+    if not_after <= not_before:
+        raise InvalidInput("The validity period is empty.")
+    # 159 random bits (RFC 5280, 4.1.2.2): the unique index on the serial
+    # is the check; a collision is never expected.
+    serial = x509util.random_serial()
+    builder = x509util.end_entity_builder(
+        subject=subject,
+        ca_certificate=ca.certificate,
+        public_key=public_key,
+        serial=serial,
+        not_before=not_before,
+        not_after=not_after,
+        key_usage=key_usage,
+        ext_key_usage=ext_key_usage,
+        sans=sans,
+        crl_url=crl_url(ca),
+        ocsp_url=ocsp_url(),
+    )
+    algorithm = x509util.hash_algorithm(hash_name or ca.hash_algorithm or "sha256")
+    certificate = keystore.sign_certificate(ca, builder, algorithm)
+    subject_text = x509util.format_name(subject)
+    with transaction.atomic(savepoint=False):
         cert = Certificate.objects.create(
             name=name or x509util.common_name(subject) or subject_text,
             kind=kind,

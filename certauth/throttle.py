@@ -25,6 +25,7 @@ from django.utils import timezone
 from certauth import events
 from certauth.events import SYSTEM, Actor
 from certauth.models import Throttle
+from certauth.prepared import Prepared
 
 #: Failures of one key within WINDOW before it is locked (FAC_THROTTLE_FAILURES).
 MAX_FAILURES = settings.FAC_THROTTLE_FAILURES
@@ -45,6 +46,19 @@ def describe(key: str) -> str:
     return f"enrollment '{value}'"
 
 
+_STATUS = {
+    count: Prepared(
+        lambda *keys: (
+            Throttle.objects.filter(key__in=list(keys))
+            .order_by()
+            .values_list("key", "locked_until")
+        ),
+        *[str] * count,
+    )
+    for count in (1, 2)
+}
+
+
 def status(
     keys: Sequence[str], *, now: dt.datetime | None = None
 ) -> tuple[int | None, frozenset[str]]:
@@ -54,7 +68,12 @@ def status(
     afterwards whether a success has failures to forget.
     """
     now = now or timezone.now()
-    rows = list(Throttle.objects.filter(key__in=list(keys)).values_list("key", "locked_until"))
+    prepared = _STATUS.get(len(keys))  # the usual one or two keys: compiled once
+    rows = (
+        prepared(*keys)
+        if prepared is not None
+        else list(Throttle.objects.filter(key__in=list(keys)).values_list("key", "locked_until"))
+    )
     until = max(
         (locked for _key, locked in rows if locked is not None and locked > now), default=None
     )

@@ -31,6 +31,7 @@ from certauth import x509 as x509util
 from certauth.enrollment import Credential, Operation, Reason, Refused
 from certauth.events import Actor
 from certauth.models import Certificate, CertificateAuthority, CertificateRequest, Enrollment
+from certauth.prepared import Prepared
 from cmp.models import CMPConfig, CMPTransaction
 from cmp.protocol import (
     CertificationRequest,
@@ -142,6 +143,39 @@ MANAGEMENT_REFERENCE = "management:"
 #: How long the transactionID of an ended transaction stays taken (RFC 9810,
 #: 5.1.1: unique per transaction); open transactions keep theirs until they end.
 TRANSACTION_ID_MEMORY = dt.timedelta(days=7)
+
+
+#: The queries every enrollment makes, compiled once (certauth.prepared).
+_TRANSACTION_ID_TAKEN = Prepared(
+    lambda transaction_id, since: (
+        CMPTransaction.objects.filter(transaction_id=transaction_id)
+        .filter(Q(state__in=CMPTransaction.OPEN_STATES) | Q(updated__gte=since))
+        .order_by()
+        .values_list("pk")[:1]
+    ),
+    str,
+    dt.datetime,
+)
+_AWAITING_CONFIRMATION = Prepared(
+    lambda transaction_id: (
+        CMPTransaction.objects.select_related("certificate__ca")
+        .defer("certificate__ca__crl_der")
+        .filter(
+            transaction_id=transaction_id,
+            state__in=[CMPTransaction.State.WAITING_CONFIRM, CMPTransaction.State.CONFIRMED],
+        )
+        .order_by("-created", "-pk")[:1]
+    ),
+    str,
+)
+_LOCKED_WAITING_CONFIRM = Prepared(
+    lambda transaction_id: (
+        CMPTransaction.objects.select_for_update()
+        .filter(transaction_id=transaction_id, state=CMPTransaction.State.WAITING_CONFIRM)
+        .order_by("pk")[:1]
+    ),
+    str,
+)
 
 
 def failure(exc: Refused) -> errors.CMPError:
@@ -328,11 +362,7 @@ class DatabaseBackend:
     def transaction_in_use(self, transaction_id: bytes) -> bool:
         """Open, or ended within :data:`TRANSACTION_ID_MEMORY` (RFC 9810, 5.1.1)."""
         since = timezone.now() - TRANSACTION_ID_MEMORY
-        return (
-            CMPTransaction.objects.filter(transaction_id=transaction_id.hex())
-            .filter(Q(state__in=CMPTransaction.OPEN_STATES) | Q(updated__gte=since))
-            .exists()
-        )
+        return bool(_TRANSACTION_ID_TAKEN(transaction_id.hex(), since))
 
     def remember_transaction(self, transaction_id: bytes, body_type: str) -> None:
         """An answered rr or genm: its transactionID is taken from now on."""
@@ -351,12 +381,20 @@ class DatabaseBackend:
         )
 
     def certify(self, request: CertificationRequest) -> Issued | Waiting:
-        return self._atomic(self._certify, request)
+        # The engine's transaction holds the CMP transaction's row as well: no
+        # transaction (nor savepoint) around it.
+        try:
+            return self._engine(self._certify, request)
+        except IntegrityError:
+            # The partial unique index on open transactionIDs: a concurrent
+            # request with the same transactionID won (RFC 9810, 5.1.1).
+            raise errors.TransactionIdInUse("transactionID is already in use.") from None
 
     def _certify(self, request: CertificationRequest) -> Issued | Waiting:
         credential, signer = self._credential(request.signer)
         enrollment = self._enrollment(request.sender_kid) if signer is None else None
-        decision = engine.request_certificate(
+        answer: list[Issued | Waiting] = []
+        engine.request_certificate(
             engine.Request(
                 protocol=Enrollment.Protocol.CMP,
                 operation=OPERATIONS[request.body_type],
@@ -373,9 +411,12 @@ class DatabaseBackend:
                 revoke_replaced=self._config().revoke_reenrolled,
                 source_ip=self.source_ip,
                 extensions=_requested_extensions(request.extensions),
-            )
+            ),
+            record=lambda decision: answer.append(
+                self._record(request, decision, body_type=request.body_type)
+            ),
         )
-        return self._record(request, decision, body_type=request.body_type)
+        return answer[0]
 
     def _record(self, request, decision: engine.Decision, *, body_type: str) -> Issued | Waiting:
         """The CMP transaction of *decision*, and the answer to give."""
@@ -473,15 +514,7 @@ class DatabaseBackend:
     # --- certConf -----------------------------------------------------------------------
 
     def pending_confirmation(self, transaction_id: bytes) -> PendingConfirmation | None:
-        record = (
-            CMPTransaction.objects.select_related("certificate__ca")
-            .filter(
-                transaction_id=transaction_id.hex(),
-                state__in=[CMPTransaction.State.WAITING_CONFIRM, CMPTransaction.State.CONFIRMED],
-            )
-            .order_by("-created", "-pk")
-            .first()
-        )
+        record = _AWAITING_CONFIRMATION.first(transaction_id.hex())
         if record is None or record.certificate is None or not record.server_nonce:
             return None
         return PendingConfirmation(
@@ -498,14 +531,7 @@ class DatabaseBackend:
     def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
         refused: Refused | None = None
         with transaction.atomic():
-            record = (
-                CMPTransaction.objects.select_for_update()
-                .filter(
-                    transaction_id=transaction_id.hex(),
-                    state=CMPTransaction.State.WAITING_CONFIRM,
-                )
-                .first()
-            )
+            record = _LOCKED_WAITING_CONFIRM.first(transaction_id.hex())
             if record is None:
                 raise errors.BadRequest("No certificate of this transaction awaits confirmation.")
             # The engine locks and re-reads the certificate and its enrollment:

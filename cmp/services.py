@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 import time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
 
 from certauth import alerts, events
 from certauth import enrollment as engine
@@ -35,8 +38,49 @@ SETTINGS = {
 }
 
 
+_config_lock = threading.Lock()
+#: (the row's ``updated`` as the database returns it, the settings read with it)
+_config_cache: tuple[object, CMPConfig] | None = None
+
+
+def _config_version() -> object:
+    """The ``updated`` column of the settings row: one indexed read of one column,
+    without the ORM, to learn whether any worker or host changed the settings."""
+    table = connection.ops.quote_name(CMPConfig._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT updated FROM {table} WHERE id = %s", [1])  # noqa: S608
+        row = cursor.fetchone()
+    return row[0] if row is not None else None
+
+
 def config() -> CMPConfig:
-    return CMPConfig.load()
+    """CMP > General, as every CMP request reads it.
+
+    Kept per process and reused while the row's ``updated`` is unchanged: a
+    change saved by any worker or host (every save sets ``updated``) is seen by
+    the next request. Each caller gets its own copy; the cache is safe to lose.
+    """
+    global _config_cache
+    version = _config_version()
+    cached = _config_cache
+    if cached is not None and version is not None and cached[0] == version:
+        return copy.copy(cached[1])
+    # Read after the version: a change in between is seen as a newer version next time.
+    loaded = CMPConfig.load()
+    with _config_lock:
+        _config_cache = (version, loaded) if version is not None else None
+    return copy.copy(loaded)
+
+
+def _forget_config(**_kwargs) -> None:
+    """A save in this process is seen at once, whatever ``updated`` reads (frozen clocks)."""
+    global _config_cache
+    with _config_lock:
+        _config_cache = None
+
+
+post_save.connect(_forget_config, sender=CMPConfig, dispatch_uid="cmp-config-cache")
+post_delete.connect(_forget_config, sender=CMPConfig, dispatch_uid="cmp-config-cache-delete")
 
 
 def set_debug(on: bool, *, actor: Actor = SYSTEM) -> CMPConfig:
