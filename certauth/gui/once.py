@@ -187,8 +187,17 @@ class OneTimeFormView(FormView):
         return redirect(url)
 
     def already_submitted(self, token: str) -> HttpResponse:
-        messages.warning(self.request, self.once_repeat_message)
-        return redirect(result_of(self.request, token) or self.once_fallback_url())
+        done = result_of(self.request, token)
+        if done:
+            messages.warning(self.request, self.once_repeat_message)
+            return redirect(done)
+        # Taken by a request still at work, or too old: the list shows what exists.
+        messages.warning(
+            self.request,
+            "This form was submitted already, or was opened too long ago: nothing was done. "
+            "Check here before filling it in again.",
+        )
+        return redirect(self.once_fallback_url())
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         if not self._form_token:

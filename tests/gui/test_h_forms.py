@@ -126,8 +126,9 @@ def test_token_and_download_belong_to_their_session(admin_client, admin_user, ro
     other = Client()
     other.force_login(admin_user)
     # Another login session cannot use this page's token...
-    response = other.post("/cert/services/new/", generate_data(root_ca, token))
-    assert response.status_code == 302 and not Certificate.objects.exists()
+    response = other.post("/cert/services/new/", generate_data(root_ca, token), follow=True)
+    assert response.redirect_chain == [("/cert/services/", 302)]
+    assert "nothing was done" in response.content.decode() and not Certificate.objects.exists()
     # ...nor download this session's PKCS#12.
     result = admin_client.post("/cert/services/new/", generate_data(root_ca, token))["Location"]
     response = other.get(f"{result}download/")
