@@ -6,7 +6,9 @@ associated data to its purpose, so a CA key cannot be passed off as an
 enrollment password. The public interface is small on purpose, so that an HSM
 backend can replace the default one: ``seal_private_key``, ``seal_secret``,
 ``sign_certificate``, ``sign_crl``, ``sign_ocsp_response``, ``sign_data``,
-``decrypt_key_transport``, ``private_key_for_export``, ``secret_for`` and ``stored_secret``.
+``decrypt_key_transport``, ``private_key_for_export``, ``secret_for`` and ``stored_secret``;
+``seal_download`` and ``open_download`` keep a PKCS#12 made for an administrator sealed until
+its one download (certauth.gui.once).
 
 Blob format: version byte (1) | 12-byte nonce | ciphertext+tag.
 """
