@@ -606,6 +606,143 @@ def certificate_serial(der: bytes) -> int:
     return _integer(der[content:stop])
 
 
+class SimpleCertRequest(NamedTuple):
+    """A CertReqMsg of the shape OpenSSL and FortiGates send, read with the TLV reader."""
+
+    cert_req_der: bytes  # the original DER of certReq: what a POP signature covers
+    cert_req_id: int
+    subject_der: bytes | None  # a Name
+    spki_der: bytes | None  # a SubjectPublicKeyInfo
+    extensions_der: bytes | None  # an Extensions SEQUENCE
+    pop_algorithm: tuple[str, bytes | None] | None  # None: no popo
+    pop_signature: bytes | None
+
+
+#: certTemplate fields the TLV reader takes: subject [5], publicKey [6], extensions [9]
+#: (RFC 4211, 5); any other field goes to pyasn1.
+_SIMPLE_TEMPLATE_TAGS = (0xA5, 0xA6, 0xA9)
+
+
+def simple_cert_requests(body_der: bytes, body_type: str) -> list[SimpleCertRequest] | None:
+    """The CertReqMsgs of an ir/cr/kur body when every one has the common shape, else None.
+
+    The shape (RFC 4211): ``certReq { certReqId, certTemplate { subject,
+    publicKey, extensions, each optional, in this order } }`` without controls,
+    ``popo`` absent or ``signature`` without poposkInput, no regInfo. Any other
+    body, or anything unexpected in one, is left to pyasn1 (None): the caller
+    then reads it in full, and answers what is wrong with it as before.
+    """
+    try:
+        check_structure(body_der)
+        outer, start, end = _read_tlv(body_der, 0)
+        tag, seq_start, seq_end = _read_tlv(body_der, start, end)
+        if (
+            outer != 0xA0 | _BODY_TAGS[body_type]
+            or end != len(body_der)
+            or tag != 0x30
+            or seq_end != end
+        ):
+            return None
+        messages = _children(body_der, seq_start, seq_end)
+        out = []
+        for message in messages:
+            parts = _children(body_der, message.content, message.end)
+            if message.tag != 0x30 or not 1 <= len(parts) <= 2 or parts[0].tag != 0x30:
+                return None
+            cert_req = parts[0]
+            fields = _children(body_der, cert_req.content, cert_req.end)
+            if len(fields) != 2 or fields[0].tag != 0x02 or fields[1].tag != 0x30:
+                return None
+            values: dict[int, bytes] = {}
+            for item in _children(body_der, fields[1].content, fields[1].end):
+                if item.tag not in _SIMPLE_TEMPLATE_TAGS or any(t >= item.tag for t in values):
+                    return None
+                values[item.tag] = body_der[item.content : item.end]
+            subject = values.get(0xA5)
+            if subject is not None:
+                # subject [5] Name: a CHOICE, so the tag is explicit around the RDNSequence
+                tag, _content, stop = _read_tlv(subject, 0)
+                if tag != 0x30 or stop != len(subject):
+                    return None
+            algorithm = signature = None
+            if len(parts) == 2:
+                popo = parts[1]
+                items = _children(body_der, popo.content, popo.end)
+                # popo signature [1] POPOSigningKey { algorithmIdentifier, signature }
+                if (
+                    popo.tag != 0xA1
+                    or len(items) != 2
+                    or (items[0].tag, items[1].tag)
+                    != (
+                        0x30,
+                        0x03,
+                    )
+                ):
+                    return None
+                alg = _children(body_der, items[0].content, items[0].end)
+                bits = body_der[items[1].content : items[1].end]
+                if not 1 <= len(alg) <= 2 or alg[0].tag != 0x06 or not bits or bits[0] != 0:
+                    return None
+                parameters = body_der[alg[1].start : alg[1].end] if len(alg) == 2 else None
+                algorithm = (_oid(body_der[alg[0].content : alg[0].end]), parameters)
+                signature = bits[1:]
+            out.append(
+                SimpleCertRequest(
+                    cert_req_der=body_der[cert_req.start : cert_req.end],
+                    cert_req_id=_integer(body_der[fields[0].content : fields[0].end]),
+                    subject_der=subject,
+                    # publicKey [6] and extensions [9] are IMPLICIT: the universal tag back
+                    spki_der=tlv(0x30, values[0xA6]) if 0xA6 in values else None,
+                    extensions_der=tlv(0x30, values[0xA9]) if 0xA9 in values else None,
+                    pop_algorithm=algorithm,
+                    pop_signature=signature,
+                )
+            )
+        return out or None
+    except Asn1Error:
+        return None
+
+
+def simple_cert_conf(body_der: bytes) -> list[tuple[bytes, int, int | None]] | None:
+    """(certHash, certReqId, status or None) of each CertStatus of a certConf body of
+    the common shape, else None (pyasn1 reads the others).
+
+    The shape (RFC 9810, 5.3.18): ``CertStatus { certHash, certReqId,
+    statusInfo { status } OPTIONAL }``, no statusString, failInfo or hashAlg.
+    """
+    try:
+        check_structure(body_der)
+        outer, start, end = _read_tlv(body_der, 0)
+        tag, seq_start, seq_end = _read_tlv(body_der, start, end)
+        if outer != 0xA0 | _BODY_TAGS["certConf"] or end != len(body_der):
+            return None
+        if tag != 0x30 or seq_end != end:
+            return None
+        out = []
+        for item in _children(body_der, seq_start, seq_end):
+            fields = _children(body_der, item.content, item.end)
+            if item.tag != 0x30 or not 2 <= len(fields) <= 3:
+                return None
+            if (fields[0].tag, fields[1].tag) != (0x04, 0x02):
+                return None
+            status = None
+            if len(fields) == 3:
+                info = _children(body_der, fields[2].content, fields[2].end)
+                if fields[2].tag != 0x30 or len(info) != 1 or info[0].tag != 0x02:
+                    return None
+                status = _integer(body_der[info[0].content : info[0].end])
+            out.append(
+                (
+                    body_der[fields[0].content : fields[0].end],
+                    _integer(body_der[fields[1].content : fields[1].end]),
+                    status,
+                )
+            )
+        return out
+    except Asn1Error:
+        return None
+
+
 def body_content_der(body_der: bytes) -> bytes:
     """The DER inside the body's EXPLICIT context tag (e.g. the CSR of a p10cr)."""
     _, start, end = _read_tlv(body_der, 0)

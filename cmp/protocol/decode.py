@@ -206,13 +206,80 @@ def _body(request: Request) -> asn1.Asn1Value:
 
 
 def cert_requests(request: Request) -> tuple[CertRequest, ...]:
-    """The CertReqMsgs of an ir/cr/kur body, templates parsed by cryptography."""
+    """The CertReqMsgs of an ir/cr/kur body, templates parsed by cryptography.
+
+    The common shape is read with the TLV reader; any other, and any that does
+    not parse so, with pyasn1, which also says what is wrong with it.
+    """
+    simple = (
+        asn1.simple_cert_requests(request.body_der, request.body_type)
+        if request.body_type in _CERT_REQ_MESSAGES
+        else None
+    )
+    if simple is not None:
+        try:
+            return tuple(_simple_cert_request(item) for item in simple)
+        except CMPError:
+            pass  # read again in full, for the error it has always given
+    return full_cert_requests(request)
+
+
+def full_cert_requests(request: Request) -> tuple[CertRequest, ...]:
+    """:func:`cert_requests` with pyasn1, for every shape."""
     with asn1.undecodable(_bad_body(request)):
         content = _body(request)
         if not asn1.is_cert_req_messages(content):
             raise BadRequest(f"{request.body_type} does not carry CertReqMessages.")
         raws = asn1.cert_request_ders(request.body_der)
         return tuple(_cert_request(msg, raw) for msg, raw in zip(content, raws, strict=True))
+
+
+#: The bodies that are CertReqMessages (RFC 9810, 5.1.2) and come here.
+_CERT_REQ_MESSAGES = frozenset({"ir", "cr", "kur"})
+
+
+def _template(
+    subject_der: bytes | None, spki_der: bytes | None, extensions_der: bytes | None
+) -> tuple[x509.Name | None, x509.Extensions, PublicKeyTypes | None]:
+    """Subject, extensions and key of a certTemplate, parsed by cryptography."""
+    try:
+        shell = x509.load_der_x509_csr(
+            asn1.csr_shell(subject_der or asn1.null_dn_der(), spki_der, extensions_der)
+        )
+        parsed_subject = shell.subject if subject_der is not None else None
+        if parsed_subject is not None:
+            parsed_subject.rfc4514_string()
+        parsed_extensions = shell.extensions
+    except CRYPTOGRAPHY_ERRORS as exc:
+        raise _bad_template(str(exc)) from exc
+    public_key = _template_key(spki_der) if spki_der is not None else None
+    return parsed_subject, parsed_extensions, public_key
+
+
+def _simple_cert_request(item: asn1.SimpleCertRequest) -> CertRequest:
+    subject, extensions, public_key = _template(
+        item.subject_der, item.spki_der, item.extensions_der
+    )
+    if item.pop_algorithm is None:
+        pop = ProofOfPossession(kind="none")
+    else:
+        pop = ProofOfPossession(
+            kind="signature",
+            algorithm=AlgorithmId(*item.pop_algorithm),
+            signature=item.pop_signature,
+            signed_data=item.cert_req_der,
+            has_poposk_input=False,
+        )
+    return CertRequest(
+        cert_req_id=item.cert_req_id,
+        subject=subject,
+        public_key=public_key,
+        extensions=extensions,
+        not_before=None,
+        not_after=None,
+        pop=pop,
+        old_cert_id=None,
+    )
 
 
 def _bad_template(reason: str) -> CMPError:
@@ -229,17 +296,7 @@ def _cert_request(cert_req_msg: asn1.Asn1Value, cert_req_der: bytes) -> CertRequ
         subject_der = asn1.name_der(subject) if subject is not None else None
         spki_der = asn1.implicit_der(spki, 0x30) if spki is not None else None
         extensions_der = asn1.implicit_der(extensions, 0x30) if extensions is not None else None
-    try:
-        shell = x509.load_der_x509_csr(
-            asn1.csr_shell(subject_der or asn1.null_dn_der(), spki_der, extensions_der)
-        )
-        parsed_subject = shell.subject if subject_der is not None else None
-        if parsed_subject is not None:
-            parsed_subject.rfc4514_string()
-        parsed_extensions = shell.extensions
-    except CRYPTOGRAPHY_ERRORS as exc:
-        raise _bad_template(str(exc)) from exc
-    public_key = _template_key(spki_der) if spki_der is not None else None
+    parsed_subject, parsed_extensions, public_key = _template(subject_der, spki_der, extensions_der)
     not_before = not_after = None
     validity = asn1.optional(template, "validity")
     if validity is not None:
@@ -334,7 +391,38 @@ def _status_info(
 
 
 def cert_conf(request: Request) -> tuple[CertStatus, ...]:
-    """The CertStatus list of a certConf body, RFC 9810, 5.3.18."""
+    """The CertStatus list of a certConf body, RFC 9810, 5.3.18.
+
+    The common shape is read with the TLV reader, any other with pyasn1.
+    """
+    simple = asn1.simple_cert_conf(request.body_der) if request.body_type == "certConf" else None
+    if simple is None:
+        return full_cert_conf(request)
+    statuses = []
+    for cert_hash, cert_req_id, number in simple:
+        status: PKIStatus | int | None = number
+        if number is not None:
+            try:
+                status = PKIStatus(number)
+            except ValueError:
+                pass
+        statuses.append(
+            CertStatus(
+                cert_hash=cert_hash,
+                cert_req_id=cert_req_id,
+                # RFC 9810, 5.3.18: absent statusInfo means acceptance.
+                accepted=status is None or status == PKIStatus.accepted,
+                status=status,
+                status_text=None,
+                failure_bits=(),
+                hash_alg=None,
+            )
+        )
+    return tuple(statuses)
+
+
+def full_cert_conf(request: Request) -> tuple[CertStatus, ...]:
+    """:func:`cert_conf` with pyasn1, for every shape."""
     statuses = []
     with asn1.undecodable(_bad_body(request)):
         for cert_status in _body(request):
