@@ -109,6 +109,9 @@ CERT_RENEWED = LogType(30202, SUB_CERT, 'Certificate "{subject}" was renewed ({s
 CERT_REVOKED = LogType(
     30203, SUB_CERT, 'Certificate "{subject}" ({serial}) was revoked (reason: {reason})', "warning"
 )
+CERT_HELD = LogType(
+    30211, SUB_CERT, 'Certificate "{subject}" ({serial}) was put on hold', "warning"
+)
 CERT_UNREVOKED = LogType(
     30204, SUB_CERT, 'Certificate "{subject}" ({serial}) was released from hold'
 )

@@ -559,6 +559,9 @@ def revoke_locked(
     cert.revocation_reason = code
     cert.save(update_fields=["status", "revoked_at", "revocation_reason", "updated"])
     params.setdefault("reason", Certificate.Reason(code).label)
+    if code == Certificate.Reason.CERTIFICATE_HOLD and log_type is events.CERT_REVOKED:
+        # A hold suspends the certificate; it is not revoked for good (RFC 5280, 5.3.1).
+        log_type = events.CERT_HELD
     events.log(log_type, actor, subject=cert.subject, serial=cert.serial_colons, **params)
     # The CRL reflects a revocation at once (it is re-signed when fetched, too).
     refresh_crl_on_commit(cert.ca_id)

@@ -265,10 +265,12 @@ def test_revoke_with_each_reason(ec_root, ec_key, reason, label, flag):
     assert cert.revoked_at is not None
     # A hold is a suspension, not the end: the GUI says "On hold" (issue 13).
     assert cert.display_status == ("On hold" if reason == "certificateHold" else "Revoked")
-    assert (
-        messages()[-1]
-        == f'Certificate "CN=fgt100f.local" ({cert.serial_colons}) was revoked (reason: {label})'
+    expected = (
+        f'Certificate "CN=fgt100f.local" ({cert.serial_colons}) was put on hold'
+        if reason == "certificateHold"
+        else f'Certificate "CN=fgt100f.local" ({cert.serial_colons}) was revoked (reason: {label})'
     )
+    assert messages()[-1] == expected
     crl = services.generate_crl(ec_root)
     entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
     assert entry is not None

@@ -138,10 +138,10 @@ def test_lifecycle_messages(ec_key):
             None,
         ),
         (
-            f'Certificate "CN=held" ({hold.serial_colons}) was revoked (reason: Certificate Hold)',
+            f'Certificate "CN=held" ({hold.serial_colons}) was put on hold',
             "warning",
             cert_mgmt,
-            30203,
+            30211,
             "system",
             None,
         ),
