@@ -31,7 +31,7 @@ STATUS_CHOICES = [("", "All"), *Enrollment.Status.choices]
 COLUMNS = [
     Column("method", "Method", ["method"]),
     Column("status", "Status", ["status"]),
-    Column("type", "Type", ["kind", "type"]),
+    Column("type", "Category", ["kind", "type"]),
     Column("reference", "Enrollment ID", ["reference"]),
     Column("subject", "Subject", ["subject"]),
     Column("ca", "CA", ["ca__name"]),

@@ -38,8 +38,8 @@ STATUS_CHOICES = [("", "All"), *Enrollment.Status.choices]
 COLUMNS = [
     Column("method", "Method", ["method"]),
     Column("status", "Status", ["status"]),
-    Column("type", "Type", ["kind", "type"]),
-    Column("scope", "Regular/Wildcard", ["wildcard"]),
+    Column("type", "Category", ["kind", "type"]),
+    Column("scope", "Type", ["wildcard"]),
     Column("reference", "Enrollment ID", ["reference"]),
     Column("subject", "Subject", ["subject", "subject_pattern"]),
     Column("ca", "CA", ["ca__name"]),

@@ -52,7 +52,7 @@ def test_list_columns_and_rows(admin_client, enrollment):
     for column in (
         "Method",
         "Status",
-        "Type",
+        "Category",
         "Enrollment ID",
         "Subject",
         "CA",
