@@ -8,7 +8,6 @@ urlpatterns = [
     path("", include("scep.urls")),
     path("", include("certauth.pki_urls")),
     path("", include("certauth.gui.urls")),
-    path("", include("certauth.gui.urls_b")),
     path("", include("certauth.gui.urls_system")),
     path("", include("cmp.gui.urls")),
     path("", include("scep.gui.urls")),

@@ -24,7 +24,7 @@ ONCE = (
 #: Django test-client tests beside them and by the end-to-end tests (``every_database``).
 BROWSER_FIXTURES = {"page", "browser"}
 #: Browser tests run on every database all the same: the administrator's whole flow.
-EVERY_DATABASE = ("gui/test_c_e2e.py",)
+EVERY_DATABASE = ("gui/test_browser_end_to_end.py",)
 
 
 def pytest_configure(config):

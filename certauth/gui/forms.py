@@ -1,4 +1,4 @@
-"""Forms of the administrator GUI (part A: login, CAs, certificates, CRLs).
+"""Forms of the administrator GUI: login, CAs, certificates, CRLs.
 
 Forms check what the administrator typed (required fields, SAN syntax, matching
 passphrases); the rules themselves stay in certauth.services, whose

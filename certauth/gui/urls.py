@@ -1,9 +1,18 @@
-"""URLs of the administrator GUI, part A: login, dashboard, certificates, CAs, CRLs."""
+"""URLs of the administrator GUI: login, dashboard, certificates, CAs, CRLs, CMP enrollment
+requests and the logs (System, CMP, SCEP and Debug pages have their own modules)."""
 
 from django.urls import path
 
-from certauth.gui import views_auth, views_cas, views_certs, views_crls, views_dashboard
-from certauth.models import CertificateAuthority
+from certauth.gui import (
+    enroll_views,
+    logs_views,
+    views_auth,
+    views_cas,
+    views_certs,
+    views_crls,
+    views_dashboard,
+)
+from certauth.models import CertificateAuthority, Enrollment
 
 LOCAL, TRUSTED = CertificateAuthority.Kind.LOCAL, CertificateAuthority.Kind.TRUSTED
 USERS, SERVICES = views_certs.USERS, views_certs.SERVICES
@@ -99,4 +108,42 @@ urlpatterns = [
         name="crl_regenerate",
     ),
     path("ca/crls/<int:pk>/<str:fmt>/", views_crls.CRLDownloadView.as_view(), name="crl_download"),
+    path("cmp/enrollments/", enroll_views.EnrollmentListView.as_view(), name="enrollment_list"),
+    path(
+        "cmp/enrollments/add/",
+        enroll_views.EnrollmentCreateView.as_view(),
+        name="enrollment_create",
+    ),
+    path(
+        "cmp/enrollments/<int:pk>/",
+        enroll_views.EnrollmentDetailView.as_view(),
+        name="enrollment_detail",
+    ),
+    path(
+        "cmp/enrollments/<int:pk>/edit/",
+        enroll_views.EnrollmentEditView.as_view(),
+        name="enrollment_edit",
+    ),
+    path(
+        "cmp/enrollments/<int:pk>/approve/",
+        enroll_views.EnrollmentStatusView.as_view(
+            status=Enrollment.Status.APPROVED, verb="approved"
+        ),
+        name="enrollment_approve",
+    ),
+    path(
+        "cmp/enrollments/<int:pk>/reject/",
+        enroll_views.EnrollmentStatusView.as_view(
+            status=Enrollment.Status.REJECTED, verb="rejected"
+        ),
+        name="enrollment_reject",
+    ),
+    path(
+        "cmp/enrollments/<int:pk>/delete/",
+        enroll_views.EnrollmentDeleteView.as_view(),
+        name="enrollment_delete",
+    ),
+    path("logging/logs/", logs_views.LogListView.as_view(), name="log_list"),
+    path("logging/logs/download/", logs_views.LogDownloadView.as_view(), name="log_download"),
+    path("logging/logs/<int:pk>/", logs_views.LogDetailView.as_view(), name="log_detail"),
 ]

@@ -27,7 +27,7 @@ from certauth.models import Certificate, CertificateRequest, Enrollment, LogEntr
 from cmp import services as cmp_services
 from scep.models import SCEPTrace
 from tests.gui.conftest import SCREENSHOTS
-from tests.gui.test_b_cmp import CERTCONF, IR
+from tests.gui.test_cmp_general_debug import CERTCONF, IR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

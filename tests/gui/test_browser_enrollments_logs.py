@@ -1,4 +1,4 @@
-"""Part B pages in a real browser: create an enrollment, toggle debug mode, filter the logs."""
+"""Creating an enrollment, toggling debug mode and filtering the logs, in a real browser."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from certauth.models import Enrollment, LogEntry
 from cmp import services as cmp_services
 from cmp.models import CMPConfig
-from tests.gui.test_b_cmp import CERTCONF, IR
+from tests.gui.test_cmp_general_debug import CERTCONF, IR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,7 +1,7 @@
 """Forms that create something once: the one-time token, the PKCS#12 result page and its
 download, CA fields starting on CMP > General's default CA, certificates on hold.
 
-Browser versions of the same (working state, real downloads) are in test_h_browser.py.
+Browser versions of the same (working state, real downloads) are in test_browser_forms.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Enrollment pages, dashboard counts, expiry filters and the CA tree, through the test client.
 
-The browser tests (test_f_browser.py) drive the same pages with openssl cmp; these check the
+The browser tests (test_browser_enrollment_pages.py) drive the same pages with openssl cmp; these check the
 states, the filters' edges and bad input quickly.
 """
 

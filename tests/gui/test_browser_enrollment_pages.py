@@ -21,7 +21,7 @@ from certauth import services
 from certauth.models import Certificate, CertificateRequest, Enrollment, LogEntry
 from cmp.models import CMPConfig
 from tests.cmp.conftest import OPENSSL, requires_openssl_cmp
-from tests.gui.test_c_e2e import (  # the live server's lock and the polling client
+from tests.gui.test_browser_end_to_end import (  # the live server's lock and the polling client
     DB_LOCK,
     _one_request_at_a_time,  # noqa: F401 - an autouse fixture
     background_client,

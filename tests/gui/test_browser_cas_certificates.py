@@ -1,4 +1,4 @@
-"""Part A in a real browser: CAs, a server-generated certificate, revocation and the CRL."""
+"""CAs, a server-generated certificate, revocation and the CRL, in a real browser."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_ca_certificate_and_crl_flow(live_server, page, login, screenshot, tmp_p
     page.fill("input[name=passphrase_again]", "browser-p12")
     screenshot(page, "a06-cert-create")
     page.click("button[type=submit].btn-primary")
-    page.wait_for_selector("#issued-line")  # the result page (tests/gui/test_h_browser.py)
+    page.wait_for_selector("#issued-line")  # the result page (tests/gui/test_browser_forms.py)
     with page.expect_download() as download_info:
         page.click("#download-link")
     download = download_info.value
