@@ -50,7 +50,7 @@ from certauth.models import (
     CertificateRequest,
     Enrollment,
 )
-from certauth.prepared import Prepared
+from certauth.prepared import Prepared, update
 from certauth.x509 import InvalidInput, PublicKey
 
 log = logging.getLogger(__name__)
@@ -1062,7 +1062,7 @@ def _activate(cert: Certificate, *, revoke: bool, actor: Actor) -> None:
                     new_serial=cert.serial_colons,
                 )
     cert.status = Certificate.Status.ACTIVE
-    cert.save(update_fields=["status", "updated"])
+    update(cert, ["status", "updated"])
 
 
 # --- Confirmation (CMP certConf, RFC 9810, 5.3.18) ----------------------------------------

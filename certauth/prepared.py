@@ -10,6 +10,9 @@ values through the connection's cursor (counted by query captures and the
 debug log like any other). Rows become model instances as
 ``QuerySet.__iter__`` makes them, ``select_related`` objects included.
 
+:func:`insert` and :func:`update` do the same for the INSERT of a new row and
+the UPDATE of some of its fields.
+
 Only parameters given as markers vary; everything else in the QuerySet is
 fixed when it is built. Markers are ``int``, ``str`` or ``datetime`` values.
 """
@@ -21,9 +24,11 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connections
-from django.db.models import QuerySet
+from django.db import DatabaseError, connections, router
+from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql.subqueries import InsertQuery
 
 _MARKER_TIME = dt.datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC)
 
@@ -122,3 +127,110 @@ class Prepared:
     def first(self, *values: object) -> Any:
         found = self(*values)
         return found[0] if found else None
+
+
+class _CompiledInsert:
+    def __init__(self, obj: Model, alias: str) -> None:
+        meta = obj._meta
+        self.alias = alias
+        self.fields = [
+            f
+            for f in meta.local_concrete_fields
+            if f is not meta.auto_field and not getattr(f, "generated", False)
+        ]
+        self.returning = list(meta.db_returning_fields)
+        query = InsertQuery(type(obj))
+        query.insert_values(self.fields, [obj])
+        compiler = query.get_compiler(using=alias)
+        compiler.returning_fields = self.returning
+        statements = compiler.as_sql()
+        if len(statements) != 1:
+            raise ValueError("one INSERT statement expected")
+        self.sql = statements[0][0]
+        self.returning_params = getattr(compiler, "returning_params", ())
+        self.connection = compiler.connection
+
+    def run(self, obj: Model) -> None:
+        connection = connections[self.alias]
+        params = [
+            field.get_db_prep_save(field.pre_save(obj, True), connection=connection)
+            for field in self.fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            if connection.features.can_return_columns_from_insert:
+                row = connection.ops.fetch_returned_insert_columns(  # type: ignore[attr-defined]
+                    cursor, self.returning_params
+                )
+            else:
+                row = (
+                    connection.ops.last_insert_id(
+                        cursor, obj._meta.db_table, str(self.returning[0].column)
+                    ),
+                )
+        for field, value in zip(self.returning, row, strict=True):
+            setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = self.alias
+
+
+_inserts = threading.local()
+
+
+def insert(obj: Model) -> None:
+    """``obj.save(force_insert=True)`` with the INSERT compiled once per model and thread.
+
+    For a new row of a model with an auto primary key and no save() of its
+    own; a model with pre_save or post_save receivers is saved the usual way.
+    """
+    model = type(obj)
+    if (
+        model.save is not Model.save
+        or obj.pk is not None
+        or pre_save.has_listeners(model)
+        or post_save.has_listeners(model)
+        or [f for f in model._meta.db_returning_fields] != [model._meta.auto_field]
+    ):
+        obj.save(force_insert=True)
+        return
+    alias = router.db_for_write(model, instance=obj)
+    obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+    cache: dict[tuple[type, str], _CompiledInsert] = _inserts.__dict__.setdefault("cache", {})
+    compiled = cache.get((model, alias))
+    if compiled is None or compiled.connection is not connections[alias]:
+        compiled = cache[(model, alias)] = _CompiledInsert(obj, alias)
+    compiled.run(obj)
+
+
+def update(obj: Model, fields: Sequence[str]) -> None:
+    """``obj.save(update_fields=fields)`` as one UPDATE by primary key, without the ORM's
+    query building (``auto_now`` fields are set as save() sets them).
+
+    A model with a save() of its own or pre_save/post_save receivers is saved the usual way.
+    """
+    model = type(obj)
+    if (
+        model.save is not Model.save
+        or obj.pk is None
+        or pre_save.has_listeners(model)
+        or post_save.has_listeners(model)
+    ):
+        obj.save(update_fields=fields)
+        return
+    alias = router.db_for_write(model, instance=obj)
+    connection = connections[alias]
+    meta = model._meta
+    concrete: list[Any] = [meta.get_field(name) for name in fields]
+    pk: Any = meta.pk
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in concrete)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(pk.column)} = %s"  # noqa: S608
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, False), connection=connection)
+        for field in concrete
+    ]
+    params.append(pk.get_db_prep_value(obj.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")

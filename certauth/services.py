@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from certauth import events, keystore, profiles
+from certauth import events, keystore, prepared, profiles
 from certauth import x509 as x509util
 from certauth.events import SYSTEM, Actor
 from certauth.models import Certificate, CertificateAuthority, Enrollment
@@ -490,7 +490,7 @@ def issue_certificate(
     certificate = keystore.sign_certificate(ca, builder, algorithm)
     subject_text = x509util.format_name(subject)
     with transaction.atomic(savepoint=False):
-        cert = Certificate.objects.create(
+        cert = Certificate(
             name=name or x509util.common_name(subject) or subject_text,
             kind=kind,
             ca=ca,
@@ -506,6 +506,7 @@ def issue_certificate(
             status=status,
             replaces=replaces,
         )
+        prepared.insert(cert)
         if renewal:
             events.log(events.CERT_RENEWED, actor, subject=subject_text, serial=cert.serial_colons)
         else:

@@ -31,7 +31,7 @@ from certauth import x509 as x509util
 from certauth.enrollment import Credential, Operation, Reason, Refused
 from certauth.events import Actor
 from certauth.models import Certificate, CertificateAuthority, CertificateRequest, Enrollment
-from certauth.prepared import Prepared
+from certauth.prepared import Prepared, insert, update
 from cmp.models import CMPConfig, CMPTransaction
 from cmp.protocol import (
     CertificationRequest,
@@ -450,7 +450,7 @@ class DatabaseBackend:
         record.state = (
             CMPTransaction.State.CONFIRMED if implicit else CMPTransaction.State.WAITING_CONFIRM
         )
-        record.save()
+        insert(record)
         return self._issued(decision.certificate, implicit, decision.modified)
 
     @staticmethod
@@ -558,7 +558,7 @@ class DatabaseBackend:
                 # RFC 9810, 5.3.18: a rejected certificate is revoked.
                 engine.reject_certificate(cert, reason=reason or "", actor=actor)
                 record.state = CMPTransaction.State.REJECTED
-            record.save(update_fields=["state", "updated"])
+            update(record, ["state", "updated"])
         if refused is not None:
             raise failure(refused)
 

@@ -53,23 +53,24 @@ def _config_version() -> object:
     return row[0] if row is not None else None
 
 
-def config() -> CMPConfig:
+def config(*, shared: bool = False) -> CMPConfig:
     """CMP > General, as every CMP request reads it.
 
     Kept per process and reused while the row's ``updated`` is unchanged: a
     change saved by any worker or host (every save sets ``updated``) is seen by
-    the next request. Each caller gets its own copy; the cache is safe to lose.
+    the next request. Each caller gets its own copy, or with *shared* the
+    process's (the CMP endpoint, which only reads it); the cache is safe to lose.
     """
     global _config_cache
     version = _config_version()
     cached = _config_cache
     if cached is not None and version is not None and cached[0] == version:
-        return copy.copy(cached[1])
+        return cached[1] if shared else copy.copy(cached[1])
     # Read after the version: a change in between is seen as a newer version next time.
     loaded = CMPConfig.load()
     with _config_lock:
         _config_cache = (version, loaded) if version is not None else None
-    return copy.copy(loaded)
+    return loaded if shared else copy.copy(loaded)
 
 
 def _forget_config(**_kwargs) -> None:

@@ -97,7 +97,7 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         return _plain("Empty request body: a DER-encoded PKIMessage is expected.", 400)
 
     source_ip = _source_ip(request)
-    config = services.config()
+    config = services.config(shared=True)  # read, never changed, here
     if not config.enabled:
         return _response(
             _unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body, config)
