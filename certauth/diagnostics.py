@@ -13,6 +13,7 @@ from cryptography import x509
 
 from certauth import x509 as x509util
 from certauth.models import Certificate, CertificateAuthority, Enrollment
+from certauth.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,19 @@ def signer_enrollment(certificate: x509.Certificate) -> Enrollment | None:
     return ours.enrollment if ours is not None else None
 
 
+_ENROLLMENT_NAMED = Prepared(
+    lambda reference: (
+        Enrollment.objects.select_related("ca")
+        .defer("ca__crl_der")
+        .filter(reference=reference)
+        .order_by()[:1]
+    ),
+    str,
+)
+
+
 def enrollment_named(reference: str) -> Enrollment | None:
-    enrollment = (
-        Enrollment.objects.select_related("ca").filter(reference=reference).first()
-        if reference
-        else None
-    )
+    enrollment = _ENROLLMENT_NAMED.first(reference) if reference else None
     # The database's collation may match case-insensitively: the ID is exact.
     return enrollment if enrollment is not None and enrollment.reference == reference else None
 

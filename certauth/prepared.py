@@ -51,13 +51,14 @@ class _Compiled:
         sql, params = compiler.as_sql()
         self.sql = sql
         self.params = list(params)
-        self.positions = []
+        # Where each marker's value goes (a value may be used more than once).
+        self.positions: list[list[int]] = []
         for marker in markers:
             adapted = self._adapt(connection, marker)
             found = [i for i, value in enumerate(self.params) if value == adapted]
-            if len(found) != 1:
-                raise ValueError(f"marker {marker!r} found {len(found)} times in the parameters")
-            self.positions.append(found[0])
+            if not found:
+                raise ValueError(f"marker {marker!r} is not among the parameters")
+            self.positions.append(found)
         self.models = queryset._iterable_class is ModelIterable
         fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
         self.converters = compiler.get_converters(fields)
@@ -81,8 +82,10 @@ class _Compiled:
     def run(self, values: Sequence[object]) -> list[Any]:
         connection = connections[self.alias]
         params = list(self.params)
-        for position, value in zip(self.positions, values, strict=True):
-            params[position] = self._adapt(connection, value)
+        for positions, value in zip(self.positions, values, strict=True):
+            adapted = self._adapt(connection, value)
+            for position in positions:
+                params[position] = adapted
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             rows: Any = cursor.fetchall()

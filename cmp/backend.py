@@ -168,6 +168,18 @@ _AWAITING_CONFIRMATION = Prepared(
     ),
     str,
 )
+#: The CAs that answer before an enrollment is known (errors are signed by them).
+_OLDEST_USABLE_CA = Prepared(
+    lambda now: CertificateAuthority.objects.usable(now).defer("crl_der").order_by("created")[:1],
+    dt.datetime,
+)
+_USABLE_CA_BY_SUBJECT = Prepared(
+    lambda subject, now: (
+        CertificateAuthority.objects.usable(now).filter(subject=subject).defer("crl_der")
+    ),
+    str,
+    dt.datetime,
+)
 _LOCKED_WAITING_CONFIRM = Prepared(
     lambda transaction_id: (
         CMPTransaction.objects.select_for_update()
@@ -187,7 +199,7 @@ def default_sender(config: CMPConfig) -> x509.Name | None:
     """The CA that answers before an enrollment is known: CMP > General's default CA,
     else the oldest usable local CA. Errors such as "Enrollment not found." name it
     and are signed by it, so a client that pins it shows the error text."""
-    ca = config.default_ca or CertificateAuthority.objects.usable().order_by("created").first()
+    ca = config.default_ca or _OLDEST_USABLE_CA.first(timezone.now())
     return ca.certificate.subject if ca is not None else None
 
 
@@ -207,8 +219,7 @@ def server_for(backend: DatabaseBackend, config: CMPConfig | None = None) -> CMP
 
 
 def _ca_for_name(sender: x509.Name) -> CertificateAuthority | None:
-    subject = x509util.format_name(sender)
-    for ca in CertificateAuthority.objects.usable().filter(subject=subject):
+    for ca in _USABLE_CA_BY_SUBJECT(x509util.format_name(sender), timezone.now()):
         if ca.certificate.subject == sender:
             return ca
     return None
