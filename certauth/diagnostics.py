@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from certauth import enrollment as engine
 from certauth import x509 as x509util
 from certauth.models import Certificate, CertificateAuthority, Enrollment
-from certauth.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -62,21 +62,12 @@ def signer_enrollment(certificate: x509.Certificate) -> Enrollment | None:
     return ours.enrollment if ours is not None else None
 
 
-_ENROLLMENT_NAMED = Prepared(
-    lambda reference: (
-        Enrollment.objects.select_related("ca")
-        .defer("ca__crl_der")
-        .filter(reference=reference)
-        .order_by()[:1]
-    ),
-    str,
-)
-
-
 def enrollment_named(reference: str) -> Enrollment | None:
-    enrollment = _ENROLLMENT_NAMED.first(reference) if reference else None
-    # The database's collation may match case-insensitively: the ID is exact.
-    return enrollment if enrollment is not None and enrollment.reference == reference else None
+    """The enrollment a client named, as the engine finds it; None when there is none."""
+    try:
+        return engine.find_enrollment(reference)
+    except engine.Refused:
+        return None
 
 
 def wrong_pin(enrollment: Enrollment | None, expected: x509.Name | None) -> WrongPin | None:

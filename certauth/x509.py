@@ -200,12 +200,17 @@ def parse_name(text: str) -> x509.Name:
     return x509.Name(attributes)
 
 
+def short_name(oid: x509.ObjectIdentifier) -> str:
+    """The short name of a DN attribute (``CN``, ``O``, ``serialNumber``), else its OID."""
+    return _SHORT_NAMES.get(oid, oid.dotted_string)
+
+
 def format_name(name: x509.Name) -> str:
     """A DN as FortiAuthenticator prints it: ``C=CZ, O=Example, CN=host``."""
     parts = []
     for rdn in name.rdns:
         for attribute in rdn:
-            short = _SHORT_NAMES.get(attribute.oid, attribute.oid.dotted_string)
+            short = short_name(attribute.oid)
             value = str(attribute.value).replace("\\", "\\\\").replace(",", "\\,")
             parts.append(f"{short}={value}")
     return ", ".join(parts)

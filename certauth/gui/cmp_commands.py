@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from certauth.models import CertificateAuthority, Enrollment
-from certauth.x509 import parse_name
+from certauth.x509 import parse_name, short_name
 
 CMP_PATH = "/app/cert/cmp2"
 PLACEHOLDER_PASSWORD = "<password>"  # noqa: S105 - a placeholder
@@ -29,18 +28,6 @@ DEFAULT_FORTIGATE_CA_NAME = "CA_Cert_1"
 FORTIGATE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,35}$")
 KEY_FILE = "key.pem"
 CERT_FILE = "cert.pem"
-
-_SHORT_NAMES = {
-    NameOID.COUNTRY_NAME: "C",
-    NameOID.STATE_OR_PROVINCE_NAME: "ST",
-    NameOID.LOCALITY_NAME: "L",
-    NameOID.ORGANIZATION_NAME: "O",
-    NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-    NameOID.COMMON_NAME: "CN",
-    NameOID.EMAIL_ADDRESS: "emailAddress",
-    NameOID.SERIAL_NUMBER: "serialNumber",
-    NameOID.DOMAIN_COMPONENT: "DC",
-}
 
 
 def quote(value: str) -> str:
@@ -63,7 +50,7 @@ def openssl_subject(name: x509.Name) -> str:
     """*name* as ``openssl -subject`` takes it: ``/C=CZ/O=Example/CN=fw1`` (DER order)."""
     parts = []
     for attribute in name:
-        short = _SHORT_NAMES.get(attribute.oid, attribute.oid.dotted_string)
+        short = short_name(attribute.oid)
         value = str(attribute.value).replace("\\", "\\\\").replace("/", "\\/")
         parts.append(f"{short}={value}")
     return "/" + "/".join(parts)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cmp.protocol.errors import FailureInfo
+
 if TYPE_CHECKING:
     from cmp.gui.asn1tree import Node
 
@@ -145,35 +147,8 @@ PKI_STATUS = {
 }
 
 # RFC 9810, 5.2.3: PKIFailureInfo bits.
-FAILURE_BITS = (
-    "badAlg",
-    "badMessageCheck",
-    "badRequest",
-    "badTime",
-    "badCertId",
-    "badDataFormat",
-    "wrongAuthority",
-    "incorrectData",
-    "missingTimeStamp",
-    "badPOP",
-    "certRevoked",
-    "certConfirmed",
-    "wrongIntegrity",
-    "badRecipientNonce",
-    "timeNotAvailable",
-    "unacceptedPolicy",
-    "unacceptedExtension",
-    "addInfoNotAvailable",
-    "badSenderNonce",
-    "badCertTemplate",
-    "signerNotTrusted",
-    "transactionIdInUse",
-    "unsupportedVersion",
-    "notAuthorized",
-    "systemUnavail",
-    "systemFailure",
-    "duplicateCertReq",
-)
+#: PKIFailureInfo bit names by bit number (RFC 9810, 5.2.3), as the protocol layer has them.
+FAILURE_BITS = tuple(bit.name for bit in sorted(FailureInfo))
 
 
 def _integer_of(node: Node) -> int | None:
