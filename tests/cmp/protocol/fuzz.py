@@ -618,7 +618,12 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         progress=lambda n: print(f"  {n} messages", file=sys.stderr, flush=True),
     )
-    print(f"{report.count} mutated messages, seed {args.seed}, {report.seconds:.1f} s CPU")
+    return print_report(report, args.seed, args.save)
+
+
+def print_report(report: Report, seed: int, save: Path | None) -> int:
+    """Print what a run found (saving each failing message to *save*); the exit code."""
+    print(f"{report.count} mutated messages, seed {seed}, {report.seconds:.1f} s CPU")
     for outcome, number in report.outcomes.most_common():
         print(f"  {number:7d}  {outcome}")
     if not report.failures:
@@ -627,9 +632,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(report.failures)} kinds of failure:")
     for number, failure in enumerate(report.failures.values(), 1):
         where = ""
-        if args.save is not None:
-            args.save.mkdir(parents=True, exist_ok=True)
-            path = args.save / f"failure-{number}.der"
+        if save is not None:
+            save.mkdir(parents=True, exist_ok=True)
+            path = save / f"failure-{number}.der"
             path.write_bytes(failure.der)
             where = f" -> {path}"
         print(f"  {failure.signature}  [{failure.description}, {len(failure.der)} bytes]{where}")

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import collections
 import datetime
 import logging
 import random
@@ -46,7 +45,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -55,7 +54,15 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from cmp.protocol import asn1 as der_tlv
 from scep.protocol import MalformedMessage, MessageType, PKIStatus, SCEPResult, SCEPServer
-from tests.cmp.protocol.fuzz import Node, _length, parse, tlv_offsets
+from tests.cmp.protocol.fuzz import (
+    Failure,
+    Node,
+    Report,
+    _length,
+    parse,
+    print_report,
+    tlv_offsets,
+)
 
 from .backend import LocalCA, MemoryBackend, Transaction
 from .client import (
@@ -496,27 +503,6 @@ class Mutator:
 # ---------------------------------------------------------------------- running
 
 
-@dataclass(frozen=True)
-class Failure:
-    signature: str
-    description: str
-    der: bytes
-    detail: str
-
-
-@dataclass
-class Report:
-    count: int = 0
-    outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
-    failures: dict[str, Failure] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def add_failure(self, failure: Failure) -> None:
-        known = self.failures.get(failure.signature)
-        if known is None or len(failure.der) < len(known.der):
-            self.failures[failure.signature] = failure
-
-
 class _Unexpected(logging.Handler):
     """Collects log records that carry a traceback: an error the checks did not foresee."""
 
@@ -640,22 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         progress=lambda n: print(f"  {n} messages", file=sys.stderr, flush=True),
     )
-    print(f"{report.count} mutated messages, seed {args.seed}, {report.seconds:.1f} s CPU")
-    for outcome, number in report.outcomes.most_common():
-        print(f"  {number:7d}  {outcome}")
-    if not report.failures:
-        print("no failure")
-        return 0
-    print(f"{len(report.failures)} kinds of failure:")
-    for number, failure in enumerate(report.failures.values(), 1):
-        where = ""
-        if args.save is not None:
-            args.save.mkdir(parents=True, exist_ok=True)
-            path = args.save / f"failure-{number}.der"
-            path.write_bytes(failure.der)
-            where = f" -> {path}"
-        print(f"  {failure.signature}  [{failure.description}, {len(failure.der)} bytes]{where}")
-    return 1
+    return print_report(report, args.seed, args.save)
 
 
 if __name__ == "__main__":
