@@ -334,7 +334,15 @@ class CMPServer:
             error = exc
             trace.append(f"error: {exc.failure.name}: {exc.text}")
             self._settle_sender(exchange)
-            protector = self._error_protector(exchange)
+            if exc is request.defect:
+                # A limit exceeded or a header field unreadable: no header is
+                # trusted, nothing was authenticated, and no client of ours
+                # sends such a message. RFC 9483, 3.6.4 allows an unprotected
+                # error where the request's protection cannot be verified;
+                # answering so costs no signature.
+                protector = None
+            else:
+                protector = self._error_protector(exchange)
             response = errors.error_response(
                 exc,
                 header,
