@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from certauth import events
@@ -48,11 +49,7 @@ def describe(key: str) -> str:
 
 _STATUS = {
     count: Prepared(
-        lambda *keys: (
-            Throttle.objects.filter(key__in=list(keys))
-            .order_by()
-            .values_list("key", "locked_until")
-        ),
+        lambda *keys: status_query(keys),
         *[str] * count,
     )
     for count in (1, 2)
@@ -67,13 +64,29 @@ def status(
     One query: a request checks its keys before any password work, and knows
     afterwards whether a success has failures to forget.
     """
-    now = now or timezone.now()
     prepared = _STATUS.get(len(keys))  # the usual one or two keys: compiled once
     rows = (
         prepared(*keys)
         if prepared is not None
         else list(Throttle.objects.filter(key__in=list(keys)).values_list("key", "locked_until"))
     )
+    return status_of(rows, now=now)
+
+
+def status_query(keys: Sequence[str]) -> QuerySet:
+    """The query of :func:`status`: (key, locked_until) of the rows of *keys*.
+
+    A caller may run it together with a query of its own (a UNION) and give
+    the rows to :func:`status_of`.
+    """
+    return Throttle.objects.filter(key__in=list(keys)).order_by().values_list("key", "locked_until")
+
+
+def status_of(
+    rows: Sequence[tuple[str, dt.datetime | None]], *, now: dt.datetime | None = None
+) -> tuple[int | None, frozenset[str]]:
+    """:func:`status` from the rows of :func:`status_query`."""
+    now = now or timezone.now()
     until = max(
         (locked for _key, locked in rows if locked is not None and locked > now), default=None
     )
@@ -97,7 +110,8 @@ def record_failure(
     now = now or timezone.now()
     locked: int | None = None
     for key in dict.fromkeys(keys):
-        with transaction.atomic():
+        # Within a caller's transaction, no savepoint: the caller commits once.
+        with transaction.atomic(savepoint=False):
             row = Throttle.objects.select_for_update().filter(key=key).first()
             if row is None:
                 try:

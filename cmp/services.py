@@ -8,14 +8,16 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Value
 from django.db.models.signals import post_delete, post_save
 
-from certauth import alerts, events
+from certauth import alerts, events, throttle
 from certauth import enrollment as engine
 from certauth import services as ca_services
 from certauth.events import SYSTEM, Actor
 from certauth.models import CertificateAuthority
+from certauth.prepared import Prepared
 from certauth.x509 import InvalidInput
 from cmp.models import CMPConfig, CMPTrace, CMPTransaction
 
@@ -39,18 +41,48 @@ SETTINGS = {
 
 
 _config_lock = threading.Lock()
-#: (the row's ``updated`` as the database returns it, the settings read with it)
+#: (the row's ``updated``, the settings read with it)
 _config_cache: tuple[object, CMPConfig] | None = None
+
+
+#: The key of the settings row among the throttle's rows in :func:`config_and_throttle`:
+#: no throttle key is empty.
+_VERSION_KEY = ""
+_VERSION = Prepared(lambda: CMPConfig.objects.filter(pk=1).order_by().values_list("updated"))
+_VERSION_AND_THROTTLE = {
+    count: Prepared(
+        lambda *keys: throttle.status_query(keys).union(
+            CMPConfig.objects.filter(pk=1)
+            .order_by()
+            .annotate(throttle_key=Value(_VERSION_KEY))
+            .values_list("throttle_key", "updated"),
+            all=True,
+        ),
+        *[str] * count,
+    )
+    for count in (1, 2)
+}
 
 
 def _config_version() -> object:
     """The ``updated`` column of the settings row: one indexed read of one column,
-    without the ORM, to learn whether any worker or host changed the settings."""
-    table = connection.ops.quote_name(CMPConfig._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT updated FROM {table} WHERE id = %s", [1])  # noqa: S608
-        row = cursor.fetchone()
-    return row[0] if row is not None else None
+    compiled once, to learn whether any worker or host changed the settings."""
+    rows = _VERSION()
+    return rows[0][0] if rows else None
+
+
+def config_and_throttle(
+    keys: list[str],
+) -> tuple[CMPConfig, int | None, frozenset[str]]:
+    """:func:`config` (shared) and :func:`certauth.throttle.status` of *keys*, in one
+    statement: the settings row's version is read with the throttle's rows."""
+    prepared = _VERSION_AND_THROTTLE.get(len(keys))
+    if prepared is None or _VERSION_KEY in keys:
+        return (config(shared=True), *throttle.status(keys))
+    rows = prepared(*keys)
+    version = next((updated for key, updated in rows if key == _VERSION_KEY), None)
+    wait, tracked = throttle.status_of([row for row in rows if row[0] != _VERSION_KEY])
+    return _config(shared=True, version=version), wait, tracked
 
 
 def config(*, shared: bool = False) -> CMPConfig:
@@ -61,8 +93,11 @@ def config(*, shared: bool = False) -> CMPConfig:
     the next request. Each caller gets its own copy, or with *shared* the
     process's (the CMP endpoint, which only reads it); the cache is safe to lose.
     """
+    return _config(shared=shared, version=_config_version())
+
+
+def _config(*, shared: bool, version: object) -> CMPConfig:
     global _config_cache
-    version = _config_version()
     cached = _config_cache
     if cached is not None and version is not None and cached[0] == version:
         return cached[1] if shared else copy.copy(cached[1])

@@ -14,6 +14,7 @@ import logging
 
 from cryptography import x509
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -97,14 +98,14 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         return _plain("Empty request body: a DER-encoded PKIMessage is expected.", 400)
 
     source_ip = _source_ip(request)
-    config = services.config(shared=True)  # read, never changed, here
+    received = _decoded(body)
+    keys = _throttle_keys(received, source_ip)
+    # The settings (read, never changed, here) and the throttle in one statement.
+    config, wait, tracked = services.config_and_throttle(keys)
     if not config.enabled:
         return _response(
             _unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body, config)
         )
-    received = _decoded(body)
-    keys = _throttle_keys(received, source_ip)
-    wait, tracked = throttle.status(keys)
     if wait is not None:
         # Locked out: refused before any MAC is computed, the right password too.
         refused = errors.NotAuthorized(f"Too many failed attempts; try again in {wait} s.")
@@ -145,21 +146,25 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
         return _response(response_der)
 
     kid = kid_text(result.sender_kid)
-    _count_attempt(result, keys, tracked, source_ip)
     transaction_hex = result.transaction_id.hex() if result.transaction_id else ""
-    if result.error is not None:
+    if result.error is None:
+        _count_attempt(result, keys, tracked, source_ip)
+    else:
         client = _Client.of(received, kid)
-        events.log(
-            events.CMP_REQUEST_FAILED,
-            events.Actor(user=client.identity, source_ip=source_ip),
-            body_type=result.body_type or "request",
-            sender=kid,
-            text=result.error.text,
-            failure=result.error.failure.name,
-            # Not in the wording: the Logs page links the line with them.
-            reference=client.enrollment.reference if client.enrollment else "",
-            transaction_id=transaction_hex,
-        )
+        # The Logs line and the throttle's count in one transaction: one commit.
+        with transaction.atomic():
+            events.log(
+                events.CMP_REQUEST_FAILED,
+                events.Actor(user=client.identity, source_ip=source_ip),
+                body_type=result.body_type or "request",
+                sender=kid,
+                text=result.error.text,
+                failure=result.error.failure.name,
+                # Not in the wording: the Logs page links the line with them.
+                reference=client.enrollment.reference if client.enrollment else "",
+                transaction_id=transaction_hex,
+            )
+            _count_attempt(result, keys, tracked, source_ip)
     _explain_pinned_ca(received, kid, result, source_ip)
     _trace(
         config,

@@ -21,7 +21,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from certauth import enrollment as engine
-from certauth import services
+from certauth import events, services
 from certauth.models import Certificate, CertificateRequest, LogEntry
 from cmp import services as cmp_services
 from cmp.models import CMPTransaction
@@ -172,6 +172,32 @@ def test_wrong_password(enrollment):
     error = post(client(secret=b"wrong").ir(new_key()))
     assert (error.body_type, error.failure_bits) == ("error", (FailureInfo.badMessageCheck,))
     assert not Certificate.objects.exists()
+
+
+def test_errors_before_authentication_signed_unless_the_message_is_malformed(enrollment, root):
+    """A wrong password: the error is signed by the enrollment's CA, so that a
+    client pinning it shows the text. A message over the protocol's limits (no
+    header field trusted): an unprotected badDataFormat, no signature spent.
+    Both are logged."""
+    from tests.cmp.protocol.oversize import free_text_flood
+
+    wrong = post(client(secret=b"wrong").ir(new_key()))
+    assert wrong.failure_bits == (FailureInfo.badMessageCheck,)
+    assert wrong.extra_certs[0] == root.certificate
+    protection.verify_signature_protection(
+        wrong.algorithm, root.certificate, wrong.protected_part, wrong.protection
+    )
+
+    flood = post(free_text_flood(client().ir(new_key()), 32_000))
+    assert flood.failure_bits == (FailureInfo.badDataFormat,)
+    assert flood.status_text == "The header is larger than 8192 bytes."
+    assert flood.algorithm is None and flood.protection is None and not flood.extra_certs
+    messages_logged = list(
+        LogEntry.objects.filter(log_type_id=events.CMP_REQUEST_FAILED.id).values_list(
+            "message", flat=True
+        )
+    )
+    assert len(messages_logged) == 2, messages_logged
 
 
 def test_duplicate_then_reenrollment(enrollment):
@@ -729,13 +755,14 @@ def _queries_of(body: bytes) -> tuple[int, object]:
 
 def test_query_budget_of_an_enrollment(enrollment, root, monkeypatch):
     """A MAC-protected ir and its certConf each make a fixed number of queries,
-    however many CAs, enrollments and certificates there are: 11 and 13, with
+    however many CAs, enrollments and certificates there are: 10 and 12, with
     the transaction's begin and commit.
 
-    ir: the settings' version, the throttle, the enrollment (with its CA), the
-    transactionID; then begin, the enrollment locked, its current certificate,
-    the new certificate, its log line, the CMP transaction, commit.
-    certConf: the settings' version, the throttle, the enrollment, the
+    ir: the settings' version with the throttle's rows (one UNION), the
+    enrollment (with its CA), the transactionID; then begin, the enrollment
+    locked, its current certificate, the new certificate, its log line, the CMP
+    transaction, commit.
+    certConf: the settings' version with the throttle's rows, the enrollment, the
     transaction awaiting confirmation; then begin, the transaction, the
     enrollment and the certificate locked, the enrollment's older certificates,
     the certificate's status, its log line, the transaction's state, commit.
@@ -758,7 +785,7 @@ def test_query_budget_of_an_enrollment(enrollment, root, monkeypatch):
     one_enrollment("warm")  # the settings row is created on first use
     services.create_enrollment(reference="first", password=SECRET.decode(), ca=root)
     before = one_enrollment("first")
-    assert before == (11, 13), before
+    assert before == (10, 12), before
     # More of everything: the same numbers.
     for i in range(5):
         other = services.create_ca(name=f"other-{i}", subject=f"CN=other-{i}", key_type="ec")

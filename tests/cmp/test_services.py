@@ -122,3 +122,37 @@ def test_traces_are_bounded_in_bytes(settings) -> None:
     assert kept == ["t1", "t2", "t3", "t4", "t5"]
     total = sum(len(bytes(t.request_der)) + len(t.lines) for t in CMPTrace.objects.all())
     assert total <= 5000
+
+
+def test_config_and_throttle_in_one_statement() -> None:
+    """The CMP endpoint reads the settings' version with the throttle's rows; a
+    change another worker saved (here without this process's save signal) is
+    seen by the next read, and the throttle's answer is :func:`throttle.status`'s."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from certauth import throttle
+
+    services.config()  # the settings row, created
+    services.config()  # and cached with its version
+    keys = ["cmp-ip:192.0.2.7", "cmp-ref:dev1"]
+    with CaptureQueriesContext(connection) as captured:
+        config, wait, tracked = services.config_and_throttle(keys)
+    assert len(captured.captured_queries) == 1
+    assert config.enabled and wait is None and tracked == frozenset()
+
+    throttle.record_failure(keys[1:])
+    CMPConfig.objects.filter(pk=1).update(
+        enabled=False, updated=timezone.now() + dt.timedelta(seconds=1)
+    )
+    config, wait, tracked = services.config_and_throttle(keys)
+    assert not config.enabled
+    assert (wait, tracked) == throttle.status(keys) == (None, frozenset(keys[1:]))
+    for _ in range(throttle.MAX_FAILURES):
+        throttle.record_failure(keys[:1])
+    config, wait, tracked = services.config_and_throttle(keys)
+    assert wait is not None and 50 <= wait <= 60
+    assert tracked == frozenset(keys)
+    assert services.config_and_throttle(keys[:1])[1:] == throttle.status(keys[:1])
