@@ -9,7 +9,8 @@
 #    (tests/test_layering.py); PYTEST ARGS do not apply to them
 # 3. pytest on SQLite
 # 4. pytest again on a throw-away PostgreSQL cluster (scripts/pg-cluster.sh),
-#    started here and stopped and deleted on exit, failure or interrupt; after
+#    started here and stopped and deleted on exit, failure or interrupt, alongside
+#    the SQLite run when there are two CPUs or more; after
 #    SQLite, without the tests that do not depend on the database
 #    (tests/conftest.py: ONCE and the browser tests not marked every_database)
 #
@@ -21,6 +22,8 @@
 #                        binaries are found; or a comma list of sqlite, postgresql
 #                        (postgresql listed explicitly must be available)
 #   FAC_TEST_FAIL_FAST=1 skip the remaining databases after a failed check or run
+#                        (the databases then run one after the other)
+#   FAC_TEST_PARALLEL=0  run PostgreSQL after SQLite, not alongside it
 #   FAC_TEST_SKIP_SETUP=1  do not run scripts/setup.sh --dev first
 #   FAC_TEST_SKIP_CHECKS=1 do not run the checks (local runs only: CI runs them)
 # Results (JUnit XML, PostgreSQL server log on failure) go to test-artifacts/.
@@ -108,14 +111,12 @@ print(max(t - f - s, 0), f, s)
 EOF
 }
 
-run_pytest() {
-    # run_pytest LABEL [PYTEST ARGS...]
-    local label="$1"; shift
-    local junit="$ARTIFACTS/junit-${label%% *}.xml" rc p f s
-    rm -f "$junit"
-    say "=== pytest on $label ==="
-    "$VPY" -m pytest --junitxml="$junit" "$@"
-    rc=$?
+junit_of() { echo "$ARTIFACTS/junit-${1%% *}.xml"; }
+
+account() {
+    # account LABEL RC: add a finished pytest run (its JUnit file) to the totals
+    local label="$1" rc="$2" junit p f s
+    junit="$(junit_of "$label")"
     read -r p f s < <(if [ -f "$junit" ]; then count_junit "$junit"; else echo "0 0 0"; fi)
     TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + s))
     case "$rc" in
@@ -127,6 +128,18 @@ run_pytest() {
            [ "$f" -gt 0 ] || TOTAL_FAILED=$((TOTAL_FAILED + 1))
            say "$label: FAILED (pytest exit $rc)" ;;
     esac
+}
+
+run_pytest() {
+    # run_pytest LABEL [PYTEST ARGS...]: one pytest run in the foreground
+    local label="$1" junit rc
+    shift
+    junit="$(junit_of "$label")"
+    rm -f "$junit"
+    say "=== pytest on $label ==="
+    "$VPY" -m pytest --junitxml="$junit" "$@"
+    rc=$?
+    account "$label" "$rc"
     return "$rc"
 }
 
@@ -180,38 +193,87 @@ else
     CHECKS_TIME="$(since "$checks_start")"
 fi
 
-for db in "${DBS[@]}"; do
-    if [ $((${#FAILED[@]} + ${#CHECKS_FAILED[@]})) -gt 0 ] && [ "${FAC_TEST_FAIL_FAST:-0}" = 1 ]; then
-        SKIPPED+=("$db (FAC_TEST_FAIL_FAST after a failure)")
-        continue
+start_pg() {
+    # start_pg: the throw-away cluster; sets FAC_PG_DIR, PG_URL and PG_LABEL
+    local out
+    out="$(bash scripts/pg-cluster.sh start)" || return 1
+    eval "$out"   # sets FAC_PG_DIR and DATABASE_URL
+    PG_URL="$DATABASE_URL"
+    unset DATABASE_URL
+    PG_LABEL="postgresql $(bash scripts/pg-cluster.sh version)"
+}
+
+stop_pg() {
+    bash scripts/pg-cluster.sh stop "$FAC_PG_DIR" || true
+    FAC_PG_DIR=""
+}
+
+# After SQLite, the tests that do not depend on the database (the sans-IO
+# protocol layers, servers on their own SQLite file, browser rendering:
+# tests/conftest.py ONCE) are not run again on PostgreSQL.
+once_done=0
+[ "${#DBS[@]}" -gt 1 ] && once_done=1
+SQLITE_LABEL="sqlite $("$VPY" -c 'import sqlite3; print(sqlite3.sqlite_version)')"
+
+# With both databases and two CPUs or more, the PostgreSQL run goes alongside
+# the SQLite run (its output follows SQLite's); FAC_TEST_PARALLEL=0 runs them
+# one after the other.
+parallel=0
+if [ "${#DBS[@]}" -gt 1 ] && [ "${FAC_TEST_PARALLEL:-1}" != 0 ] \
+    && [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ] && [ "${FAC_TEST_FAIL_FAST:-0}" != 1 ]; then
+    parallel=1
+fi
+
+if [ "$parallel" = 1 ]; then
+    if start_pg; then
+        pg_log="$ARTIFACTS/pytest-postgresql.log"
+        rm -f "$(junit_of "$PG_LABEL")"
+        say "=== pytest on $PG_LABEL (alongside SQLite; output in $pg_log) ==="
+        mkdir -p "$WORK/data-postgresql"
+        (
+            FAC_DATA_DIR="$WORK/data-postgresql" FAC_TEST_ONCE_DONE="$once_done" \
+                DATABASE_URL="$PG_URL" "$VPY" -m pytest --junitxml="$(junit_of "$PG_LABEL")" "$@" \
+                >"$pg_log" 2>&1
+            echo $? >"$WORK/pg.rc"
+        ) &
+        pg_pid=$!
+        DATABASE_URL="sqlite:///$WORK/fac.sqlite3" run_pytest "$SQLITE_LABEL" "$@"
+        wait "$pg_pid"
+        say "=== pytest on $PG_LABEL: its output ==="
+        cat "$pg_log"
+        pg_rc="$(cat "$WORK/pg.rc" 2>/dev/null || echo 1)"
+        account "$PG_LABEL" "$pg_rc"
+        [ "$pg_rc" = 0 ] || cp "$FAC_PG_DIR/server.log" "$ARTIFACTS/postgresql-server.log" 2>/dev/null || true
+        stop_pg
+    else
+        FAILED+=("postgresql (cluster did not start)")
+        TOTAL_FAILED=$((TOTAL_FAILED + 1))
+        DATABASE_URL="sqlite:///$WORK/fac.sqlite3" run_pytest "$SQLITE_LABEL" "$@"
     fi
-    case "$db" in
-        sqlite)
-            label="sqlite $("$VPY" -c 'import sqlite3; print(sqlite3.sqlite_version)')"
-            DATABASE_URL="sqlite:///$WORK/fac.sqlite3" run_pytest "$label" "$@"
-            ;;
-        postgresql|postgres|pg)
-            if ! out="$(bash scripts/pg-cluster.sh start)"; then
-                FAILED+=("postgresql (cluster did not start)")
-                TOTAL_FAILED=$((TOTAL_FAILED + 1))
-                continue
-            fi
-            eval "$out"   # sets FAC_PG_DIR and DATABASE_URL
-            label="postgresql $(bash scripts/pg-cluster.sh version)"
-            # After SQLite, the tests that do not depend on the database (the
-            # sans-IO protocol layers, servers on their own SQLite file, browser
-            # rendering: tests/conftest.py ONCE) are not run again.
-            once_done=0
-            [ "${#DBS[@]}" -gt 1 ] && once_done=1
-            if ! FAC_TEST_ONCE_DONE="$once_done" DATABASE_URL="$DATABASE_URL" run_pytest "$label" "$@"; then
-                cp "$FAC_PG_DIR/server.log" "$ARTIFACTS/postgresql-server.log" 2>/dev/null || true
-            fi
-            unset DATABASE_URL
-            bash scripts/pg-cluster.sh stop "$FAC_PG_DIR" || true
-            FAC_PG_DIR=""
-            ;;
-    esac
-done
+else
+    for db in "${DBS[@]}"; do
+        if [ $((${#FAILED[@]} + ${#CHECKS_FAILED[@]})) -gt 0 ] && [ "${FAC_TEST_FAIL_FAST:-0}" = 1 ]; then
+            SKIPPED+=("$db (FAC_TEST_FAIL_FAST after a failure)")
+            continue
+        fi
+        case "$db" in
+            sqlite)
+                DATABASE_URL="sqlite:///$WORK/fac.sqlite3" run_pytest "$SQLITE_LABEL" "$@"
+                ;;
+            postgresql|postgres|pg)
+                if ! start_pg; then
+                    FAILED+=("postgresql (cluster did not start)")
+                    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+                    continue
+                fi
+                if ! FAC_TEST_ONCE_DONE="$once_done" DATABASE_URL="$PG_URL" run_pytest "$PG_LABEL" "$@"; then
+                    cp "$FAC_PG_DIR/server.log" "$ARTIFACTS/postgresql-server.log" 2>/dev/null || true
+                fi
+                stop_pg
+                ;;
+        esac
+    done
+fi
 
 echo
 say "================ summary ================"
