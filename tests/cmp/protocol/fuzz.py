@@ -325,53 +325,16 @@ class Mutator:
     # byte level: the protection no longer verifies; the pre-authentication path
 
     def flip_bits(self, seed: Seed) -> tuple[str, bytes]:
-        data = bytearray(seed.der)
-        count = self.rng.choice((1, 1, 2, 4, 8))
-        for _ in range(count):
-            bit = self.rng.randrange(len(data) * 8)
-            data[bit // 8] ^= 0x80 >> (bit % 8)
-        return f"flip {count} bits", bytes(data)
+        return flip_bits(self.rng, seed.der)
 
     def random_bytes(self, seed: Seed) -> tuple[str, bytes]:
-        data = bytearray(seed.der)
-        for _ in range(self.rng.randint(1, 6)):
-            data[self.rng.randrange(len(data))] = self.rng.choice(
-                (0x00, 0x7F, 0x80, 0x81, 0x84, 0xFF, self.rng.randrange(256))
-            )
-        return "random bytes", bytes(data)
+        return random_bytes(self.rng, seed.der)
 
     def truncate(self, seed: Seed) -> tuple[str, bytes]:
-        cut = self.rng.randrange(len(seed.der))
-        if self.rng.random() < 0.5:
-            return f"truncate at {cut}", seed.der[:cut]
-        stop = self.rng.randrange(cut, len(seed.der))
-        return f"drop {cut}..{stop}", seed.der[:cut] + seed.der[stop:]
+        return truncate(self.rng, seed.der)
 
     def length_lie(self, seed: Seed) -> tuple[str, bytes]:
-        der = seed.der
-        offset = self.rng.choice(tlv_offsets(der))
-        _tag, content, stop = asn1._read_tlv(der, offset)
-        length = stop - content
-        choice = self.rng.randrange(6)
-        if choice == 0:
-            new_length = _length(max(length + self.rng.choice((-2, -1, 1, 2)), 0))
-        elif choice == 1:
-            new_length = b"\x80"  # indefinite: BER, not DER
-        elif choice == 2:
-            size = self.rng.randint(5, 8)  # more length octets than any message needs
-            new_length = bytes([0x80 | size]) + length.to_bytes(size, "big")
-        elif choice == 3:
-            new_length = b"\x84\xff\xff\xff\xff"
-        elif choice == 4:
-            new_length = b"\x00"
-        else:
-            new_length = b"\x82" + length.to_bytes(2, "big")  # not the shortest form
-        head = offset + 1
-        length_octets = content - head
-        return (
-            f"length lie at {offset}",
-            der[:head] + new_length + der[head + length_octets :],
-        )
+        return length_lie(self.rng, seed.der)
 
     def flood(self, seed: Seed) -> tuple[str, bytes]:
         """The oversize shapes: freeText, generalInfo, extraCerts, repeated bodies."""
@@ -407,71 +370,14 @@ class Mutator:
         target = tree.children[self.rng.choice((0, 1, 1, 1))]  # header or (mostly) body
         nodes = list(target.walk())
         parent, index, node = self.rng.choice(nodes)
-        choice = self.rng.randrange(9)
-        if choice == 0:
-            description = "replace content"
-            replacement = Node(node.tag, self._content(node))
-        elif choice == 1:
-            description = "retag"
-            replacement = Node(self._tag(), node.content, node.children)
-            if replacement.constructed != node.constructed:
-                replacement = Node(replacement.tag, node.der() if not node.constructed else b"")
-        elif choice == 2:
-            depth = self.rng.choice((2, 16, 40, 200, 2000))
-            description = f"wrap {depth} deep"
-            wrapped = node.der()
-            for _ in range(depth):
-                wrapped = asn1.tlv(0x30, wrapped)
-            replacement = Node(0x30, raw=wrapped)
-        elif choice == 3:
-            description = "splice"
-            other = parse(self.rng.choice(self.corpus).der)
-            replacement = self.rng.choice([n for _, _, n in other.walk()])
-        elif choice == 4:
-            description = "huge integer"
-            replacement = Node(0x02, b"\x7f" + b"\xff" * self.rng.choice((9, 20, 2000, 4000)))
-        elif choice == 5:
-            description = "huge OID"
-            replacement = Node(0x06, b"\x2a" + b"\xff" * self.rng.choice((10, 70, 3000)) + b"\x01")
-        elif choice == 6 and node.children:
-            description = "delete a child"
-            del node.children[self.rng.randrange(len(node.children))]
-            replacement = node
-        elif choice == 7 and node.children:
-            times = self.rng.choice((2, 17, 300, 3000))
-            description = f"repeat a child x{times}"
-            child = self.rng.choice(node.children)
-            node.children[node.children.index(child) : node.children.index(child) + 1] = [
-                child
-            ] * times
-            replacement = node
-        else:
-            description = "invalid UTF-8"
-            replacement = Node(0x0C, b"\xff\xfe\xc3")
+        description, replacement = mutate_node(
+            self.rng, node, lambda: parse(self.rng.choice(self.corpus).der)
+        )
         if parent is None:
             tree.children[tree.children.index(target)] = replacement
         else:
             parent.children[index] = replacement
         return f"tree: {description} (tag 0x{node.tag:02x})", self.protect(seed, tree)
-
-    def _content(self, node: Node) -> bytes:
-        choice = self.rng.randrange(5)
-        if choice == 0:
-            return b""
-        if choice == 1:
-            return self.rng.randbytes(self.rng.choice((1, 8, 129, 300, 70_000)))
-        if choice == 2:
-            return b"\x00" * self.rng.choice((1, 17, 129))
-        if choice == 3:
-            return node.content[: len(node.content) // 2]
-        return bytes(b ^ 0xFF for b in node.content)
-
-    def _tag(self) -> int:
-        return self.rng.choice(
-            (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0A, 0x0C, 0x13, 0x16, 0x17, 0x18, 0x30, 0x31)
-            + tuple(range(0x80, 0x8A))
-            + tuple(range(0xA0, 0xBB))
-        )
 
     def protect(self, seed: Seed, tree: Node) -> bytes:
         """The message of ``tree`` with its protection made again (most of the time)."""
@@ -495,6 +401,121 @@ class Mutator:
             value = b"\x00" * 20
         protection_node = asn1.tlv(0xA0, asn1.tlv(0x03, b"\x00" + value))
         return asn1.tlv(0x30, header + body + protection_node + extra)
+
+
+# ---------------------------------------------------------------------- mutations of any DER
+# (the SCEP fuzzer, tests/scep/protocol/fuzz.py, uses them too)
+
+
+def flip_bits(rng: random.Random, der: bytes) -> tuple[str, bytes]:
+    data = bytearray(der)
+    count = rng.choice((1, 1, 2, 4, 8))
+    for _ in range(count):
+        bit = rng.randrange(len(data) * 8)
+        data[bit // 8] ^= 0x80 >> (bit % 8)
+    return f"flip {count} bits", bytes(data)
+
+
+def random_bytes(rng: random.Random, der: bytes) -> tuple[str, bytes]:
+    data = bytearray(der)
+    for _ in range(rng.randint(1, 6)):
+        data[rng.randrange(len(data))] = rng.choice(
+            (0x00, 0x7F, 0x80, 0x81, 0x84, 0xFF, rng.randrange(256))
+        )
+    return "random bytes", bytes(data)
+
+
+def truncate(rng: random.Random, der: bytes) -> tuple[str, bytes]:
+    cut = rng.randrange(len(der))
+    if rng.random() < 0.5:
+        return f"truncate at {cut}", der[:cut]
+    stop = rng.randrange(cut, len(der))
+    return f"drop {cut}..{stop}", der[:cut] + der[stop:]
+
+
+def length_lie(rng: random.Random, der: bytes) -> tuple[str, bytes]:
+    """One TLV of valid DER with a length that lies (Asn1Error if *der* is not DER)."""
+    offset = rng.choice(tlv_offsets(der))
+    _tag, content, stop = asn1._read_tlv(der, offset)
+    length = stop - content
+    choice = rng.randrange(6)
+    if choice == 0:
+        new_length = _length(max(length + rng.choice((-2, -1, 1, 2)), 0))
+    elif choice == 1:
+        new_length = b"\x80"  # indefinite: BER, not DER
+    elif choice == 2:
+        size = rng.randint(5, 8)  # more length octets than any message needs
+        new_length = bytes([0x80 | size]) + length.to_bytes(size, "big")
+    elif choice == 3:
+        new_length = b"\x84\xff\xff\xff\xff"
+    elif choice == 4:
+        new_length = b"\x00"
+    else:
+        new_length = b"\x82" + length.to_bytes(2, "big")  # not the shortest form
+    head = offset + 1
+    length_octets = content - head
+    return (
+        f"length lie at {offset}",
+        der[:head] + new_length + der[head + length_octets :],
+    )
+
+
+def mutate_node(rng: random.Random, node: Node, splice: Callable[[], Node]) -> tuple[str, Node]:
+    """(description, what replaces *node*): new content, another tag, a deep wrapping, a
+    node of another message (*splice* parses one), a huge INTEGER or OID, a child
+    deleted or repeated, invalid UTF-8. *node* itself may be changed and returned."""
+    choice = rng.randrange(9)
+    if choice == 0:
+        return "replace content", Node(node.tag, _content(rng, node))
+    if choice == 1:
+        replacement = Node(_tag(rng), node.content, node.children)
+        if replacement.constructed != node.constructed:
+            replacement = Node(replacement.tag, node.der() if not node.constructed else b"")
+        return "retag", replacement
+    if choice == 2:
+        depth = rng.choice((2, 16, 40, 200, 2000))
+        wrapped = node.der()
+        for _ in range(depth):
+            wrapped = asn1.tlv(0x30, wrapped)
+        return f"wrap {depth} deep", Node(0x30, raw=wrapped)
+    if choice == 3:
+        other = splice()
+        return "splice", rng.choice([n for _, _, n in other.walk()])
+    if choice == 4:
+        return "huge integer", Node(0x02, b"\x7f" + b"\xff" * rng.choice((9, 20, 2000, 4000)))
+    if choice == 5:
+        return "huge OID", Node(0x06, b"\x2a" + b"\xff" * rng.choice((10, 70, 3000)) + b"\x01")
+    if choice == 6 and node.children:
+        del node.children[rng.randrange(len(node.children))]
+        return "delete a child", node
+    if choice == 7 and node.children:
+        times = rng.choice((2, 17, 300, 3000))
+        child = rng.choice(node.children)
+        position = node.children.index(child)
+        node.children[position : position + 1] = [child] * times
+        return f"repeat a child x{times}", node
+    return "invalid UTF-8", Node(0x0C, b"\xff\xfe\xc3")
+
+
+def _content(rng: random.Random, node: Node) -> bytes:
+    choice = rng.randrange(5)
+    if choice == 0:
+        return b""
+    if choice == 1:
+        return rng.randbytes(rng.choice((1, 8, 129, 300, 70_000)))
+    if choice == 2:
+        return b"\x00" * rng.choice((1, 17, 129))
+    if choice == 3:
+        return node.content[: len(node.content) // 2]
+    return bytes(b ^ 0xFF for b in node.content)
+
+
+def _tag(rng: random.Random) -> int:
+    return rng.choice(
+        (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0A, 0x0C, 0x13, 0x16, 0x17, 0x18, 0x30, 0x31)
+        + tuple(range(0x80, 0x8A))
+        + tuple(range(0xA0, 0xBB))
+    )
 
 
 def _length(value: int) -> bytes:

@@ -58,10 +58,13 @@ from tests.cmp.protocol.fuzz import (
     Failure,
     Node,
     Report,
-    _length,
+    flip_bits,
+    length_lie,
+    mutate_node,
     parse,
     print_report,
-    tlv_offsets,
+    random_bytes,
+    truncate,
 )
 
 from .backend import LocalCA, MemoryBackend, Transaction
@@ -284,101 +287,37 @@ class Mutator:
         (operation,) = self.rng.choices([op for _, op in self.operations], weights)
         return operation(seed)
 
-    # bytes of any DER value
+    # bytes and nodes of any DER value (the CMP fuzzer's mutations)
 
     def bytes_of(self, der: bytes) -> tuple[str, bytes]:
-        choice = self.rng.randrange(4)
-        data = bytearray(der)
-        if choice == 0 and data:
-            count = self.rng.choice((1, 2, 8))
-            for _ in range(count):
-                bit = self.rng.randrange(len(data) * 8)
-                data[bit // 8] ^= 0x80 >> (bit % 8)
-            return f"flip {count} bits", bytes(data)
-        if choice == 1 and data:
-            for _ in range(self.rng.randint(1, 6)):
-                data[self.rng.randrange(len(data))] = self.rng.choice(
-                    (0x00, 0x7F, 0x80, 0x81, 0x84, 0xFF, self.rng.randrange(256))
-                )
-            return "random bytes", bytes(data)
-        if choice == 2 and data:
-            cut = self.rng.randrange(len(data))
-            return f"truncate at {cut}", bytes(data[:cut])
-        return self.length_lie(der)
-
-    def length_lie(self, der: bytes) -> tuple[str, bytes]:
+        """Bit flips, random bytes, truncation or a length lie."""
+        if not der:
+            return "unchanged (empty)", der
+        operation = self.rng.choice((flip_bits, random_bytes, truncate, length_lie))
         try:
-            offsets = tlv_offsets(der)
-        except der_tlv.Asn1Error:
+            return operation(self.rng, der)
+        except der_tlv.Asn1Error:  # a length lie needs DER; cryptography's envelope may be BER
             return "unchanged (not DER)", der
-        offset = self.rng.choice(offsets)
-        _tag, content, stop = der_tlv._read_tlv(der, offset)
-        length = stop - content
-        new_length = self.rng.choice(
-            (
-                _length(max(length + self.rng.choice((-2, -1, 1, 2)), 0)),
-                b"\x80",  # indefinite
-                bytes([0x88]) + length.to_bytes(8, "big"),
-                b"\x84\xff\xff\xff\xff",
-                b"\x00",
-            )
-        )
-        head = offset + 1
-        return f"length lie at {offset}", der[:head] + new_length + der[content:]
 
-    def tree_of(self, der: bytes, *, targets: list[Node] | None = None) -> tuple[str, Node]:
-        """A node of ``der`` (or of ``targets``) replaced, retagged, deleted, repeated."""
-        tree = parse(der)
+    def tree_of(
+        self, der: bytes, *, targets: list[Node] | None = None, tree: Node | None = None
+    ) -> tuple[str, Node]:
+        """A node of ``der`` (or of the parsed ``tree``; only below ``targets``, nodes of
+        that tree, when given) changed by :func:`mutate_node`; the tree, or the
+        replacement of its root."""
+        tree = tree if tree is not None else parse(der)
         roots = targets if targets is not None else [tree]
-        nodes = [entry for root in roots for entry in root.walk()]
-        parent, index, node = self.rng.choice(nodes)
-        choice = self.rng.randrange(8)
-        if choice == 0:
-            description = "replace content"
-            replacement = Node(node.tag, self.rng.randbytes(self.rng.choice((0, 1, 9, 300))))
-        elif choice == 1:
-            description = "retag"
-            tag = self.rng.choice((0x01, 0x02, 0x04, 0x05, 0x06, 0x0C, 0x13, 0x16, 0x17, 0x80))
-            replacement = Node(tag, node.der() if node.constructed else node.content)
-        elif choice == 2:
-            depth = self.rng.choice((2, 40, 2000))
-            description = f"wrap {depth} deep"
-            wrapped = node.der()
-            for _ in range(depth):
-                wrapped = der_tlv.tlv(0x30, wrapped)
-            replacement = Node(0x30, raw=wrapped)
-        elif choice == 3:
-            description = "huge integer"
-            replacement = Node(0x02, b"\x7f" + b"\xff" * self.rng.choice((9, 300, 4000)))
-        elif choice == 4:
-            description = "huge OID"
-            replacement = Node(0x06, b"\x2a" + b"\xff" * self.rng.choice((10, 3000)) + b"\x01")
-        elif choice == 5 and node.children:
-            description = "delete a child"
-            del node.children[self.rng.randrange(len(node.children))]
-            replacement = node
-        elif choice == 6 and node.children:
-            times = self.rng.choice((2, 17, 3000))
-            description = f"repeat a child x{times}"
-            child = self.rng.choice(node.children)
-            position = node.children.index(child)
-            node.children[position : position + 1] = [child] * times
-            replacement = node
-        else:
-            description = "invalid UTF-8"
-            replacement = Node(0x0C, b"\xff\xfe\xc3")
-        if parent is None:
-            if targets is None:
-                return f"{description} (whole)", replacement
-            parent_list = next(p for p in self._parents(tree) if node in p.children)
-            parent_list.children[parent_list.children.index(node)] = replacement
-        else:
-            parent.children[index] = replacement
+        parent, index, node = self.rng.choice([entry for root in roots for entry in root.walk()])
+        description, replacement = mutate_node(
+            self.rng, node, lambda: parse(self.rng.choice(self.corpus).content)
+        )
+        if parent is None and targets is None:
+            return f"{description} (whole)", replacement
+        if parent is None:  # a target itself: found in the tree by identity
+            parent = next(n for _, _, n in tree.walk() if any(c is node for c in n.children))
+            index = next(i for i, c in enumerate(parent.children) if c is node)
+        parent.children[index] = replacement
         return f"{description} (tag 0x{node.tag:02x})", tree
-
-    @staticmethod
-    def _parents(tree: Node) -> list[Node]:
-        return [n for _, _, n in tree.walk() if n.children]
 
     # the mutations
 
@@ -390,39 +329,13 @@ class Mutator:
         """The SignedData outside its signed attributes and content."""
         tree = parse(self.built[seed.name])
         signed = tree.children[1].children[0]  # ContentInfo [0] SignedData
-        targets = [
-            child
-            for child in signed.children
-            if child.tag != 0x30 or child is not signed.children[2]  # not encapContentInfo
-        ]
+        encap = signed.children[2]  # encapContentInfo: the content, kept
         signer_infos = signed.children[-1]
+        targets = [c for c in signed.children if c is not encap and c is not signer_infos]
         for info in signer_infos.children:
-            targets = [t for t in targets if t is not signer_infos] + [
-                c
-                for c in info.children
-                if c.tag != 0xA0  # not signedAttrs
-            ]
-        parent, index, node = self.rng.choice([e for t in targets for e in t.walk()])
-        kind = self.rng.randrange(4)
-        if kind == 0:
-            replacement = Node(node.tag, self.rng.randbytes(self.rng.choice((0, 1, 40))))
-            what = "replace"
-        elif kind == 1 and node.children:
-            del node.children[self.rng.randrange(len(node.children))]
-            replacement, what = node, "delete a child"
-        elif kind == 2 and node.children:
-            times = self.rng.choice((2, 50, 2000))
-            node.children[:] = node.children[:1] * times
-            replacement, what = node, f"repeat x{times}"
-        else:
-            replacement = Node(0x02, b"\x7f" + b"\xff" * self.rng.choice((9, 3000)))
-            what = "huge integer"
-        if parent is None:
-            holder = next(p for p in self._parents(tree) if any(c is node for c in p.children))
-            holder.children[[id(c) for c in holder.children].index(id(node))] = replacement
-        else:
-            parent.children[index] = replacement
-        return f"SignedData: {what} (tag 0x{node.tag:02x})", tree.der()
+            targets += [c for c in info.children if c.tag != 0xA0]  # not signedAttrs
+        description, mutated = self.tree_of(b"", targets=targets, tree=tree)
+        return f"SignedData: {description}", mutated.der()
 
     def attributes(self, seed: Seed) -> tuple[str, bytes]:
         """Signed attributes the standard does not allow, signed again."""
