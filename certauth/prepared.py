@@ -13,6 +13,14 @@ debug log like any other). Rows become model instances as
 :func:`insert` and :func:`update` do the same for the INSERT of a new row and
 the UPDATE of some of its fields.
 
+On PostgreSQL these statements also go to the server as prepared statements
+(psycopg's server-side binding, ``PREPARE`` on first use per connection), so
+the server parses and plans each of them once per connection instead of once
+per request; every other query of the product keeps Django's client-side
+binding. ``FAC_DB_PREPARED_STATEMENTS=false`` turns this off (a connection
+pooler in transaction mode older than PgBouncer 1.21 cannot keep prepared
+statements).
+
 Only parameters given as markers vary; everything else in the QuerySet is
 fixed when it is built. Markers are ``int``, ``str`` or ``datetime`` values.
 """
@@ -24,6 +32,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
@@ -41,6 +50,35 @@ def _marker(kind: type, index: int) -> object:
     if kind is dt.datetime:
         return _MARKER_TIME + dt.timedelta(seconds=index)
     raise TypeError(f"no marker for {kind.__name__}")
+
+
+def _cursor(connection) -> Any:
+    """A cursor of *connection* for a statement of this module.
+
+    On PostgreSQL (unless FAC_DB_PREPARED_STATEMENTS is off) a psycopg cursor with
+    server-side binding, whose statements the connection prepares, wrapped as
+    Django wraps its own (query captures, the debug log and execute wrappers see it).
+    """
+    if connection.vendor != "postgresql" or not getattr(
+        settings, "FAC_DB_PREPARED_STATEMENTS", True
+    ):
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        import psycopg
+
+        # Server-side binding: prepared on its first run (prepare_threshold 0,
+        # fac/settings.py).
+        raw = psycopg.Cursor(connection.connection)
+        # As Django's create_cursor: the connection's time zone for timestamps.
+        from django.db.backends.postgresql.psycopg_any import register_tzloader
+        from psycopg.pq import Format
+
+        loader = connection.connection.adapters.get_loader(1184, Format.TEXT)  # timestamptz
+        if connection.timezone != loader.timezone:
+            register_tzloader(connection.timezone, raw)
+        return connection._prepare_cursor(raw)
 
 
 class _Compiled:
@@ -86,7 +124,7 @@ class _Compiled:
             adapted = self._adapt(connection, value)
             for position in positions:
                 params[position] = adapted
-        with connection.cursor() as cursor:
+        with _cursor(connection) as cursor:
             cursor.execute(self.sql, params)
             rows: Any = cursor.fetchall()
         if self.converters and rows:
@@ -159,7 +197,7 @@ class _CompiledInsert:
             field.get_db_prep_save(field.pre_save(obj, True), connection=connection)
             for field in self.fields
         ]
-        with connection.cursor() as cursor:
+        with _cursor(connection) as cursor:
             cursor.execute(self.sql, params)
             if connection.features.can_return_columns_from_insert:
                 row = connection.ops.fetch_returned_insert_columns(  # type: ignore[attr-defined]
@@ -233,7 +271,8 @@ def update(obj: Model, fields: Sequence[str]) -> None:
         for field in concrete
     ]
     params.append(pk.get_db_prep_value(obj.pk, connection))
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql, params)
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
+

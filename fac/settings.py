@@ -135,6 +135,15 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # before reuse: no connection set-up on the CMP hot path.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("FAC_DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: the CMP and SCEP hot-path statements (certauth.prepared) are
+# prepared once per connection. Off for a pooler that cannot keep prepared
+# statements (PgBouncer in transaction mode before 1.21).
+FAC_DB_PREPARED_STATEMENTS = env.bool("FAC_DB_PREPARED_STATEMENTS", default=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and FAC_DB_PREPARED_STATEMENTS:
+    # psycopg prepares a statement of a server-side binding cursor on its first
+    # run; only certauth.prepared makes such cursors (Django's own cursors bind
+    # on the client and never prepare).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Logins are throttled against guessing (certauth.auth, certauth.throttle).
