@@ -276,3 +276,49 @@ def update(obj: Model, fields: Sequence[str]) -> None:
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
 
+
+_claims = threading.local()
+
+
+def update_returning(
+    model: type[Model],
+    assign: dict[str, object],
+    where: dict[str, object],
+    returning: Sequence[str],
+) -> list[tuple]:
+    """``UPDATE`` the rows of *model* whose fields equal *where*, setting *assign*, and
+    return the *returning* columns of each row changed, as the database gives them:
+    a read, a lock and a write in one statement (``RETURNING``: PostgreSQL, SQLite
+    3.35+). For fields stored as they are read (numbers, text). The SQL is built once
+    per shape and thread; ``auto_now`` fields are set only where *assign* names them.
+    """
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    key = (model, alias, tuple(assign), tuple(where), tuple(returning))
+    cache: dict[tuple, tuple[str, list[Any]]] = _claims.__dict__.setdefault("cache", {})
+    built = cache.get(key)
+    if built is None:
+        meta = model._meta
+        quote = connection.ops.quote_name
+        assigned: list[Any] = [meta.get_field(name) for name in assign]
+        matched: list[Any] = [meta.get_field(name) for name in where]
+        returned: list[Any] = [
+            meta.pk if name == "pk" else meta.get_field(name) for name in returning
+        ]
+        sql = (
+            f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 - names from the model
+            + ", ".join(f"{quote(f.column)} = %s" for f in assigned)
+            + " WHERE "
+            + " AND ".join(f"{quote(f.column)} = %s" for f in matched)
+            + " RETURNING "
+            + ", ".join(quote(f.column) for f in returned)
+        )
+        built = cache[key] = (sql, assigned + matched)
+    sql, fields = built
+    params = [
+        field.get_db_prep_value(value, connection)
+        for field, value in zip(fields, [*assign.values(), *where.values()], strict=True)
+    ]
+    with _cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]

@@ -31,7 +31,7 @@ from certauth import x509 as x509util
 from certauth.enrollment import Credential, Operation, Reason, Refused
 from certauth.events import Actor
 from certauth.models import Certificate, CertificateAuthority, CertificateRequest, Enrollment
-from certauth.prepared import Prepared, insert, update
+from certauth.prepared import Prepared, insert, update, update_returning
 from cmp.models import CMPConfig, CMPTransaction
 from cmp.protocol import (
     CertificationRequest,
@@ -179,14 +179,6 @@ _USABLE_CA_BY_SUBJECT = Prepared(
     ),
     str,
     dt.datetime,
-)
-_LOCKED_WAITING_CONFIRM = Prepared(
-    lambda transaction_id: (
-        CMPTransaction.objects.select_for_update()
-        .filter(transaction_id=transaction_id, state=CMPTransaction.State.WAITING_CONFIRM)
-        .order_by("pk")[:1]
-    ),
-    str,
 )
 
 
@@ -541,35 +533,45 @@ class DatabaseBackend:
 
     def confirm(self, transaction_id: bytes, *, accepted: bool, reason: str | None) -> None:
         refused: Refused | None = None
+        state = CMPTransaction.State.CONFIRMED if accepted else CMPTransaction.State.REJECTED
         with transaction.atomic():
-            record = _LOCKED_WAITING_CONFIRM.first(transaction_id.hex())
-            if record is None:
+            # The transaction is claimed, locked and given its outcome in one
+            # statement (a concurrent certConf finds nothing to claim); only an
+            # outcome other than the client's writes it again.
+            claimed = update_returning(
+                CMPTransaction,
+                {"state": state, "updated": timezone.now()},
+                {
+                    "transaction_id": transaction_id.hex(),
+                    "state": CMPTransaction.State.WAITING_CONFIRM,
+                },
+                ("pk", "certificate", "enrollment", "sender_kid", "body_type"),
+            )
+            if not claimed:
                 raise errors.BadRequest("No certificate of this transaction awaits confirmation.")
+            pk, certificate_id, enrollment_id, sender_kid, body_type = claimed[0]
+            outcome = state
             # The engine locks and re-reads the certificate and its enrollment:
             # their ids are all it needs from here.
-            cert = (
-                Certificate(pk=record.certificate_id, enrollment_id=record.enrollment_id)
-                if record.certificate_id is not None
-                else None
-            )
-            actor = Actor(user=record.sender_kid, source_ip=self.source_ip)
-            if cert is None:
-                record.state = CMPTransaction.State.FAILED
-            elif accepted:
-                try:
-                    engine.confirm_certificate(
-                        cert, revoke_replaced=self._revoke_replaced(record.body_type), actor=actor
-                    )
-                    record.state = CMPTransaction.State.CONFIRMED
-                except Refused as exc:
-                    # Superseded or revoked meanwhile: the transaction ends here.
-                    refused = exc
-                    record.state = CMPTransaction.State.FAILED
+            actor = Actor(user=sender_kid, source_ip=self.source_ip)
+            if certificate_id is None:
+                outcome = CMPTransaction.State.FAILED
             else:
-                # RFC 9810, 5.3.18: a rejected certificate is revoked.
-                engine.reject_certificate(cert, reason=reason or "", actor=actor)
-                record.state = CMPTransaction.State.REJECTED
-            update(record, ["state", "updated"])
+                cert = Certificate(pk=certificate_id, enrollment_id=enrollment_id)
+                if accepted:
+                    try:
+                        engine.confirm_certificate(
+                            cert, revoke_replaced=self._revoke_replaced(body_type), actor=actor
+                        )
+                    except Refused as exc:
+                        # Superseded or revoked meanwhile: the transaction ends here.
+                        refused = exc
+                        outcome = CMPTransaction.State.FAILED
+                else:
+                    # RFC 9810, 5.3.18: a rejected certificate is revoked.
+                    engine.reject_certificate(cert, reason=reason or "", actor=actor)
+            if outcome != state:
+                update(CMPTransaction(pk=pk, state=outcome), ["state", "updated"])
         if refused is not None:
             raise failure(refused)
 
