@@ -21,7 +21,7 @@
 
 Anything outside these allow-lists is ``badAlg``.  MACs are compared with
 :func:`hmac.compare_digest`.  A response is protected the same way as its
-request, with the same password and parameters but a fresh salt
+request, with the same password and parameters, salt included
 (:class:`MacProtector`), or signed by the CA, with RSASSA-PSS when the request
 was (:meth:`SignatureProtector.answering`).
 """
@@ -32,7 +32,6 @@ import functools
 import hashlib
 import hmac
 import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -285,12 +284,19 @@ class PBMParameters:
             asn1.encode_pbm_parameter(self.salt, self.owf, self.iteration_count, self.mac),
         )
 
-    def mac_value(self, secret: bytes, data: bytes) -> bytes:
+    def derive_key(self, secret: bytes) -> bytes:
+        """The base key: the one-way function iterated over secret || salt."""
         owf = _OWF_ITERATE[self.owf]  # a constructor: faster than hashlib.new()
         key = owf(secret + self.salt).digest()
         for _ in range(self.iteration_count - 1):
             key = owf(key).digest()
+        return key
+
+    def mac_with_key(self, key: bytes, data: bytes) -> bytes:
         return hmac.new(key, data, PBM_MACS[self.mac]).digest()
+
+    def mac_value(self, secret: bytes, data: bytes) -> bytes:
+        return self.mac_with_key(self.derive_key(secret), data)
 
 
 @dataclass(frozen=True)
@@ -329,11 +335,16 @@ class PBMAC1Parameters:
             ),
         )
 
-    def mac_value(self, secret: bytes, data: bytes) -> bytes:
-        key = hashlib.pbkdf2_hmac(
+    def derive_key(self, secret: bytes) -> bytes:
+        return hashlib.pbkdf2_hmac(
             HMAC_SHA2[self.prf], secret, self.salt, self.iteration_count, self.key_length
         )
+
+    def mac_with_key(self, key: bytes, data: bytes) -> bytes:
         return hmac.new(key, data, HMAC_SHA2[self.mac]).digest()
+
+    def mac_value(self, secret: bytes, data: bytes) -> bytes:
+        return self.mac_with_key(self.derive_key(secret), data)
 
 
 @functools.lru_cache(maxsize=64)
@@ -515,8 +526,8 @@ def signature_algorithm(public_key: object, hash_name: str, *, pss: bool = False
 class Protector(Protocol):
     """Protects an outgoing message.
 
-    ``new_algorithm`` is called once per message (a MAC protector draws a fresh
-    salt there); ``protect`` computes the protection of DER(ProtectedPart) for
+    ``new_algorithm`` is called once per message (a MAC protector gives the
+    request's algorithm again); ``protect`` computes the protection of DER(ProtectedPart) for
     that algorithm.  ``sender_kid``, when not None, overrides the header's.
     """
 
@@ -530,15 +541,25 @@ class Protector(Protocol):
 
 @dataclass(frozen=True)
 class MacProtector:
-    """Protects with the request's MAC algorithm, same secret, fresh salt.
+    """Protects with the request's MAC algorithm and parameters, same secret.
 
     RFC 9483, 3.2 / RFC 9810, 5.1.3.1: the response is MAC-protected with the
-    same shared secret; parameters other than the salt are kept.
+    same shared secret; RFC 9810, 5.1.3.1 recommends that the PBMParameter
+    fields remain constant throughout the messages of a transaction, to reduce
+    the cost of the key derivation. So the answer carries the request's
+    parameters, salt included, and the key derived to verify the request
+    (:meth:`verify`) protects the answer without a second derivation. The key
+    lives as long as this protector: one request.
     """
 
     secret: bytes = field(repr=False)
     parameters: PBMParameters | PBMAC1Parameters
     sender_kid: bytes | None = None
+    #: The request's AlgorithmIdentifier, given again to the answer.
+    algorithm: AlgorithmId | None = None
+    _keys: dict[PBMParameters | PBMAC1Parameters, bytes] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def like(
@@ -553,21 +574,31 @@ class MacProtector:
             secret=secret,
             parameters=mac_parameters(algorithm, rfc9481_only=rfc9481_only),
             sender_kid=sender_kid,
+            algorithm=algorithm,
         )
 
     def new_algorithm(self) -> AlgorithmId:
-        salt = os.urandom(max(16, len(self.parameters.salt)))
-        return type(self.parameters)(
-            salt, *[getattr(self.parameters, f) for f in self._fields()]
-        ).algorithm()
+        if self.algorithm is not None:
+            return self.algorithm
+        return self.parameters.algorithm()
 
-    def _fields(self) -> tuple[str, ...]:
-        if isinstance(self.parameters, PBMParameters):
-            return ("owf", "iteration_count", "mac")
-        return ("iteration_count", "key_length", "prf", "mac")
+    def _key(self, parameters: PBMParameters | PBMAC1Parameters) -> bytes:
+        key = self._keys.get(parameters)
+        if key is None:
+            key = self._keys[parameters] = parameters.derive_key(self.secret)
+        return key
+
+    def verify(self, algorithm: AlgorithmId, data: bytes, protection: bytes) -> None:
+        """Raise BadMessageCheck unless ``protection`` is the MAC of ``data`` (the
+        request's; its derived key is kept for :meth:`protect`)."""
+        parameters = mac_parameters(algorithm)
+        expected = parameters.mac_with_key(self._key(parameters), data)
+        if not hmac.compare_digest(expected, protection):
+            raise BadMessageCheck("Message protection (MAC) does not verify.")
 
     def protect(self, algorithm: AlgorithmId, data: bytes) -> bytes:
-        return compute_mac(algorithm, self.secret, data)
+        parameters = mac_parameters(algorithm)
+        return parameters.mac_with_key(self._key(parameters), data)
 
 
 @dataclass(frozen=True)

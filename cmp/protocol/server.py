@@ -563,9 +563,13 @@ class CMPServer:
             if exchange.secret is None:
                 raise BadMessageCheck("No shared secret is known for this sender.")
             # RFC 9810, 5.1.3.1: MAC over DER(ProtectedPart) with the shared secret.
-            protection.verify_mac(
-                algorithm, exchange.secret.secret, request.protected_part, request.protection
-            )
+            if isinstance(exchange.protector, protection.MacProtector):
+                # The key derived here protects the answer as well.
+                exchange.protector.verify(algorithm, request.protected_part, request.protection)
+            else:
+                protection.verify_mac(
+                    algorithm, exchange.secret.secret, request.protected_part, request.protection
+                )
             exchange.mac_verified = True
             exchange.trace.append(f"Protection checked: {protection.describe(algorithm)}: OK")
             return

@@ -106,18 +106,27 @@ def test_pbmac1_refuses_sha1_mac():
         ).algorithm(),
     ],
 )
-def test_mac_protector_keeps_parameters_with_fresh_salt(algorithm):
+def test_mac_protector_keeps_the_request_parameters_and_its_key(algorithm, monkeypatch):
+    """RFC 9810, 5.1.3.1: the PBMParameter fields stay constant in a transaction; the
+    key derived to verify the request protects the answer, derived once."""
     protector = MacProtector.like(algorithm, b"fortinet1", b"fgt100f")
-    first, second = protector.new_algorithm(), protector.new_algorithm()
-    original = protection.mac_parameters(algorithm)
-    for new in (first, second):
-        params = protection.mac_parameters(new)
-        assert params.salt != original.salt
-        assert params.__class__ is original.__class__
-        assert {k: v for k, v in vars(params).items() if k != "salt"} == {
-            k: v for k, v in vars(original).items() if k != "salt"
-        }
-    assert first.parameters != second.parameters
+    data = b"the request's ProtectedPart"
+    mac = protection.compute_mac(algorithm, b"fortinet1", data)
+    params = protection.mac_parameters(algorithm)
+    derived = []
+    real = type(params).derive_key
+    monkeypatch.setattr(
+        type(params), "derive_key", lambda self, secret: derived.append(1) or real(self, secret)
+    )
+    protector.verify(algorithm, data, mac)
+    with pytest.raises(errors.BadMessageCheck):
+        protector.verify(algorithm, data, bytes(len(mac)))
+    answer = protector.new_algorithm()
+    assert answer == algorithm
+    assert protector.protect(answer, b"the answer") == protection.compute_mac(
+        algorithm, b"fortinet1", b"the answer"
+    )
+    assert len(derived) == 2  # the protector once; compute_mac (the reference) once
     assert "fortinet1" not in repr(protector)
 
 
