@@ -39,6 +39,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from certauth import events, keystore, profiles, services, throttle
@@ -261,17 +262,20 @@ def _actor(enrollment: Enrollment | None, source_ip: str | None) -> Actor:
 # --- Who is asking -------------------------------------------------------------------
 
 
-#: The enrollment named by a client, with its CA (it signs and it is checked), but
-#: not the CA's CRL, which grows with every revocation.
-_ENROLLMENT_BY_REFERENCE = Prepared(
-    lambda reference: (
+def enrollments_by_reference(reference: str) -> QuerySet[Enrollment]:
+    """The lookup of :func:`find_enrollment`: the enrollment a client names, with its
+    CA (it signs and it is checked), but not the CA's CRL, which grows with every
+    revocation. A protocol may annotate it to learn more in the same statement, and
+    hand the row to :func:`found_enrollment`."""
+    return (
         Enrollment.objects.select_related("ca")
         .defer("ca__crl_der")
         .filter(reference=reference)
-        .order_by()[:1]
-    ),
-    str,
-)
+        .order_by()
+    )
+
+
+_ENROLLMENT_BY_REFERENCE = Prepared(lambda reference: enrollments_by_reference(reference)[:1], str)
 _LOCKED_ENROLLMENT = Prepared(
     lambda pk: Enrollment.objects.select_for_update().filter(pk=pk).order_by()[:1], int
 )
@@ -305,8 +309,16 @@ def find_enrollment(reference: str, *, label: str | None = None) -> Enrollment:
     ``/.well-known/cmp/p/<label>``); the enrollment must be that one.
     """
     enrollment = _ENROLLMENT_BY_REFERENCE.first(reference) if reference else None
+    return found_enrollment(enrollment, reference, label=label)
+
+
+def found_enrollment(
+    enrollment: Enrollment | None, reference: str, *, label: str | None = None
+) -> Enrollment:
+    """:func:`find_enrollment` for a row a protocol looked up itself (with
+    :func:`enrollments_by_reference`, or through a row naming the enrollment)."""
     # The database's collation may match case-insensitively: the ID is exact.
-    if enrollment is None or enrollment.reference != reference:
+    if not reference or enrollment is None or enrollment.reference != reference:
         raise Refused(Reason.ENROLLMENT_NOT_FOUND, ENROLLMENT_NOT_FOUND)
     _check_label(enrollment, label)
     return enrollment

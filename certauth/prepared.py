@@ -110,6 +110,8 @@ class _Compiled:
             self.init_list = [f[0].target.attname for f in select[start:end]]
             # django-stubs describe a later signature (with fetch_mode)
             self.populators = get_related_populators(klass_info, select, self.alias)  # type: ignore[call-arg]
+            # annotate(): set on each instance, as ModelIterable does
+            self.annotations = list(compiler.annotation_col_map.items())
 
     @staticmethod
     def _adapt(connection, value: object) -> object:
@@ -137,6 +139,8 @@ class _Compiled:
             obj = self.model.from_db(self.alias, self.init_list, row[start:end])
             for populator in self.populators:
                 populator.populate(row, obj)
+            for name, position in self.annotations:
+                setattr(obj, name, row[position])
             out.append(obj)
         return out
 

@@ -21,7 +21,7 @@ from typing import TypeVar
 from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from certauth import enrollment as engine
@@ -55,7 +55,7 @@ from cmp.protocol import (
 )
 from cmp.protocol.asn1 import OID
 from cmp.protocol.encode import CURVE_OIDS
-from cmp.protocol.messages import AlgorithmId
+from cmp.protocol.messages import AlgorithmId, Request
 from cmp.protocol.protection import SignatureProtector
 
 log = logging.getLogger(__name__)
@@ -145,21 +145,37 @@ MANAGEMENT_REFERENCE = "management:"
 TRANSACTION_ID_MEMORY = dt.timedelta(days=7)
 
 
+def _transactions_holding(transaction_id: str, since: dt.datetime) -> QuerySet[CMPTransaction]:
+    """The transactions that keep *transaction_id* taken: open, or ended since *since*."""
+    return CMPTransaction.objects.filter(transaction_id=transaction_id).filter(
+        Q(state__in=CMPTransaction.OPEN_STATES) | Q(updated__gte=since)
+    )
+
+
 #: The queries every enrollment makes, compiled once (certauth.prepared).
 _TRANSACTION_ID_TAKEN = Prepared(
     lambda transaction_id, since: (
-        CMPTransaction.objects.filter(transaction_id=transaction_id)
-        .filter(Q(state__in=CMPTransaction.OPEN_STATES) | Q(updated__gte=since))
-        .order_by()
-        .values_list("pk")[:1]
+        _transactions_holding(transaction_id, since).order_by().values_list("pk")[:1]
     ),
     str,
     dt.datetime,
 )
+#: The first message of a transaction: its enrollment, and whether its
+#: transactionID is taken, in one statement.
+_ENROLLMENT_AND_TRANSACTION_ID = Prepared(
+    lambda reference, transaction_id, since: engine.enrollments_by_reference(reference).annotate(
+        transaction_id_taken=Exists(_transactions_holding(transaction_id, since))
+    )[:1],
+    str,
+    str,
+    dt.datetime,
+)
+#: A certConf's transaction with its certificate, and the enrollment (with its CA)
+#: whose password checks the certConf's MAC, in one statement.
 _AWAITING_CONFIRMATION = Prepared(
     lambda transaction_id: (
-        CMPTransaction.objects.select_related("certificate__ca")
-        .defer("certificate__ca__crl_der")
+        CMPTransaction.objects.select_related("certificate", "enrollment__ca")
+        .defer("enrollment__ca__crl_der")
         .filter(
             transaction_id=transaction_id,
             state__in=[CMPTransaction.State.WAITING_CONFIRM, CMPTransaction.State.CONFIRMED],
@@ -168,6 +184,8 @@ _AWAITING_CONFIRMATION = Prepared(
     ),
     str,
 )
+#: The bodies that begin a transaction (the server checks their transactionID is new).
+NEW_TRANSACTION_BODIES = frozenset({"ir", "cr", "kur", "p10cr", "rr", "genm"})
 #: The CAs that answer before an enrollment is known (errors are signed by them).
 _OLDEST_USABLE_CA = Prepared(
     lambda now: CertificateAuthority.objects.usable(now).defer("crl_der").order_by("created")[:1],
@@ -264,7 +282,13 @@ def _encryption_certificate(ca: CertificateAuthority | None) -> x509.Certificate
 class DatabaseBackend:
     """One instance per HTTP request (it knows the client's address for the log)."""
 
-    def __init__(self, *, source_ip: str | None = None, profile: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        source_ip: str | None = None,
+        profile: str | None = None,
+        request: Request | None = None,
+    ) -> None:
         self.source_ip = source_ip
         # RFC 9811, 3.3: /.well-known/cmp/p/<label>; the label is an enrollment ID.
         self.profile = profile
@@ -274,6 +298,11 @@ class DatabaseBackend:
         self._mac_enrollment: Enrollment | None = None
         # Enrollments found by senderKID in this request.
         self._found: dict[str, Enrollment] = {}
+        # The request being answered, when known: the enrollment's lookup then
+        # reads what the request's transaction needs in the same statement.
+        self._request = request
+        self._transaction_taken: dict[bytes, bool] = {}
+        self._awaiting: dict[bytes, CMPTransaction | None] = {}
 
     def _config(self) -> CMPConfig:
         if self.config is None:
@@ -306,9 +335,32 @@ class DatabaseBackend:
         reference = kid_text(sender_kid)
         found = self._found.get(reference)
         if found is None:
-            found = self._engine(engine.find_enrollment, reference, label=self.profile)
+            found = self._engine(self._look_up, reference)
             self._found[reference] = found
         return found
+
+    def _look_up(self, reference: str) -> Enrollment:
+        """The enrollment of *reference*, with what the request's transaction needs
+        read in the same statement: whether a new transaction's ID is taken, or the
+        certConf's transaction awaiting confirmation (whose enrollment it is)."""
+        request = self._request
+        transaction_id = request.header.transaction_id if request is not None else None
+        if not reference or not transaction_id or request is None:
+            return engine.find_enrollment(reference, label=self.profile)
+        if request.body_type == "certConf":
+            record = _AWAITING_CONFIRMATION.first(transaction_id.hex())
+            self._awaiting[transaction_id] = record
+            if record is not None and record.enrollment is not None:
+                if record.enrollment.reference == reference:
+                    return engine.found_enrollment(record.enrollment, reference, label=self.profile)
+            return engine.find_enrollment(reference, label=self.profile)
+        if request.body_type in NEW_TRANSACTION_BODIES:
+            since = timezone.now() - TRANSACTION_ID_MEMORY
+            found = _ENROLLMENT_AND_TRANSACTION_ID.first(reference, transaction_id.hex(), since)
+            if found is not None:
+                self._transaction_taken[transaction_id] = found.transaction_id_taken
+            return engine.found_enrollment(found, reference, label=self.profile)
+        return engine.find_enrollment(reference, label=self.profile)
 
     # --- authentication -------------------------------------------------------------
 
@@ -364,6 +416,9 @@ class DatabaseBackend:
 
     def transaction_in_use(self, transaction_id: bytes) -> bool:
         """Open, or ended within :data:`TRANSACTION_ID_MEMORY` (RFC 9810, 5.1.1)."""
+        taken = self._transaction_taken.get(transaction_id)
+        if taken is not None:
+            return bool(taken)  # read with the enrollment, earlier in this request
         since = timezone.now() - TRANSACTION_ID_MEMORY
         return bool(_TRANSACTION_ID_TAKEN(transaction_id.hex(), since))
 
@@ -517,9 +572,15 @@ class DatabaseBackend:
     # --- certConf -----------------------------------------------------------------------
 
     def pending_confirmation(self, transaction_id: bytes) -> PendingConfirmation | None:
-        record = _AWAITING_CONFIRMATION.first(transaction_id.hex())
+        if transaction_id in self._awaiting:
+            record = self._awaiting[transaction_id]  # read with the enrollment
+        else:
+            record = _AWAITING_CONFIRMATION.first(transaction_id.hex())
         if record is None or record.certificate is None or not record.server_nonce:
             return None
+        cert = record.certificate
+        if record.enrollment is not None and record.enrollment.ca_id == cert.ca_id:
+            cert.ca = record.enrollment.ca  # the same CA: not read again
         return PendingConfirmation(
             sender_kid=bytes.fromhex(record.request_kid) if record.request_kid else None,
             recip_nonce=bytes.fromhex(record.server_nonce),

@@ -116,7 +116,7 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
     except Exception:  # noqa: BLE001 - housekeeping never fails a CMP request
         log.exception("CMP housekeeping failed")
     try:
-        backend = DatabaseBackend(source_ip=source_ip, profile=profile)
+        backend = DatabaseBackend(source_ip=source_ip, profile=profile, request=received)
         result = server_for(backend, config).handle(body, request=received)
     except errors.MalformedMessage as exc:
         _trace(

@@ -610,6 +610,39 @@ def test_certconf_rules(enrollment):
     assert again.failure_bits == (FailureInfo.certConfirmed,)
 
 
+def test_certconf_of_another_enrollments_transaction_is_refused(enrollment, root):
+    """The certConf's transaction is read with its enrollment; a certConf whose
+    senderKID names another enrollment is checked with that one's password and
+    confirms nothing."""
+    services.create_enrollment(reference="other", password="other-secret", ca=root)
+    c = client()
+    ip = post(c.ir(new_key()))
+    other = c.but(sender_kid=b"other", secret=b"other-secret", recip_nonce=ip.sender_nonce)
+    error = post(other.cert_conf(ip.certificate))
+    assert (error.failure_bits, error.status_text) == (
+        (FailureInfo.notAuthorized,),
+        "certConf does not come from the sender of the request.",
+    )
+    assert record_of(ip.certificate).status == Certificate.Status.PENDING
+    # the right enrollment still confirms it
+    assert post(c.but(recip_nonce=ip.sender_nonce).cert_conf(ip.certificate)).body_type == (
+        "pkiconf"
+    )
+    assert record_of(ip.certificate).status == Certificate.Status.ACTIVE
+
+
+def test_a_new_transaction_id_is_checked_with_the_enrollment(enrollment):
+    """ir: the enrollment and whether its transactionID is taken are one statement; a
+    second ir with the same transactionID is refused (RFC 9810, 5.1.1)."""
+    c = client()
+    assert post(c.but(implicit_confirm=True).ir(new_key())).status == 0
+    again = post(c.but(sender_nonce=os.urandom(16)).ir(new_key()))
+    assert again.failure_bits == (FailureInfo.transactionIdInUse,)
+    # an unknown enrollment with a taken transactionID is still "Enrollment not found."
+    unknown = post(c.but(sender_kid=b"nobody", sender_nonce=os.urandom(16)).ir(new_key()))
+    assert unknown.status_text == "Enrollment not found."
+
+
 def test_certconf_protected_otherwise_than_its_request(enrollment):
     key = new_key()
     ip, _ = enroll(client(), key)
@@ -755,18 +788,18 @@ def _queries_of(body: bytes) -> tuple[int, object]:
 
 def test_query_budget_of_an_enrollment(enrollment, root, monkeypatch):
     """A MAC-protected ir and its certConf each make a fixed number of queries,
-    however many CAs, enrollments and certificates there are: 10 and 11, with
+    however many CAs, enrollments and certificates there are: 9 and 10, with
     the transaction's begin and commit.
 
     ir: the settings' version with the throttle's rows (one UNION), the
-    enrollment (with its CA), the transactionID; then begin, the enrollment
-    locked, its current certificate, the new certificate, its log line, the CMP
-    transaction, commit.
-    certConf: the settings' version with the throttle's rows, the enrollment, the
-    transaction awaiting confirmation; then begin, the transaction claimed with
-    its new state (one UPDATE ... RETURNING), the enrollment and the certificate
-    locked, the enrollment's older certificates, the certificate's status, its
-    log line, commit.
+    enrollment (with its CA) and whether the transactionID is taken (one
+    statement); then begin, the enrollment locked, its current certificate, the
+    new certificate, its log line, the CMP transaction, commit.
+    certConf: the settings' version with the throttle's rows, the transaction
+    awaiting confirmation with its certificate and enrollment (one statement);
+    then begin, the transaction claimed with its new state (one UPDATE ...
+    RETURNING), the enrollment and the certificate locked, the enrollment's older
+    certificates, the certificate's status, its log line, commit.
     """
     import time
 
@@ -786,7 +819,7 @@ def test_query_budget_of_an_enrollment(enrollment, root, monkeypatch):
     one_enrollment("warm")  # the settings row is created on first use
     services.create_enrollment(reference="first", password=SECRET.decode(), ca=root)
     before = one_enrollment("first")
-    assert before == (10, 11), before
+    assert before == (9, 10), before
     # More of everything: the same numbers.
     for i in range(5):
         other = services.create_ca(name=f"other-{i}", subject=f"CN=other-{i}", key_type="ec")
