@@ -43,6 +43,11 @@ def main() -> None:
     parser.add_argument("--out", default="")
     parser.add_argument("--no-profile", action="store_true", help="time only")
     parser.add_argument(
+        "--flood",
+        choices=("freetext", "generalinfo", "wrongmac"),
+        help="instead of enrollments, post this unauthenticated shape (64 KiB) N times",
+    )
+    parser.add_argument(
         "--cpu-timer",
         action="store_true",
         help="profile with the process's CPU clock (waits on the database not counted)",
@@ -132,6 +137,21 @@ def main() -> None:
             raise RuntimeError(f"certConf: {conf.kind()} {conf.text}")
         return q1, q2
 
+    if args.flood:
+        limit = 65536 if args.flood != "wrongmac" else 0
+        item = {"freetext": {"free_text_item": b"\x0c\x00"}}.get(
+            args.flood, {"general_info_item": b"\x30\x03\x06\x01\x2a"}
+        )
+        flood = [
+            wire.flood(s, key, limit=limit, **item)[0]  # type: ignore[arg-type]
+            for s in senders
+        ]
+
+        def enroll(body):  # type: ignore[no-redef]  # one request, an error answer
+            data, q = post(body)
+            return q, 0
+
+        jobs = flood  # type: ignore[assignment]
     for job in jobs[: args.warmup]:
         enroll(job)
     measured = jobs[args.warmup :]

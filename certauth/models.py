@@ -23,7 +23,8 @@ class CAQuerySet(models.QuerySet["CertificateAuthority"]):
         return self.filter(kind=CertificateAuthority.Kind.TRUSTED)
 
     def usable(self, now: dt.datetime | None = None) -> CAQuerySet:
-        """Local CAs that may sign: a key, not revoked, within validity."""
+        """Local CAs that may sign: a key, not revoked, within validity
+        (``CertificateAuthority.is_usable`` is the same rule for one CA)."""
         now = now or timezone.now()
         return (
             self.local()
@@ -115,6 +116,15 @@ class CertificateAuthority(models.Model):
     @property
     def has_key(self) -> bool:
         return bool(self.encrypted_key)
+
+    def is_usable(self, now: dt.datetime) -> bool:
+        """This CA is among ``CertificateAuthority.objects.usable(now)`` (the same rule)."""
+        return (
+            self.kind == self.Kind.LOCAL
+            and self.revoked_at is None
+            and self.not_before <= now < self.not_after
+            and self.encrypted_key is not None
+        )
 
     @cached_property
     def management_entity(self) -> x509.Certificate | None:

@@ -28,6 +28,7 @@ from certauth import enrollment as engine
 from certauth import profiles
 from certauth import services as ca_services
 from certauth import x509 as x509util
+from certauth.ca_cache import LocalCAs
 from certauth.enrollment import Credential, Operation, Reason, Refused
 from certauth.events import Actor
 from certauth.models import Certificate, CertificateAuthority, CertificateRequest, Enrollment
@@ -205,11 +206,17 @@ def failure(exc: Refused) -> errors.CMPError:
     return FAILURES.get(exc.reason, errors.NotAuthorized)(exc.message)
 
 
-def default_sender(config: CMPConfig) -> x509.Name | None:
+def default_sender(config: CMPConfig, cas: LocalCAs | None = None) -> x509.Name | None:
     """The CA that answers before an enrollment is known: CMP > General's default CA,
     else the oldest usable local CA. Errors such as "Enrollment not found." name it
-    and are signed by it, so a client that pins it shows the error text."""
-    ca = config.default_ca or _OLDEST_USABLE_CA.first(timezone.now())
+    and are signed by it, so a client that pins it shows the error text.
+
+    *cas*: the local CAs as this request read their version (no query then).
+    """
+    if cas is not None:
+        ca = cas.get(config.default_ca_id) or cas.oldest_usable(timezone.now())
+    else:
+        ca = config.default_ca or _OLDEST_USABLE_CA.first(timezone.now())
     return ca.certificate.subject if ca is not None else None
 
 
@@ -221,14 +228,17 @@ def server_for(backend: DatabaseBackend, config: CMPConfig | None = None) -> CMP
         backend,
         max_clock_skew=dt.timedelta(seconds=settings.FAC_CMP_CLOCK_SKEW),
         # Asked only when an answer goes out before its enrollment is known.
-        default_sender=lambda: default_sender(config),
-        error_signer=ca_signer,
+        default_sender=lambda: default_sender(config, backend.cas),
+        error_signer=lambda sender: ca_signer(sender, backend.cas),
         strict_header_checks=config.strict_header_checks,
         rfc9481_only=config.rfc9481_only,
     )
 
 
-def _ca_for_name(sender: x509.Name) -> CertificateAuthority | None:
+def _ca_for_name(sender: x509.Name, cas: LocalCAs | None = None) -> CertificateAuthority | None:
+    """The usable local CA named *sender* (from *cas* when given: no query)."""
+    if cas is not None:
+        return cas.usable_named(sender, timezone.now())
     for ca in _USABLE_CA_BY_SUBJECT(x509util.format_name(sender), timezone.now()):
         if ca.certificate.subject == sender:
             return ca
@@ -248,7 +258,7 @@ def _protector(ca: CertificateAuthority) -> SignatureProtector:
     )
 
 
-def ca_signer(sender: x509.Name) -> SignatureProtector | None:
+def ca_signer(sender: x509.Name, cas: LocalCAs | None = None) -> SignatureProtector | None:
     """Sign with the local CA whose subject is *sender*; the key stays in the keystore.
 
     Used for errors whose request MAC could not be verified (unknown
@@ -256,7 +266,7 @@ def ca_signer(sender: x509.Name) -> SignatureProtector | None:
     (FortiGate: the CA named in the enroll command; openssl: -srvcert), so a
     signed error is one it can check and then show its text.
     """
-    ca = _ca_for_name(sender)
+    ca = _ca_for_name(sender, cas)
     return _protector(ca) if ca is not None else None
 
 
@@ -288,8 +298,11 @@ class DatabaseBackend:
         source_ip: str | None = None,
         profile: str | None = None,
         request: Request | None = None,
+        cas: LocalCAs | None = None,
     ) -> None:
         self.source_ip = source_ip
+        #: The local CAs as this request read their version (certauth.ca_cache), if it did.
+        self.cas = cas
         # RFC 9811, 3.3: /.well-known/cmp/p/<label>; the label is an enrollment ID.
         self.profile = profile
         self.config: CMPConfig | None = None
@@ -338,6 +351,10 @@ class DatabaseBackend:
             found = self._engine(self._look_up, reference)
             self._found[reference] = found
         return found
+
+    def enrollment_found(self, reference: str) -> Enrollment | None:
+        """The enrollment this request's senderKID named, if it was looked up (no query)."""
+        return self._found.get(reference)
 
     def _look_up(self, reference: str) -> Enrollment:
         """The enrollment of *reference*, with what the request's transaction needs
@@ -399,7 +416,7 @@ class DatabaseBackend:
         )
 
     def response_signer(self, sender: x509.Name) -> SignatureProtector:
-        ca = _ca_for_name(sender)
+        ca = _ca_for_name(sender, self.cas)
         if ca is None:
             raise errors.SystemUnavail("The CA cannot sign responses now.")
         return _protector(ca)

@@ -6,13 +6,14 @@ import copy
 import logging
 import threading
 import time
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Value
 from django.db.models.signals import post_delete, post_save
 
-from certauth import alerts, events, throttle
+from certauth import alerts, ca_cache, events, throttle
 from certauth import enrollment as engine
 from certauth import services as ca_services
 from certauth.events import SYSTEM, Actor
@@ -49,6 +50,7 @@ _config_cache: tuple[object, CMPConfig] | None = None
 #: no throttle key is empty.
 _VERSION_KEY = ""
 _VERSION = Prepared(lambda: CMPConfig.objects.filter(pk=1).order_by().values_list("updated"))
+_CAS_KEY, _CAS_UPDATED = ca_cache.version_columns()
 _VERSION_AND_THROTTLE = {
     count: Prepared(
         lambda *keys: throttle.status_query(keys).union(
@@ -56,12 +58,29 @@ _VERSION_AND_THROTTLE = {
             .order_by()
             .annotate(throttle_key=Value(_VERSION_KEY))
             .values_list("throttle_key", "updated"),
+            # The CA table's version, on the settings row (certauth.ca_cache).
+            CMPConfig.objects.filter(pk=1)
+            .order_by()
+            .annotate(cas_key=_CAS_KEY, cas_updated=_CAS_UPDATED)
+            .values_list("cas_key", "cas_updated"),
             all=True,
         ),
         *[str] * count,
     )
     for count in (1, 2)
 }
+
+
+class Gate(NamedTuple):
+    """What a CMP request learns before anything else, in one statement."""
+
+    config: CMPConfig
+    #: Seconds until the request's throttle keys are free again, or None.
+    wait: int | None
+    #: The keys with failures counted.
+    tracked: frozenset[str]
+    #: The local CAs (the answer's sender before an enrollment is known), or None.
+    cas: ca_cache.LocalCAs | None
 
 
 def _config_version() -> object:
@@ -71,18 +90,33 @@ def _config_version() -> object:
     return rows[0][0] if rows else None
 
 
-def config_and_throttle(
-    keys: list[str],
-) -> tuple[CMPConfig, int | None, frozenset[str]]:
-    """:func:`config` (shared) and :func:`certauth.throttle.status` of *keys*, in one
-    statement: the settings row's version is read with the throttle's rows."""
+def config_and_throttle(keys: list[str]) -> Gate:
+    """:func:`config` (shared), :func:`certauth.throttle.status` of *keys* and the
+    local CAs (:mod:`certauth.ca_cache`), in one statement: the settings row's
+    version and the CA table's are read with the throttle's rows."""
     prepared = _VERSION_AND_THROTTLE.get(len(keys))
-    if prepared is None or _VERSION_KEY in keys:
-        return (config(shared=True), *throttle.status(keys))
+    if prepared is None or any(
+        key == _VERSION_KEY or key.startswith(ca_cache.VERSION_PREFIX) for key in keys
+    ):
+        return Gate(config(shared=True), *throttle.status(keys), None)
     rows = prepared(*keys)
     version = next((updated for key, updated in rows if key == _VERSION_KEY), None)
-    wait, tracked = throttle.status_of([row for row in rows if row[0] != _VERSION_KEY])
-    return _config(shared=True, version=version), wait, tracked
+    cas = next(
+        (
+            ca_cache.local_cas(key, updated)
+            for key, updated in rows
+            if key.startswith(ca_cache.VERSION_PREFIX)
+        ),
+        None,
+    )
+    wait, tracked = throttle.status_of(
+        [
+            row
+            for row in rows
+            if row[0] != _VERSION_KEY and not row[0].startswith(ca_cache.VERSION_PREFIX)
+        ]
+    )
+    return Gate(_config(shared=True, version=version), wait, tracked, cas)
 
 
 def config(*, shared: bool = False) -> CMPConfig:

@@ -10,6 +10,7 @@ status), anything unexpected is logged with its traceback and answered with
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from cryptography import x509
@@ -53,7 +54,7 @@ def _source_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _unaddressed_error(exc: errors.CMPError, body: bytes, config) -> bytes:
+def _unaddressed_error(exc: errors.CMPError, body: bytes, config, cas=None) -> bytes:
     """An error outside the protocol server (service disabled, internal error).
 
     It echoes the request's header where that decodes, and is sent as and
@@ -66,8 +67,8 @@ def _unaddressed_error(exc: errors.CMPError, body: bytes, config) -> bytes:
         header = None
     sender = protector = None
     try:
-        sender = default_sender(config)
-        protector = ca_signer(sender) if sender is not None else None
+        sender = default_sender(config, cas)
+        protector = ca_signer(sender, cas) if sender is not None else None
     except Exception:  # noqa: BLE001 - e.g. the database is down: unprotected then
         log.exception("No CA to sign a CMP error message")
         sender = protector = None
@@ -101,22 +102,24 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
     received = _decoded(body)
     keys = _throttle_keys(received, source_ip)
     # The settings (read, never changed, here) and the throttle in one statement.
-    config, wait, tracked = services.config_and_throttle(keys)
+    config, wait, tracked, cas = services.config_and_throttle(keys)
     if not config.enabled:
         return _response(
-            _unaddressed_error(errors.SystemUnavail("The CMP service is disabled."), body, config)
+            _unaddressed_error(
+                errors.SystemUnavail("The CMP service is disabled."), body, config, cas
+            )
         )
     if wait is not None:
         # Locked out: refused before any MAC is computed, the right password too.
         refused = errors.NotAuthorized(f"Too many failed attempts; try again in {wait} s.")
-        return _response(_unaddressed_error(refused, body, config))
+        return _response(_unaddressed_error(refused, body, config, cas))
 
     try:
         services.housekeeping(config)
     except Exception:  # noqa: BLE001 - housekeeping never fails a CMP request
         log.exception("CMP housekeeping failed")
     try:
-        backend = DatabaseBackend(source_ip=source_ip, profile=profile, request=received)
+        backend = DatabaseBackend(source_ip=source_ip, profile=profile, request=received, cas=cas)
         result = server_for(backend, config).handle(body, request=received)
     except errors.MalformedMessage as exc:
         _trace(
@@ -150,9 +153,11 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
     if result.error is None:
         _count_attempt(result, keys, tracked, source_ip)
     else:
-        client = _Client.of(received, kid)
-        # The Logs line and the throttle's count in one transaction: one commit.
-        with transaction.atomic():
+        client = _Client.of(received, kid, backend)
+        # The Logs line and the throttle's count (of a guess) in one transaction:
+        # one commit; a line alone is one statement.
+        counted = result.error.failure in GUESSING_FAILURES
+        with transaction.atomic() if counted else contextlib.nullcontext():
             events.log(
                 events.CMP_REQUEST_FAILED,
                 events.Actor(user=client.identity, source_ip=source_ip),
@@ -164,8 +169,9 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
                 reference=client.enrollment.reference if client.enrollment else "",
                 transaction_id=transaction_hex,
             )
-            _count_attempt(result, keys, tracked, source_ip)
-    _explain_pinned_ca(received, kid, result, source_ip)
+            if counted:
+                _count_attempt(result, keys, tracked, source_ip)
+    _explain_pinned_ca(received, kid, result, source_ip, backend)
     _trace(
         config,
         source_ip=source_ip,
@@ -205,14 +211,21 @@ class _Client:
         self.enrollment = enrollment
 
     @classmethod
-    def of(cls, received: messages.Request | None, kid: str) -> _Client:
+    def of(
+        cls, received: messages.Request | None, kid: str, backend: DatabaseBackend | None = None
+    ) -> _Client:
+        if received is None or received.defect is not None:
+            # RFC 9483, 3.6.4: no header field of such a message is trusted, its
+            # senderKID names no enrollment (shown as sent, looked up nowhere).
+            return cls(kid, None)
         try:
             signer = _protection_certificate(received)
             if signer is not None:
                 return cls(
                     diagnostics.signer_identity(signer), diagnostics.signer_enrollment(signer)
                 )
-            return cls(kid, diagnostics.enrollment_named(kid))
+            found = backend.enrollment_found(kid) if backend is not None else None
+            return cls(kid, found or diagnostics.enrollment_named(kid))
         except Exception:  # noqa: BLE001 - naming the client never fails the exchange
             log.exception("Could not name the CMP client")
             return cls(kid, None)
@@ -237,7 +250,11 @@ _OPENING_BODIES = frozenset({"ir", "cr", "p10cr", "kur", "rr", "genm"})
 
 
 def _explain_pinned_ca(
-    received: messages.Request | None, kid: str, result, source_ip: str | None
+    received: messages.Request | None,
+    kid: str,
+    result,
+    source_ip: str | None,
+    backend: DatabaseBackend | None = None,
 ) -> None:
     """RFC 9810, 5.1.1: the recipient is the CA the client expects to answer, the
     certificate it pinned. When that is another local CA of ours than the CA of
@@ -252,7 +269,7 @@ def _explain_pinned_ca(
     try:
         if result.sender is not None and result.sender == expected:
             return
-        client = _Client.of(received, kid)
+        client = _Client.of(received, kid, backend)
         wrong = diagnostics.wrong_pin(client.enrollment, expected)
         if wrong is not None:
             events.log(

@@ -829,5 +829,9 @@ def test_query_budget_of_an_enrollment(enrollment, root, monkeypatch):
             subject=x509.Name.from_rfc4514_string(f"CN=c{i}"),
             public_key=new_key().public_key(),
         )
+    # New CAs: the first request after the change reads the local CAs once
+    # (certauth.ca_cache), which answer errors before an enrollment is known.
+    services.create_enrollment(reference="after", password=SECRET.decode(), ca=root)
+    assert one_enrollment("after") == (before[0] + 1, before[1])
     services.create_enrollment(reference="second", password=SECRET.decode(), ca=root)
     assert one_enrollment("second") == before

@@ -138,8 +138,9 @@ def test_config_and_throttle_in_one_statement() -> None:
     services.config()  # the settings row, created
     services.config()  # and cached with its version
     keys = ["cmp-ip:192.0.2.7", "cmp-ref:dev1"]
+    services.config_and_throttle(keys)  # the local CAs (none), read for their version
     with CaptureQueriesContext(connection) as captured:
-        config, wait, tracked = services.config_and_throttle(keys)
+        config, wait, tracked, _cas = services.config_and_throttle(keys)
     assert len(captured.captured_queries) == 1
     assert config.enabled and wait is None and tracked == frozenset()
 
@@ -147,12 +148,55 @@ def test_config_and_throttle_in_one_statement() -> None:
     CMPConfig.objects.filter(pk=1).update(
         enabled=False, updated=timezone.now() + dt.timedelta(seconds=1)
     )
-    config, wait, tracked = services.config_and_throttle(keys)
+    config, wait, tracked, _cas = services.config_and_throttle(keys)
     assert not config.enabled
     assert (wait, tracked) == throttle.status(keys) == (None, frozenset(keys[1:]))
     for _ in range(throttle.MAX_FAILURES):
         throttle.record_failure(keys[:1])
-    config, wait, tracked = services.config_and_throttle(keys)
+    config, wait, tracked, _cas = services.config_and_throttle(keys)
     assert wait is not None and 50 <= wait <= 60
     assert tracked == frozenset(keys)
-    assert services.config_and_throttle(keys[:1])[1:] == throttle.status(keys[:1])
+    assert services.config_and_throttle(keys[:1])[1:3] == throttle.status(keys[:1])
+
+
+def test_the_local_cas_are_read_again_when_the_ca_table_changes() -> None:
+    """The CA table's version comes with the settings and the throttle (no query of
+    its own); the CAs are read once per version, and any save, new CA or deletion
+    (here without this process's signals) gives a new one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from certauth.models import CertificateAuthority
+
+    keys = ["cmp-ip:192.0.2.7"]
+    services.config()  # the settings row, created
+    services.config()  # and cached with its version
+    older = ca_services.create_ca(name="older", subject="CN=older", key_type="ec")
+    first = services.config_and_throttle(keys).cas
+    assert first is not None
+    now = timezone.now()
+    assert first.oldest_usable(now).pk == older.pk
+    with CaptureQueriesContext(connection) as captured:
+        again = services.config_and_throttle(keys).cas
+        assert again is first  # the same version: not read again
+        assert again.usable_named(older.certificate.subject, now).pk == older.pk
+    assert len(captured.captured_queries) == 1
+
+    newer = ca_services.create_ca(name="newer", subject="CN=newer", key_type="ec")
+    cas = services.config_and_throttle(keys).cas
+    assert cas is not first and [ca.pk for ca in cas.usable(now)] == [older.pk, newer.pk]
+    # Revoked elsewhere: no longer usable, the next one answers.
+    CertificateAuthority.objects.filter(pk=older.pk).update(
+        revoked_at=now, updated=timezone.now() + dt.timedelta(seconds=1)
+    )
+    cas = services.config_and_throttle(keys).cas
+    assert cas.oldest_usable(timezone.now()).pk == newer.pk
+    assert cas.usable_named(older.certificate.subject, timezone.now()) is None
+    # Deleted elsewhere (the count changes even where the latest "updated" does not).
+    CertificateAuthority.objects.filter(pk=older.pk).delete()
+    cas = services.config_and_throttle(keys).cas
+    assert cas.get(older.pk) is None and cas.get(newer.pk).pk == newer.pk
+    # The same answers as the queries: CertificateAuthority.is_usable is usable().
+    assert [ca.pk for ca in cas.usable(timezone.now())] == list(
+        CertificateAuthority.objects.usable().order_by("created").values_list("pk", flat=True)
+    )
