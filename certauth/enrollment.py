@@ -39,7 +39,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from certauth import events, keystore, profiles, services, throttle
@@ -290,6 +290,21 @@ _CURRENT_CERTIFICATE = Prepared(
     ).order_by("-pk")[:1],
     int,
     dt.datetime,
+)
+#: A certificate and its enrollment's older certificates in force or pending, locked
+#: in one statement (the enrollment is locked first, as everywhere).
+_LOCKED_CERTIFICATE_AND_OLDER = Prepared(
+    lambda enrollment_id, pk: (
+        Certificate.objects.select_for_update()
+        .filter(enrollment_id=enrollment_id)
+        .filter(
+            Q(pk=pk)
+            | Q(pk__lt=pk, status__in=[Certificate.Status.ACTIVE, Certificate.Status.PENDING])
+        )
+        .order_by("pk")
+    ),
+    int,
+    int,
 )
 _OLDER_CERTIFICATES = Prepared(
     lambda enrollment_id, pk: Certificate.objects.select_for_update().filter(
@@ -1050,7 +1065,13 @@ def _issue(
     return cert
 
 
-def _activate(cert: Certificate, *, revoke: bool, actor: Actor) -> None:
+def _activate(
+    cert: Certificate,
+    *,
+    revoke: bool,
+    actor: Actor,
+    older: Sequence[Certificate] | None = None,
+) -> None:
     """*cert* (locked, pending) comes into force: the enrollment's older certificates give way.
 
     Older active certificates are revoked as superseded when *revoke*, else
@@ -1060,7 +1081,9 @@ def _activate(cert: Certificate, *, revoke: bool, actor: Actor) -> None:
     """
     if cert.enrollment_id is not None:
         now = timezone.now()
-        for old in _OLDER_CERTIFICATES(cert.enrollment_id, cert.pk):
+        if older is None:  # else locked with the certificate
+            older = _OLDER_CERTIFICATES(cert.enrollment_id, cert.pk)
+        for old in older:
             if old.status == Certificate.Status.PENDING or (revoke and old.not_after > now):
                 services.revoke_locked(old, Certificate.Reason.SUPERSEDED, actor)
             else:
@@ -1093,10 +1116,20 @@ def confirm_certificate(
     refused: Refused | None = None
     with transaction.atomic(savepoint=False):
         # The enrollment first, then its certificate: the order request_certificate locks in.
+        older: list[Certificate] | None = None
         if cert.enrollment_id is not None and _LOCKED_ENROLLMENT.first(cert.enrollment_id) is None:
             refused = Refused(Reason.ENROLLMENT_NOT_FOUND, ENROLLMENT_NOT_FOUND)
         else:
-            locked = _LOCKED_CERTIFICATE.first(cert.pk)
+            if cert.enrollment_id is not None:
+                # The certificate with the ones it may replace: one statement.
+                rows = _LOCKED_CERTIFICATE_AND_OLDER(cert.enrollment_id, cert.pk)
+                locked = next((row for row in rows if row.pk == cert.pk), None)
+                if locked is not None and locked.enrollment_id == cert.enrollment_id:
+                    older = [row for row in rows if row.pk != cert.pk]
+                else:  # not of that enrollment (any more): read as it is
+                    locked = _LOCKED_CERTIFICATE.first(cert.pk)
+            else:
+                locked = _LOCKED_CERTIFICATE.first(cert.pk)
             if locked is None:
                 raise Certificate.DoesNotExist(f"Certificate {cert.pk} does not exist.")
             cert = locked
@@ -1110,7 +1143,7 @@ def confirm_certificate(
                     "meanwhile and cannot be confirmed.",
                 )
             else:
-                _activate(cert, revoke=revoke_replaced, actor=actor)
+                _activate(cert, revoke=revoke_replaced, actor=actor, older=older)
                 events.log(
                     events.CERT_CONFIRMED, actor, subject=cert.subject, serial=cert.serial_colons
                 )
