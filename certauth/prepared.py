@@ -19,7 +19,8 @@ the server parses and plans each of them once per connection instead of once
 per request; every other query of the product keeps Django's client-side
 binding. ``FAC_DB_PREPARED_STATEMENTS=false`` turns this off (a connection
 pooler in transaction mode older than PgBouncer 1.21 cannot keep prepared
-statements).
+statements); while queries are logged (DEBUG, a test's query capture) they go
+through Django's cursor, so that the log shows each with its values.
 
 Only parameters given as markers vary; everything else in the QuerySet is
 fixed when it is built. Markers are ``int``, ``str`` or ``datetime`` values.
@@ -55,12 +56,16 @@ def _marker(kind: type, index: int) -> object:
 def _cursor(connection) -> Any:
     """A cursor of *connection* for a statement of this module.
 
-    On PostgreSQL (unless FAC_DB_PREPARED_STATEMENTS is off) a psycopg cursor with
-    server-side binding, whose statements the connection prepares, wrapped as
-    Django wraps its own (query captures, the debug log and execute wrappers see it).
+    On PostgreSQL (unless FAC_DB_PREPARED_STATEMENTS is off, or queries are being
+    logged) a psycopg cursor with server-side binding, whose statements the
+    connection prepares, wrapped as Django wraps its own (execute wrappers see it).
     """
-    if connection.vendor != "postgresql" or not getattr(
-        settings, "FAC_DB_PREPARED_STATEMENTS", True
+    if (
+        connection.vendor != "postgresql"
+        or not getattr(settings, "FAC_DB_PREPARED_STATEMENTS", True)
+        # Queries logged (DEBUG, a query capture): Django's own cursor, whose log
+        # shows each statement with its values (a server-bound one's it cannot).
+        or connection.queries_logged
     ):
         return connection.cursor()
     connection.close_if_health_check_failed()

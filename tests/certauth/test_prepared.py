@@ -38,7 +38,9 @@ def test_a_prepared_query_gives_the_orms_rows_with_each_value(enrollments):
     assert _BY_REFERENCE.first("dev-none") is None
     with CaptureQueriesContext(connection) as captured:
         _BY_REFERENCE("dev-1")
-    assert len(captured.captured_queries) == 1  # seen by query captures like any other
+    # seen by query captures like any other, with its SQL
+    assert len(captured.captured_queries) == 1
+    assert "dev-1" in captured.captured_queries[0]["sql"]
 
 
 def _transaction(state: str, tid: str) -> CMPTransaction:
