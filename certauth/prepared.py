@@ -269,12 +269,8 @@ def update(obj: Model, fields: Sequence[str]) -> None:
         return
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
-    meta = model._meta
-    concrete: list[Any] = [meta.get_field(name) for name in fields]
-    pk: Any = meta.pk
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in concrete)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(pk.column)} = %s"  # noqa: S608
+    sql, fields_then_pk = _update_statement(model, alias, tuple(fields), ("pk",), ())
+    *concrete, pk = fields_then_pk
     params = [
         field.get_db_prep_save(field.pre_save(obj, False), connection=connection)
         for field in concrete
@@ -286,7 +282,41 @@ def update(obj: Model, fields: Sequence[str]) -> None:
             raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
-_claims = threading.local()
+_updates = threading.local()
+
+
+def _update_statement(
+    model: type[Model],
+    alias: str,
+    assign: tuple[str, ...],
+    where: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> tuple[str, list[Any]]:
+    """``UPDATE table SET assign = %s, ... WHERE where = %s AND ... [RETURNING ...]``
+    and the fields of its parameters (*assign*'s, then *where*'s), built once per
+    shape and thread. ``"pk"`` names the primary key."""
+    key = (model, alias, assign, where, returning)
+    cache: dict[tuple, tuple[str, list[Any]]] = _updates.__dict__.setdefault("cache", {})
+    built = cache.get(key)
+    if built is None:
+        meta = model._meta
+        quote = connections[alias].ops.quote_name
+
+        def field(name: str) -> Any:
+            return meta.pk if name == "pk" else meta.get_field(name)
+
+        assigned = [field(name) for name in assign]
+        matched = [field(name) for name in where]
+        sql = (
+            f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 - names from the model
+            + ", ".join(f"{quote(f.column)} = %s" for f in assigned)
+            + " WHERE "
+            + " AND ".join(f"{quote(f.column)} = %s" for f in matched)
+        )
+        if returning:
+            sql += " RETURNING " + ", ".join(quote(field(name).column) for name in returning)
+        built = cache[key] = (sql, assigned + matched)
+    return built
 
 
 def update_returning(
@@ -303,27 +333,7 @@ def update_returning(
     """
     alias = router.db_for_write(model)
     connection = connections[alias]
-    key = (model, alias, tuple(assign), tuple(where), tuple(returning))
-    cache: dict[tuple, tuple[str, list[Any]]] = _claims.__dict__.setdefault("cache", {})
-    built = cache.get(key)
-    if built is None:
-        meta = model._meta
-        quote = connection.ops.quote_name
-        assigned: list[Any] = [meta.get_field(name) for name in assign]
-        matched: list[Any] = [meta.get_field(name) for name in where]
-        returned: list[Any] = [
-            meta.pk if name == "pk" else meta.get_field(name) for name in returning
-        ]
-        sql = (
-            f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 - names from the model
-            + ", ".join(f"{quote(f.column)} = %s" for f in assigned)
-            + " WHERE "
-            + " AND ".join(f"{quote(f.column)} = %s" for f in matched)
-            + " RETURNING "
-            + ", ".join(quote(f.column) for f in returned)
-        )
-        built = cache[key] = (sql, assigned + matched)
-    sql, fields = built
+    sql, fields = _update_statement(model, alias, tuple(assign), tuple(where), tuple(returning))
     params = [
         field.get_db_prep_value(value, connection)
         for field, value in zip(fields, [*assign.values(), *where.values()], strict=True)

@@ -367,9 +367,9 @@ class DatabaseBackend:
         if request.body_type == "certConf":
             record = _AWAITING_CONFIRMATION.first(transaction_id.hex())
             self._awaiting[transaction_id] = record
-            if record is not None and record.enrollment is not None:
-                if record.enrollment.reference == reference:
-                    return engine.found_enrollment(record.enrollment, reference, label=self.profile)
+            enrollment = record.enrollment if record is not None else None
+            if enrollment is not None and enrollment.reference == reference:
+                return engine.found_enrollment(enrollment, reference, label=self.profile)
             return engine.find_enrollment(reference, label=self.profile)
         if request.body_type in NEW_TRANSACTION_BODIES:
             since = timezone.now() - TRANSACTION_ID_MEMORY

@@ -99,23 +99,17 @@ def config_and_throttle(keys: list[str]) -> Gate:
         key == _VERSION_KEY or key.startswith(ca_cache.VERSION_PREFIX) for key in keys
     ):
         return Gate(config(shared=True), *throttle.status(keys), None)
-    rows = prepared(*keys)
-    version = next((updated for key, updated in rows if key == _VERSION_KEY), None)
-    cas = next(
-        (
-            ca_cache.local_cas(key, updated)
-            for key, updated in rows
-            if key.startswith(ca_cache.VERSION_PREFIX)
-        ),
-        None,
-    )
-    wait, tracked = throttle.status_of(
-        [
-            row
-            for row in rows
-            if row[0] != _VERSION_KEY and not row[0].startswith(ca_cache.VERSION_PREFIX)
-        ]
-    )
+    version: object = None
+    cas: ca_cache.LocalCAs | None = None
+    throttled = []
+    for key, updated in prepared(*keys):
+        if key == _VERSION_KEY:
+            version = updated
+        elif key.startswith(ca_cache.VERSION_PREFIX):
+            cas = ca_cache.local_cas(key, updated)
+        else:
+            throttled.append((key, updated))
+    wait, tracked = throttle.status_of(throttled)
     return Gate(_config(shared=True, version=version), wait, tracked, cas)
 
 

@@ -54,17 +54,17 @@ def _source_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _unaddressed_error(exc: errors.CMPError, body: bytes, config, cas=None) -> bytes:
-    """An error outside the protocol server (service disabled, internal error).
+def _unaddressed_error(
+    exc: errors.CMPError, received: messages.Request | None, config, cas=None
+) -> bytes:
+    """An error outside the protocol server (service disabled, lockout, internal error).
 
-    It echoes the request's header where that decodes, and is sent as and
-    signed by the default CA where the database still answers, so that the
-    client can verify it and show its text; otherwise it goes unprotected.
+    It echoes the header of the request as the view decoded it (*received*;
+    junk: nothing is echoed), and is sent as and signed by the default CA where
+    the database still answers, so that the client can verify it and show its
+    text; otherwise it goes unprotected.
     """
-    try:
-        header = messages.decode(body).header
-    except Exception:  # noqa: BLE001 - junk: answer without echoing anything
-        header = None
+    header = received.header if received is not None else None
     sender = protector = None
     try:
         sender = default_sender(config, cas)
@@ -106,13 +106,13 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
     if not config.enabled:
         return _response(
             _unaddressed_error(
-                errors.SystemUnavail("The CMP service is disabled."), body, config, cas
+                errors.SystemUnavail("The CMP service is disabled."), received, config, cas
             )
         )
     if wait is not None:
         # Locked out: refused before any MAC is computed, the right password too.
         refused = errors.NotAuthorized(f"Too many failed attempts; try again in {wait} s.")
-        return _response(_unaddressed_error(refused, body, config, cas))
+        return _response(_unaddressed_error(refused, received, config, cas))
 
     try:
         services.housekeeping(config)
@@ -137,7 +137,7 @@ def cmp_endpoint(request: HttpRequest, profile: str | None = None) -> HttpRespon
     except Exception:  # noqa: BLE001 - the one place that turns anything else into systemFailure
         log.exception("CMP request from %s failed unexpectedly", source_ip)
         failure = errors.SystemFailure("Internal error; see the server log.")
-        response_der = _unaddressed_error(failure, body, config)
+        response_der = _unaddressed_error(failure, received, config)
         _trace(
             config,
             source_ip=source_ip,
