@@ -383,7 +383,10 @@ def compute_mac(algorithm: AlgorithmId, secret: bytes, data: bytes) -> bytes:
 
 def verify_mac(algorithm: AlgorithmId, secret: bytes, data: bytes, protection: bytes) -> None:
     """Raise BadMessageCheck unless ``protection`` is the MAC of ``data``."""
-    expected = compute_mac(algorithm, secret, data)
+    _check_mac(compute_mac(algorithm, secret, data), protection)
+
+
+def _check_mac(expected: bytes, protection: bytes) -> None:
     if not hmac.compare_digest(expected, protection):
         raise BadMessageCheck("Message protection (MAC) does not verify.")
 
@@ -591,10 +594,7 @@ class MacProtector:
     def verify(self, algorithm: AlgorithmId, data: bytes, protection: bytes) -> None:
         """Raise BadMessageCheck unless ``protection`` is the MAC of ``data`` (the
         request's; its derived key is kept for :meth:`protect`)."""
-        parameters = mac_parameters(algorithm)
-        expected = parameters.mac_with_key(self._key(parameters), data)
-        if not hmac.compare_digest(expected, protection):
-            raise BadMessageCheck("Message protection (MAC) does not verify.")
+        _check_mac(self.protect(algorithm, data), protection)
 
     def protect(self, algorithm: AlgorithmId, data: bytes) -> bytes:
         parameters = mac_parameters(algorithm)
